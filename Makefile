@@ -1,0 +1,30 @@
+# Every target sets itself up from nothing: a fresh machine needs only Python 3.11.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: demo test lab samples notebooks fuzz bench app clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+demo: $(STAMP)  ## the main job on the headline sample
+	$(BIN)/python -m toolkit demo --out out/demo
+
+test: $(STAMP)  ## the whole test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lab: $(STAMP)  ## JupyterLab on notebooks/
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+samples: $(STAMP)  ## rebuild sample_dbs/ (deterministic)
+	$(BIN)/python -m toolkit samples --out sample_dbs
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,63 @@
+"""The CLI: pinned JSON keys, readable output, exit codes, one sentence for bad input."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from badinputs import CORPUS, make_bad
+from conftest import BAD, ids
+from toolkit.safe_access import fingerprint
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "toolkit", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+def assert_one_sentence_error(result, path):
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0], result.stderr
+
+
+def test_inspect_json_keys_are_pinned(sample):
+    path = sample("v26_seed_failure.db")
+    before = fingerprint(path)
+    result = run("inspect", path, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {"database", "sqlite_version", "journal_mode", "recorded_version", "tables", "triggers", "views"} <= set(data)
+    table = next(t for t in data["tables"] if t["name"] == "veo3_video_upscales")
+    assert {"name", "row_count", "columns", "foreign_keys", "indexes"} <= set(table)
+    assert {"name", "type", "notnull", "default", "pk"} <= set(table["columns"][0])
+    assert {"columns", "parent_table", "parent_columns", "on_delete", "on_update", "parent_table_exists",
+            "parent_key_unique"} <= set(table["foreign_keys"][0])
+    assert {"name", "columns", "unique", "partial", "sql"} <= set(table["indexes"][0])
+    assert data["recorded_version"] == 26
+    assert fingerprint(path) == before
+
+
+def test_inspect_readable_output(sample):
+    result = run("inspect", sample("cause_renamed_parent_dropped.db"))
+    assert result.returncode == 0
+    assert "veo3_video_generations_old(id)" in result.stdout and "Recorded version:  27" in result.stdout
+
+
+@pytest.mark.parametrize("scenario", BAD, ids=ids)
+def test_bad_samples_exit_2_with_one_sentence(scenario, sample):
+    path = sample(scenario.filename)
+    assert_one_sentence_error(run("inspect", path), path)
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_bad_inputs_exit_2_with_one_sentence(name, tmp_path):
+    path = make_bad(name, tmp_path)
+    assert_one_sentence_error(run("inspect", path, "--json"), path)
+
+
+def test_demo_runs_on_the_headline_sample(tmp_path):
+    result = run("demo", "--out", tmp_path / "demo")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "demo" / "inspection.json").exists()
+    assert "veo3_video_upscales" in result.stdout and str(tmp_path / "demo") in result.stdout

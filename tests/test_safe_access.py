@@ -1,0 +1,126 @@
+"""Safe access: the original is only read, copies include the -wal, bad files get our errors."""
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from badinputs import CORPUS, make_bad
+from conftest import GOOD, ids
+from toolkit import errors
+from toolkit.safe_access import copy_database, fingerprint, open_copy, verify_unchanged
+
+
+@pytest.mark.parametrize("scenario", GOOD, ids=ids)
+def test_copy_is_complete_and_original_unchanged(scenario, sample, tmp_path):
+    path = sample(scenario.filename)
+    before = fingerprint(path)
+    with open_copy(path) as work:
+        conn = work.connect()
+        copied = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+        conn.close()
+    assert copied[0] > 0
+    assert fingerprint(path) == before
+
+
+def test_wal_content_is_in_the_copy_and_sidecars_are_untouched(sample, tmp_path):
+    path = sample("wal_pending.db")
+    # a -shm as the running app would leave it: must not be touched either
+    shm = path.with_name(path.name + "-shm")
+    shm.write_bytes(b"\x00" * 32768)
+    before = fingerprint(path)
+    assert set(before.hashes) == {"wal_pending.db", "wal_pending.db-wal", "wal_pending.db-shm"}
+    dest = tmp_path / "copy.db"
+    work = copy_database(path, dest)
+    assert work.wal_frames > 0 and work.journal_mode == "wal"
+    assert not dest.with_name("copy.db-wal").exists()  # the copy is one self-contained file
+    rows = sqlite3.connect(dest).execute("SELECT count(*) FROM veo3_video_upscales").fetchone()[0]
+    verify_unchanged(before)
+    # what SQLite itself sees in a plain copy of the pair
+    (tmp_path / "plain").mkdir()
+    for name in ("wal_pending.db", "wal_pending.db-wal"):
+        shutil.copyfile(path.with_name(name), tmp_path / "plain" / name)
+    expected = sqlite3.connect(tmp_path / "plain" / "wal_pending.db").execute(
+        "SELECT count(*) FROM veo3_video_upscales").fetchone()[0]
+    assert rows == expected
+
+
+def test_a_change_to_the_original_is_detected(sample):
+    path = sample("v26_seed_failure.db")
+    before = fingerprint(path)
+    with open(path, "r+b") as fh:
+        fh.seek(5000)
+        fh.write(b"x")
+    with pytest.raises(errors.OriginalChangedError, match="changed"):
+        verify_unchanged(before)
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_bad_inputs_raise_the_toolkits_own_error(name, tmp_path):
+    path = make_bad(name, tmp_path)
+    expected = getattr(errors, CORPUS[name][1])
+    before = fingerprint(path) if path.is_file() else None
+    with pytest.raises(expected) as info:
+        with open_copy(path):
+            pass
+    message = str(info.value)
+    assert str(path) in message and message.count(". ") == 0 and message.endswith(".")
+    if before:
+        assert fingerprint(path) == before
+
+
+def test_unreadable_file(sample, tmp_path):
+    path = sample("v26_seed_failure.db")
+    os.chmod(path, 0)
+    if os.geteuid() == 0:
+        # root reads anything: run the CLI without the capabilities that let it
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "util-linux's setpriv is needed to drop root's read-anything capability"
+        result = subprocess.run([setpriv, "--bounding-set=-dac_override,-dac_read_search",
+                                 sys.executable, "-m", "toolkit", "inspect", str(path)],
+                                capture_output=True, text=True)
+        assert result.returncode == 2, result.stderr
+        assert "permission denied" in result.stderr and "Traceback" not in result.stderr
+    else:
+        with pytest.raises(errors.UnreadableFileError):
+            with open_copy(path):
+                pass
+
+
+HOLD_LOCK = textwrap.dedent("""
+    import sqlite3, sys, time
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute(sys.argv[2])
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE veo3_video_upscales SET status = status")
+    print("locked", flush=True)
+    time.sleep(60)
+""")
+
+
+@pytest.mark.parametrize("mode", ["PRAGMA journal_mode = delete", "PRAGMA journal_mode = wal"])
+def test_file_locked_by_a_writer_in_another_process(sample, mode):
+    path = sample("v26_seed_failure.db")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path), mode], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        before = fingerprint(path)
+        with pytest.raises(errors.LockedDatabaseError, match=f"process {holder.pid}"):
+            with open_copy(path):
+                pass
+        assert fingerprint(path) == before
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_path_with_spaces_and_unicode_works(sample, tmp_path):
+    src = sample("v26_seed_failure.db")
+    odd = tmp_path / "Customer Files — 顧客" / "user data 'v26' \"copy\".db"
+    odd.parent.mkdir()
+    shutil.copyfile(src, odd)
+    with open_copy(odd) as work:
+        assert work.connect().execute("SELECT count(*) FROM veo3_video_upscales").fetchone()[0] > 0

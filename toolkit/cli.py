@@ -1,0 +1,136 @@
+"""The command line: a thin layer over the package's functions.
+
+Exit codes: 0 success / healthy, 1 a problem was found, 2 bad input or refused,
+3 a proof failed, 70 an internal error (a bug: please report it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import errors
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _table(rows: list[dict], headers: str = "keys") -> str:
+    from tabulate import tabulate
+
+    return tabulate(rows, headers=headers, tablefmt="simple", missingval="")
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_samples(args: argparse.Namespace) -> int:
+    from .samples import build_samples
+
+    written = build_samples(args.out)
+    print(f"Wrote {len(written)} files to {args.out} (manifest: {Path(args.out) / 'README.md'}).")
+    return errors.EXIT_OK
+
+
+def render_inspection(info) -> str:
+    out = [
+        f"Database:          {info.database}",
+        f"SQLite:            {info.sqlite_version}   journal mode: {info.journal_mode}   page size: {info.page_size}",
+        f"Recorded version:  {info.recorded_version if info.recorded_version is not None else 'none'}"
+        + (f" (from {info.version_source})" if info.version_source else ""),
+        f"Un-checkpointed -wal frames: {info.wal_frames}",
+        "",
+        _table([{"table": t.name, "rows": t.row_count, "columns": len(t.columns),
+                 "foreign keys": len(t.foreign_keys), "indexes": len(t.indexes)} for t in info.tables]),
+    ]
+    for t in info.tables:
+        out += ["", f"== {t.name} ({t.row_count} rows)",
+                _table([{"column": c.name, "type": c.type, "not null": c.notnull, "default": c.default,
+                         "pk": c.pk or ""} for c in t.columns])]
+        if t.foreign_keys:
+            out += ["", _table([{
+                "foreign key": ", ".join(fk.columns),
+                "references": f"{fk.parent_table}({', '.join(fk.parent_columns)})",
+                "on delete": fk.on_delete,
+                "parent exists": fk.parent_table_exists,
+                "parent key unique": fk.parent_key_unique} for fk in t.foreign_keys])]
+        if t.indexes:
+            out += ["", _table([{"index": i.name, "columns": ", ".join(i.columns), "unique": i.unique,
+                                 "partial": i.partial} for i in t.indexes])]
+    if info.triggers:
+        out += ["", _table([{"trigger": t.name, "on table": t.table} for t in info.triggers])]
+    if info.views:
+        out += ["", _table([{"view": v.name} for v in info.views])]
+    return "\n".join(out)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .schema import inspect
+
+    info = inspect(args.db)
+    if args.json:
+        _print_json(info.to_dict())
+    else:
+        print(render_inspection(info))
+    return errors.EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on one file (the headline sample by default)."""
+    from .samples import HEADLINE, SAMPLES_DIR
+    from .schema import inspect
+
+    db = Path(args.db) if args.db else SAMPLES_DIR / HEADLINE
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    info = inspect(db)
+    inspection = out / "inspection.json"
+    inspection.write_text(json.dumps(info.to_dict(), indent=2, default=str))
+    print(render_inspection(info))
+    print(f"\nOriginal unchanged (SHA-256 checked, sidecars included): {db}")
+    print(f"Outputs: {inspection}")
+    return errors.EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m toolkit",
+        description="Diagnose and safely repair SQLite foreign-key failures in the video app's database. "
+                    "Customers' files are only ever read; all work happens on a copy.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("inspect", help="show a database's tables, columns, foreign keys, indexes, triggers")
+    p.add_argument("db", help="the customer's database file")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("demo", help="run the main job on the headline sample (or --db FILE)")
+    p.add_argument("--db", help="database to use instead of the headline sample")
+    p.add_argument("--out", default="out/demo", help="folder for the outputs (default: out/demo)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("samples", help="build the sample databases and their manifest")
+    p.add_argument("--out", default="sample_dbs", help="folder to write (default: sample_dbs)")
+    p.set_defaults(func=cmd_samples)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except errors.ToolkitError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written to the original file.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so in one sentence, keep the traceback for debugging
+        if os.environ.get("TOOLKIT_DEBUG"):
+            raise
+        print(f"internal error ({type(exc).__name__}: {exc}); the original file was not modified; "
+              "rerun with TOOLKIT_DEBUG=1 and report the traceback.", file=sys.stderr)
+        return errors.EXIT_INTERNAL

@@ -1,0 +1,97 @@
+"""One exception hierarchy for everything the toolkit refuses or cannot do.
+
+Every message is one sentence a support engineer can act on: it names the file, says
+what is wrong, and says what to ask the customer for (or what to do next).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Exit codes of the CLI, shared by every command.
+EXIT_OK = 0
+EXIT_PROBLEM_FOUND = 1
+EXIT_BAD_INPUT = 2
+EXIT_PROOF_FAILED = 3
+EXIT_INTERNAL = 70
+
+
+class ToolkitError(Exception):
+    """Base class: anything the toolkit reports instead of a traceback."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, message: str, path: str | Path | None = None):
+        super().__init__(message)
+        self.message = message
+        self.path = str(path) if path is not None else None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BadInputError(ToolkitError):
+    """The file given is not something the toolkit can read as an app database."""
+
+
+class MissingFileError(BadInputError):
+    pass
+
+
+class NotAFileError(BadInputError):
+    pass
+
+
+class UnreadableFileError(BadInputError):
+    pass
+
+
+class EmptyFileError(BadInputError):
+    pass
+
+
+class NotADatabaseError(BadInputError):
+    pass
+
+
+class EncryptedDatabaseError(NotADatabaseError):
+    pass
+
+
+class TruncatedDatabaseError(BadInputError):
+    pass
+
+
+class CorruptDatabaseError(BadInputError):
+    pass
+
+
+class LockedDatabaseError(BadInputError):
+    pass
+
+
+class FileChangedError(BadInputError):
+    """The original changed while we were reading it (someone else is writing it)."""
+
+
+class QueryTimeoutError(BadInputError):
+    """A query on customer data ran past its time limit (a crafted or huge file)."""
+
+
+class RefusedError(ToolkitError):
+    """The operation would be unsafe or meaningless on this file."""
+
+
+class OutputExistsError(RefusedError):
+    pass
+
+
+class ProofFailedError(ToolkitError):
+    """The fixed copy could not be proven identical; it was not kept."""
+
+    exit_code = EXIT_PROOF_FAILED
+
+
+class OriginalChangedError(ToolkitError):
+    """The customer's file is not byte-identical after a command (never by our hand)."""
+
+    exit_code = EXIT_PROOF_FAILED

@@ -1,0 +1,344 @@
+"""Schema inspection: what a database file holds, as dataclasses (and DataFrames).
+
+`inspect(path)` works on a safe copy; `read_schema(conn)` is the pure part, reusable on any
+connection (the diagnosis and the migration read the copy they already hold).
+"""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import appmodel
+from .safe_access import open_copy, sqlite_errors
+from .sqlnames import affinity, quote
+
+if TYPE_CHECKING:  # pandas is imported only where a DataFrame is asked for
+    import pandas as pd
+
+HIDDEN = {0: "", 1: "hidden", 2: "generated (virtual)", 3: "generated (stored)"}
+
+
+@dataclass
+class ColumnInfo:
+    name: str
+    type: str
+    notnull: bool
+    default: str | None
+    pk: int
+    hidden: int = 0
+
+    @property
+    def affinity(self) -> str:
+        return affinity(self.type)
+
+    @property
+    def generated(self) -> bool:
+        return self.hidden in (2, 3)
+
+
+@dataclass
+class ForeignKeyInfo:
+    id: int
+    columns: list[str]
+    parent_table: str
+    parent_columns: list[str]
+    on_delete: str
+    on_update: str
+    parent_table_exists: bool
+    parent_key_unique: bool
+    #: True when the REFERENCES clause omitted the parent columns (the parent's PK is meant).
+    implicit_parent_key: bool = False
+
+
+@dataclass
+class IndexInfo:
+    name: str
+    columns: list[str]
+    unique: bool
+    partial: bool
+    origin: str  # 'c' CREATE INDEX, 'u' UNIQUE constraint, 'pk' PRIMARY KEY
+    sql: str | None
+
+
+@dataclass
+class TableInfo:
+    name: str
+    row_count: int | None
+    columns: list[ColumnInfo]
+    foreign_keys: list[ForeignKeyInfo]
+    indexes: list[IndexInfo]
+    sql: str | None
+    without_rowid: bool = False
+
+    def column(self, name: str) -> ColumnInfo | None:
+        return next((c for c in self.columns if c.name.lower() == name.lower()), None)
+
+    @property
+    def primary_key(self) -> list[str]:
+        return [c.name for c in sorted((c for c in self.columns if c.pk), key=lambda c: c.pk)]
+
+
+@dataclass
+class TriggerInfo:
+    name: str
+    table: str
+    sql: str | None
+
+
+@dataclass
+class ViewInfo:
+    name: str
+    sql: str | None
+
+
+@dataclass
+class DatabaseInfo:
+    database: str
+    sqlite_version: str
+    journal_mode: str
+    page_size: int
+    page_count: int
+    recorded_version: int | None
+    version_source: str | None  # 'migrations', 'user_version' or None
+    wal_frames: int
+    tables: list[TableInfo] = field(default_factory=list)
+    triggers: list[TriggerInfo] = field(default_factory=list)
+    views: list[ViewInfo] = field(default_factory=list)
+
+    def table(self, name: str) -> TableInfo | None:
+        return next((t for t in self.tables if t.name.lower() == name.lower()), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The pinned JSON shape of `inspect --json`."""
+        return {
+            "database": self.database,
+            "sqlite_version": self.sqlite_version,
+            "journal_mode": self.journal_mode,
+            "page_size": self.page_size,
+            "recorded_version": self.recorded_version,
+            "version_source": self.version_source,
+            "wal_frames": self.wal_frames,
+            "tables": [
+                {
+                    "name": t.name,
+                    "row_count": t.row_count,
+                    "columns": [
+                        {"name": c.name, "type": c.type, "notnull": c.notnull, "default": c.default,
+                         "pk": c.pk, "hidden": HIDDEN.get(c.hidden, str(c.hidden))}
+                        for c in t.columns
+                    ],
+                    "foreign_keys": [
+                        {k: v for k, v in asdict(fk).items() if k not in ("id", "implicit_parent_key")}
+                        for fk in t.foreign_keys
+                    ],
+                    "indexes": [
+                        {"name": i.name, "columns": i.columns, "unique": i.unique, "partial": i.partial,
+                         "sql": i.sql}
+                        for i in t.indexes
+                    ],
+                }
+                for t in self.tables
+            ],
+            "triggers": [asdict(t) for t in self.triggers],
+            "views": [asdict(v) for v in self.views],
+        }
+
+    # DataFrames for notebooks -------------------------------------------------------
+    def tables_frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.DataFrame(
+            [{"table": t.name, "rows": t.row_count, "columns": len(t.columns),
+              "foreign keys": len(t.foreign_keys), "indexes": len(t.indexes)} for t in self.tables]
+        )
+
+    def columns_frame(self, table: str | None = None) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.DataFrame(
+            [{"table": t.name, "column": c.name, "type": c.type, "affinity": c.affinity,
+              "not null": c.notnull, "default": c.default, "pk": c.pk, "hidden": HIDDEN.get(c.hidden, "")}
+             for t in self.tables if table in (None, t.name) for c in t.columns]
+        )
+
+    def foreign_keys_frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.DataFrame(
+            [{"table": t.name, "columns": ", ".join(fk.columns), "parent table": fk.parent_table,
+              "parent columns": ", ".join(fk.parent_columns), "on delete": fk.on_delete,
+              "on update": fk.on_update, "parent exists": fk.parent_table_exists,
+              "parent key unique": fk.parent_key_unique} for t in self.tables for fk in t.foreign_keys],
+            columns=["table", "columns", "parent table", "parent columns", "on delete", "on update",
+                     "parent exists", "parent key unique"],
+        )
+
+    def indexes_frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.DataFrame(
+            [{"table": t.name, "index": i.name, "columns": ", ".join(i.columns), "unique": i.unique,
+              "partial": i.partial, "sql": i.sql} for t in self.tables for i in t.indexes],
+            columns=["table", "index", "columns", "unique", "partial", "sql"],
+        )
+
+    def to_frame(self) -> "pd.DataFrame":
+        return self.tables_frame()
+
+
+# --------------------------------------------------------------------------- reading
+def _rows(conn: sqlite3.Connection, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+    cur = conn.cursor()
+    cur.row_factory = sqlite3.Row
+    return cur.execute(sql, params).fetchall()
+
+
+def read_columns(conn: sqlite3.Connection, table: str) -> list[ColumnInfo]:
+    return [
+        ColumnInfo(r["name"], r["type"] or "", bool(r["notnull"]), r["dflt_value"], r["pk"], r["hidden"])
+        for r in _rows(conn, "SELECT * FROM pragma_table_xinfo(?)", (table,))
+    ]
+
+
+def read_indexes(conn: sqlite3.Connection, table: str) -> list[IndexInfo]:
+    result = []
+    for r in _rows(conn, "SELECT * FROM pragma_index_list(?) ORDER BY name", (table,)):
+        cols = [
+            c["name"] if c["name"] is not None else ("<expression>" if c["cid"] == -2 else "rowid")
+            for c in _rows(conn, "SELECT * FROM pragma_index_xinfo(?) WHERE key ORDER BY seqno", (r["name"],))
+        ]
+        sql = conn.execute(
+            "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?", (r["name"],)
+        ).fetchone()
+        result.append(IndexInfo(r["name"], cols, bool(r["unique"]), bool(r["partial"]), r["origin"],
+                                sql[0] if sql else None))
+    return result
+
+
+def _unique_keys(conn: sqlite3.Connection, table: str) -> list[list[str]]:
+    """Column lists SQLite accepts as a parent key: the PRIMARY KEY and each non-partial UNIQUE index."""
+    keys = []
+    pk = [r["name"] for r in sorted(_rows(conn, "SELECT name, pk FROM pragma_table_info(?) WHERE pk", (table,)),
+                                    key=lambda r: r["pk"])]
+    if pk:
+        keys.append(pk)
+    for idx in read_indexes(conn, table):
+        if idx.unique and not idx.partial:
+            keys.append(idx.columns)
+    return keys
+
+
+def parent_key_is_unique(conn: sqlite3.Connection, parent: str, columns: list[str]) -> bool:
+    wanted = {c.lower() for c in columns}
+    return any({c.lower() for c in key} == wanted and len(key) == len(columns)
+               for key in _unique_keys(conn, parent))
+
+
+def read_foreign_keys(conn: sqlite3.Connection, table: str, existing: dict[str, str]) -> list[ForeignKeyInfo]:
+    groups: dict[int, list[sqlite3.Row]] = {}
+    for r in _rows(conn, "SELECT * FROM pragma_foreign_key_list(?) ORDER BY id, seq", (table,)):
+        groups.setdefault(r["id"], []).append(r)
+    result = []
+    for fk_id, rows in sorted(groups.items()):
+        parent_named = rows[0]["table"]
+        parent = existing.get(parent_named.lower())
+        implicit = all(r["to"] is None for r in rows)
+        if implicit and parent:
+            parent_cols = [r["name"] for r in sorted(
+                _rows(conn, "SELECT name, pk FROM pragma_table_info(?) WHERE pk", (parent,)), key=lambda r: r["pk"])]
+        else:
+            parent_cols = [r["to"] for r in rows if r["to"] is not None]
+        result.append(ForeignKeyInfo(
+            id=fk_id,
+            columns=[r["from"] for r in rows],
+            parent_table=parent_named,
+            parent_columns=parent_cols,
+            on_delete=rows[0]["on_delete"],
+            on_update=rows[0]["on_update"],
+            parent_table_exists=parent is not None,
+            parent_key_unique=bool(parent and parent_cols and len(parent_cols) == len(rows)
+                                   and parent_key_is_unique(conn, parent, parent_cols)),
+            implicit_parent_key=implicit,
+        ))
+    return result
+
+
+def row_count(conn: sqlite3.Connection, table: str) -> int | None:
+    try:
+        return conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
+    except sqlite3.OperationalError as exc:
+        # A virtual table whose module this SQLite lacks cannot be counted; other errors
+        # (interrupted, damaged pages) are the caller's to report.
+        if "no such module" in str(exc):
+            return None
+        raise
+
+
+def recorded_version(conn: sqlite3.Connection) -> tuple[int | None, str | None]:
+    """The version the file claims: migrations table, else user_version, else none."""
+    has_table = conn.execute(
+        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (appmodel.MIGRATIONS_TABLE,)
+    ).fetchone()
+    if has_table:
+        cols = {r[0].lower() for r in conn.execute("SELECT name FROM pragma_table_info(?)",
+                                                   (appmodel.MIGRATIONS_TABLE,))}
+        if "version" in cols:
+            (version,) = conn.execute(
+                f"SELECT max(CAST(version AS INTEGER)) FROM {quote(appmodel.MIGRATIONS_TABLE)} "
+                "WHERE CAST(version AS INTEGER) > 0"
+            ).fetchone()
+            if version is not None:
+                return int(version), "migrations"
+    (user_version,) = conn.execute("PRAGMA user_version").fetchone()
+    if user_version:
+        return int(user_version), "user_version"
+    return None, None
+
+
+def read_schema(conn: sqlite3.Connection, *, database: str, wal_frames: int = 0,
+                journal_mode: str | None = None, count_rows: bool = True) -> DatabaseInfo:
+    """Everything `inspect` reports, read from an open connection."""
+    objects = _rows(conn, "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name")
+    table_rows = [o for o in objects if o["type"] == "table" and not o["name"].startswith("sqlite_")]
+    existing = {o["name"].lower(): o["name"] for o in table_rows}
+    tables = []
+    for o in table_rows:
+        name = o["name"]
+        sql = o["sql"] or ""
+        tables.append(TableInfo(
+            name=name,
+            row_count=row_count(conn, name) if count_rows else None,
+            columns=read_columns(conn, name),
+            foreign_keys=read_foreign_keys(conn, name, existing),
+            indexes=read_indexes(conn, name),
+            sql=o["sql"],
+            without_rowid="WITHOUT ROWID" in " ".join(sql.upper().split()),
+        ))
+    version, source = recorded_version(conn)
+    return DatabaseInfo(
+        database=database,
+        sqlite_version=sqlite3.sqlite_version,
+        journal_mode=journal_mode or conn.execute("PRAGMA journal_mode").fetchone()[0],
+        page_size=conn.execute("PRAGMA page_size").fetchone()[0],
+        page_count=conn.execute("PRAGMA page_count").fetchone()[0],
+        recorded_version=version,
+        version_source=source,
+        wal_frames=wal_frames,
+        tables=tables,
+        triggers=[TriggerInfo(o["name"], o["tbl_name"], o["sql"]) for o in objects if o["type"] == "trigger"],
+        views=[ViewInfo(o["name"], o["sql"]) for o in objects if o["type"] == "view"],
+    )
+
+
+def inspect(path: str | Path) -> DatabaseInfo:
+    """Inspect a customer's database (on a safe copy; the original is proven unchanged)."""
+    with open_copy(path) as work:
+        with sqlite_errors(path):
+            conn = work.connect()
+            try:
+                return read_schema(conn, database=str(path), wal_frames=work.wal_frames,
+                                   journal_mode=work.journal_mode)
+            finally:
+                conn.close()

@@ -1,0 +1,21 @@
+"""Quoting identifiers and reasoning about SQLite's type affinity."""
+from __future__ import annotations
+
+
+def quote(identifier: str) -> str:
+    """Quote an SQL identifier (any name SQLite accepts: quotes, spaces, keywords, unicode)."""
+    return '"' + str(identifier).replace('"', '""') + '"'
+
+
+def affinity(declared_type: str | None) -> str:
+    """The column affinity SQLite derives from a declared type (datatype3.html, 3.1)."""
+    t = (declared_type or "").upper()
+    if "INT" in t:
+        return "INTEGER"
+    if "CHAR" in t or "CLOB" in t or "TEXT" in t:
+        return "TEXT"
+    if "BLOB" in t or not t:
+        return "BLOB"
+    if "REAL" in t or "FLOA" in t or "DOUB" in t:
+        return "REAL"
+    return "NUMERIC"
