@@ -61,3 +61,50 @@ def test_demo_runs_on_the_headline_sample(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "demo" / "inspection.json").exists()
     assert "veo3_video_upscales" in result.stdout and str(tmp_path / "demo") in result.stdout
+
+
+# ---- diagnose ----------------------------------------------------------------------
+def test_diagnose_json_keys_are_pinned_and_exit_1_on_failure(sample):
+    path = sample("v26_seed_failure.db")
+    before = fingerprint(path)
+    result = run("diagnose", path, "--json")
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert {"database", "sqlite_version", "recorded_version", "state", "needs_migration_030", "findings",
+            "insert_simulation"} <= set(data)
+    sim = data["insert_simulation"]
+    assert {"attempted", "ok", "error", "values", "references", "failing"} <= set(sim)
+    assert {"column", "parent_table", "parent_column", "value", "parent_exists", "reason"} <= set(sim["references"][0])
+    assert {"code", "severity", "message", "table", "column"} <= set(data["findings"][0])
+    assert sim["failing"] == ["project_id"] and data["state"] == "strict"
+    assert fingerprint(path) == before
+
+
+def test_diagnose_readable_output_leads_with_the_answer(sample):
+    result = run("diagnose", sample("v26_seed_failure.db"))
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("The insert fails because project_id '") and "apply migration 030" in first
+
+
+def test_diagnose_exit_0_when_healthy(sample):
+    assert run("diagnose", sample("v30_fixed.db")).returncode == 0
+
+
+def test_diagnose_with_insert_values(sample):
+    result = run("diagnose", sample("v30_fixed.db"), "--json", "--insert",
+                 "source_generation_id=a,profile_id=b,project_id=c")
+    data = json.loads(result.stdout)
+    assert data["insert_simulation"]["values"] == {"source_generation_id": "a", "profile_id": "b", "project_id": "c"}
+    assert data["insert_simulation"]["ok"] is True
+
+
+@pytest.mark.parametrize("bad", ["project_id", "nope=1", "{not json"])
+def test_diagnose_bad_insert_argument_is_exit_2(sample, bad):
+    result = run("diagnose", sample("v30_fixed.db"), "--insert", bad)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "--insert" in result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_diagnose_bad_inputs_exit_2(name, tmp_path):
+    path = make_bad(name, tmp_path)
+    assert_one_sentence_error(run("diagnose", path), path)

@@ -7,6 +7,7 @@ build databases at any version (the samples, the tests, the large-file generator
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from dataclasses import dataclass
 from typing import Callable
 
@@ -230,6 +231,27 @@ def migrate(
             conn.execute(f"DROP TABLE {MIGRATIONS_TABLE}")
         conn.execute("COMMIT")
     conn.execute("PRAGMA foreign_keys = ON")
+
+
+def upscale_insert(values: dict, columns: list[str]) -> tuple[str, tuple]:
+    """The app's INSERT of a new upscale record, limited to the columns the table has."""
+    stamp = "2026-01-01T00:00:00.000Z"
+    seed = "|".join(str(values.get(c)) for c in REFERENCE_COLUMNS)
+    row = {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, "upscale:" + seed)),
+        "source_generation_id": values.get("source_generation_id"),
+        "profile_id": values.get("profile_id"),
+        "project_id": values.get("project_id"),
+        "status": "pending",
+        "resolution": "4k",
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+    present = {c.lower(): c for c in columns}
+    names = [(present[k.lower()], k) for k in row if k.lower() in present]
+    sql = (f"INSERT INTO {quote(UPSCALES)} ({', '.join(quote(n) for n, _ in names)}) "
+           f"VALUES ({', '.join('?' for _ in names)})")
+    return sql, tuple(row[k] for _, k in names)
 
 
 def newest_generation(conn: sqlite3.Connection) -> dict | None:

@@ -93,6 +93,65 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
+def parse_insert(text: str | None) -> dict | None:
+    """`source_generation_id=A,profile_id=B,project_id=C` (or a JSON object, for typed values)."""
+    if not text:
+        return None
+    if text.lstrip().startswith("{"):
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise errors.RefusedError(f"--insert is not valid JSON ({exc.msg}); give column=value pairs or a JSON object.")
+    else:
+        values = {}
+        for part in text.split(","):
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise errors.RefusedError(f"--insert part {part!r} is not column=value; "
+                                          "write source_generation_id=A,profile_id=B,project_id=C.")
+            values[key.strip()] = value
+    from .appmodel import REFERENCE_COLUMNS
+
+    unknown = set(values) - set(REFERENCE_COLUMNS)
+    if unknown:
+        raise errors.RefusedError(f"--insert names unknown column(s) {', '.join(sorted(unknown))}; "
+                                  f"use {', '.join(REFERENCE_COLUMNS)}.")
+    return values
+
+
+def render_diagnosis(d) -> str:
+    sim = d.insert_simulation
+    out = [
+        d.answer,
+        "",
+        f"Database:          {d.database}",
+        f"State:             {d.state}   needs migration 030: {'yes' if d.needs_migration_030 else 'no'}",
+        f"Recorded version:  {d.recorded_version if d.recorded_version is not None else 'none'}"
+        + (f" (from {d.version_source})" if d.version_source else ""),
+    ]
+    if sim.attempted:
+        out += ["", f"The app's insert (foreign keys ON, rolled back): "
+                    f"{'succeeds' if sim.ok else 'fails: ' + str(sim.error)}",
+                _table([{"reference": r.column, "value": r.value, "parent": f"{r.parent_table}.{r.parent_column}",
+                         "parent exists": r.parent_exists, "reason": r.reason} for r in sim.references])]
+    elif sim.note:
+        out += ["", f"The app's insert was not simulated: {sim.note}."]
+    if d.findings:
+        out += ["", "Findings:"] + [f"  [{f.severity}] {f.code}: {f.message}" for f in d.findings]
+    return "\n".join(out)
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from .diagnosis import diagnose
+
+    d = diagnose(args.db, parse_insert(args.insert), full_check=args.full_check)
+    if args.json:
+        _print_json(d.to_dict())
+    else:
+        print(render_diagnosis(d))
+    return d.exit_code
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -105,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("db", help="the customer's database file")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("diagnose", help="say which reference makes the app's insert fail, and why")
+    p.add_argument("db", help="the customer's database file")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.add_argument("--insert", metavar="COL=VALUE,...",
+                   help="values of the insert to simulate (default: the newest generation's, as the app would use)")
+    p.add_argument("--full-check", action="store_true", help="run PRAGMA integrity_check instead of quick_check")
+    p.set_defaults(func=cmd_diagnose)
 
     p = sub.add_parser("demo", help="run the main job on the headline sample (or --db FILE)")
     p.add_argument("--db", help="database to use instead of the headline sample")

@@ -1,0 +1,200 @@
+"""diagnose(): the state, the findings and the failing reference, for every sample and cause."""
+import random
+import sqlite3
+
+import pytest
+
+from conftest import APP_FILES, ids
+from toolkit import appmodel as app
+from toolkit.diagnosis import REASONS, STATES, diagnose
+from toolkit.safe_access import fingerprint
+from toolkit.samples import delete_parent_of_newest, load_dataset, make_dataset
+
+
+@pytest.mark.parametrize("scenario", APP_FILES, ids=ids)
+def test_every_sample_gets_what_its_manifest_row_says(scenario, sample, manifest):
+    row = manifest[scenario.filename]
+    path = sample(scenario.filename)
+    before = fingerprint(path)
+    d = diagnose(path)
+    assert fingerprint(path) == before
+    assert d.state == row["state"] and d.state in STATES
+    assert d.recorded_version == row["recorded_version"]
+    assert d.needs_migration_030 == (row["state"] in ("strict", "partially-relaxed"))
+    codes = {f.code for f in d.findings}
+    assert set(row["findings"]) <= codes, codes
+    sim = d.insert_simulation
+    assert sim.failing == row["failing"]
+    for ref in sim.references:
+        assert ref.reason in REASONS
+        assert ref.reason == (row["reason"] if ref.column in row["failing"] else "ok"), ref
+    assert sim.ok == (not row["failing"]) or not sim.attempted
+    assert d.exit_code == (0 if row["state"] == "fixed" else 1)
+    for f in d.findings:
+        assert f.severity in ("error", "warning", "info") and f.code == f.code.lower() and " " not in f.code
+        assert f.message.endswith(".") or f.message.endswith(")")
+
+
+def test_other_apps_file_has_no_upscales_table(sample):
+    d = diagnose(sample("other_app.db"))
+    assert d.state == "no-upscales-table" and not d.insert_simulation.attempted
+    assert "not the video app's database" in d.answer
+
+
+# ---- one test per cause in app-model.md ------------------------------------------
+def test_missing_project_is_named_although_generation_and_profile_exist(sample):
+    d = diagnose(sample("v26_seed_failure.db"))
+    sim = d.insert_simulation
+    assert sim.error == "FOREIGN KEY constraint failed" and sim.error_code == "SQLITE_CONSTRAINT_FOREIGNKEY"
+    by_col = {r.column: r for r in sim.references}
+    assert by_col["source_generation_id"].parent_exists and by_col["profile_id"].parent_exists
+    assert not by_col["project_id"].parent_exists
+    assert d.answer.startswith("The insert fails because project_id '") and "no row in veo3_projects" in d.answer
+
+
+def test_type_mismatch_integer_parent_text_child(sample):
+    d = diagnose(sample("cause_type_mismatch.db"))
+    ref = next(r for r in d.insert_simulation.references if r.column == "project_id")
+    assert ref.reason == "type-mismatch" and ref.value == "17" and ref.candidate == 17
+    assert any(f.code == "type-affinity-mismatch" and f.column == "project_id" for f in d.findings)
+    # the same when the engineer types the integer: TEXT affinity stores it as '17'
+    d2 = diagnose(sample("cause_type_mismatch.db"), {"project_id": 17})
+    assert d2.insert_simulation.failing == ["project_id"]
+    assert d2.insert_simulation.references[2].reason == "type-mismatch"
+
+
+@pytest.mark.parametrize("name,column,candidate_test", [
+    ("cause_near_miss_whitespace.db", "profile_id", lambda c: c.endswith(" ")),
+    ("cause_near_miss_case.db", "project_id", lambda c: c == c.upper() and c != c.lower()),
+])
+def test_near_miss_trailing_space_or_case(sample, name, column, candidate_test):
+    ref = next(r for r in diagnose(sample(name)).insert_simulation.references if r.column == column)
+    assert ref.reason == "near-miss" and candidate_test(ref.candidate) and ref.candidate != ref.value
+    assert ref.candidate.strip().lower() == ref.value.lower()
+
+
+def test_renamed_parent_dropped_is_a_dangling_reference(sample):
+    d = diagnose(sample("cause_renamed_parent_dropped.db"))
+    assert d.insert_simulation.error == "no such table: main.veo3_video_generations_old"
+    assert any(f.code == "dangling-reference" and "veo3_video_generations_old" in f.message for f in d.findings)
+    # the broken declaration must not stop the orphan check of the table's other keys
+    assert d.insert_simulation.references[0].reason == "parent-table-missing"
+
+
+def test_renamed_parent_still_present_with_stale_rows(sample):
+    d = diagnose(sample("cause_renamed_parent_stale.db"))
+    ref = d.insert_simulation.references[1]
+    assert ref.parent_table == "profiles_old" and ref.reason == "missing-row"
+    assert "the live profiles has the row" in ref.explanation
+    assert any(f.code == "stale-parent-table" for f in d.findings)
+
+
+def test_parent_without_primary_key_gives_foreign_key_mismatch(sample):
+    d = diagnose(sample("cause_parent_pk_dropped.db"))
+    assert d.insert_simulation.error.startswith("foreign key mismatch")
+    assert d.insert_simulation.references[2].reason == "parent-key-not-unique"
+
+
+def test_existing_orphan_rows_are_counted_with_example_rowids(sample):
+    d = diagnose(sample("cause_orphan_rows.db"))
+    (orphans,) = d.finding("orphan-rows")
+    assert orphans.count >= 4 and orphans.column == "source_generation_id" and len(orphans.examples) <= 5
+    assert d.insert_simulation.ok and d.exit_code == 1
+
+
+def test_fk_off_inside_transaction_left_028_recorded_but_strict(sample):
+    d = diagnose(sample("cause_fk_off_in_transaction.db"))
+    assert d.recorded_version == 28 and d.state == "strict"
+    assert d.finding("recorded-version-mismatch") and d.finding("orphan-rows")
+
+
+def test_wal_content_is_what_the_app_sees(sample, tmp_path):
+    path = sample("wal_pending.db")
+    d = diagnose(path)
+    assert d.insert_simulation.failing == ["project_id"] and d.finding("wal-not-checkpointed")
+    alone = tmp_path / "alone" / "wal_pending.db"
+    alone.parent.mkdir()
+    alone.write_bytes(path.read_bytes())
+    # the .db on its own still shows the project: the trap the customer fell into
+    assert diagnose(alone).insert_simulation.failing == []
+
+
+# ---- robustness ------------------------------------------------------------------
+def _headline_like(path, *, profiles, projects, generations, upscales, seed=7):
+    conn = sqlite3.connect(path, isolation_level=None)
+    app.migrate(conn, 26)
+    load_dataset(conn, make_dataset(random.Random(seed), profiles=profiles, projects=projects,
+                                    generations=generations, upscales=upscales))
+    delete_parent_of_newest(conn, app.PROJECTS, "project_id")
+    conn.close()
+    return path
+
+
+def test_the_answer_does_not_depend_on_the_number_of_rows(tmp_path):
+    small = diagnose(_headline_like(tmp_path / "s.db", profiles=2, projects=3, generations=10, upscales=5))
+    big = diagnose(_headline_like(tmp_path / "b.db", profiles=40, projects=300, generations=20000, upscales=15000))
+    for d in (small, big):
+        assert d.state == "strict" and d.insert_simulation.failing == ["project_id"]
+        assert [r.reason for r in d.insert_simulation.references] == ["ok", "ok", "missing-row"]
+
+
+def test_a_mismatch_elsewhere_does_not_stop_the_orphan_check(tmp_path):
+    path = _headline_like(tmp_path / "m.db", profiles=2, projects=4, generations=30, upscales=20)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript("""
+        PRAGMA foreign_keys = OFF;
+        CREATE TABLE tags (name TEXT);
+        CREATE TABLE video_tags (tag TEXT REFERENCES tags(name), video TEXT);
+        INSERT INTO video_tags VALUES ('x', 'y');
+        DELETE FROM veo3_video_generations WHERE id = (SELECT source_generation_id FROM veo3_video_upscales LIMIT 1);
+    """)
+    conn.close()
+    d = diagnose(path)
+    assert any(f.code == "parent-key-not-unique" and f.table == "video_tags" for f in d.findings)
+    assert any(f.code == "orphan-rows" and f.table == "veo3_video_upscales" for f in d.findings)
+    assert d.insert_simulation.failing == ["project_id"]
+
+
+def test_a_broken_key_on_the_upscale_table_does_not_hide_its_other_orphans(sample, tmp_path):
+    path = sample("cause_parent_pk_dropped.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DELETE FROM veo3_video_generations WHERE id IN "
+                 "(SELECT source_generation_id FROM veo3_video_upscales ORDER BY rowid LIMIT 3)")
+    conn.close()
+    d = diagnose(path)
+    orphans = [f for f in d.finding("orphan-rows") if f.column == "source_generation_id"]
+    assert orphans and orphans[0].count >= 3
+
+
+def test_given_values_override_the_apps_defaults(sample):
+    d = diagnose(sample("v26_seed_failure.db"), {"profile_id": "no-such-profile"})
+    assert d.insert_simulation.values["profile_id"] == "no-such-profile"
+    assert set(d.insert_simulation.failing) == {"profile_id", "project_id"}
+    assert "profile_id 'no-such-profile' has no row in profiles" in d.answer
+
+
+def test_null_reference_on_a_not_null_column(sample):
+    d = diagnose(sample("v26_seed_failure.db"), {"project_id": None})
+    ref = d.insert_simulation.references[2]
+    assert ref.reason == "null-not-allowed" and "NOT NULL constraint failed" in d.insert_simulation.error
+
+
+def test_a_customer_trigger_fires_only_inside_the_rolled_back_copy(sample):
+    path = sample("v30_fixed.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript("""
+        CREATE TABLE audit (what TEXT);
+        CREATE TRIGGER log_upscale AFTER INSERT ON veo3_video_upscales BEGIN INSERT INTO audit VALUES ('x'); END;
+    """)
+    conn.close()
+    before = fingerprint(path)
+    d = diagnose(path)
+    assert d.insert_simulation.ok
+    assert fingerprint(path) == before
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM audit").fetchone() == (0,)
+
+
+def test_frames_for_notebooks(sample):
+    d = diagnose(sample("v26_seed_failure.db"))
+    assert list(d.references_frame()["reason"]) == ["ok", "ok", "missing-row"]
+    assert "fk-constraints-present" in set(d.findings_frame()["code"])

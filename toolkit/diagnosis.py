@@ -1,0 +1,590 @@
+"""Diagnosis: which of the three references makes the app's insert fail, and why.
+
+SQLite only ever says `FOREIGN KEY constraint failed`.  `diagnose(path)` works on a safe
+copy and says exactly which reference fails and why (a missing row, a near miss, a type
+mismatch, a parent table a rename left behind, a parent key that is not unique), together
+with every finding about the file's foreign keys, its recorded version and its health.
+"""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from . import appmodel as app
+from .safe_access import open_copy, sqlite_errors
+from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo, read_schema
+from .sqlnames import quote
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+STATES = ("strict", "partially-relaxed", "fixed", "no-upscales-table")
+REASONS = ("ok", "missing-row", "near-miss", "type-mismatch", "parent-table-missing",
+           "parent-key-not-unique", "null-not-allowed")
+LEFTOVER_SUFFIXES = ("_old", "_new", "_backup", "_bak", "_tmp", "_temp")
+EXAMPLES = 5
+
+
+@dataclass
+class Finding:
+    code: str
+    severity: str  # 'error', 'warning' or 'info'
+    message: str
+    table: str | None = None
+    column: str | None = None
+    count: int | None = None
+    examples: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class ReferenceCheck:
+    column: str
+    parent_table: str
+    parent_column: str
+    value: Any
+    parent_exists: bool
+    reason: str
+    #: One sentence explaining `reason`, with the evidence.
+    explanation: str = ""
+    #: The parent key that nearly matches (near-miss / type-mismatch), as stored.
+    candidate: Any = None
+    #: Whether a FOREIGN KEY is declared on the column (no constraint, no failure).
+    constrained: bool = True
+
+
+@dataclass
+class InsertSimulation:
+    attempted: bool
+    ok: bool
+    error: str | None
+    values: dict[str, Any]
+    references: list[ReferenceCheck]
+    failing: list[str]
+    error_code: str | None = None
+    note: str = ""
+
+
+@dataclass
+class Diagnosis:
+    database: str
+    sqlite_version: str
+    recorded_version: int | None
+    version_source: str | None
+    state: str
+    needs_migration_030: bool
+    findings: list[Finding]
+    insert_simulation: InsertSimulation
+    wal_frames: int = 0
+    schema: DatabaseInfo | None = field(default=None, repr=False)
+
+    @property
+    def answer(self) -> str:
+        return answer_sentence(self)
+
+    @property
+    def healthy(self) -> bool:
+        sim = self.insert_simulation
+        return (not self.needs_migration_030 and (sim.ok or not sim.attempted)
+                and self.state != "no-upscales-table"
+                and not any(f.severity == "error" for f in self.findings))
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.healthy else 1
+
+    def finding(self, code: str) -> list[Finding]:
+        return [f for f in self.findings if f.code == code]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The pinned JSON shape of `diagnose --json`."""
+        sim = self.insert_simulation
+        return {
+            "database": self.database,
+            "sqlite_version": self.sqlite_version,
+            "recorded_version": self.recorded_version,
+            "state": self.state,
+            "needs_migration_030": self.needs_migration_030,
+            "answer": self.answer,
+            "findings": [asdict(f) for f in self.findings],
+            "insert_simulation": {
+                "attempted": sim.attempted,
+                "ok": sim.ok,
+                "error": sim.error,
+                "values": sim.values,
+                "references": [
+                    {"column": r.column, "parent_table": r.parent_table, "parent_column": r.parent_column,
+                     "value": r.value, "parent_exists": r.parent_exists, "reason": r.reason,
+                     "explanation": r.explanation}
+                    for r in sim.references
+                ],
+                "failing": sim.failing,
+            },
+        }
+
+    def findings_frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.DataFrame([{"severity": f.severity, "code": f.code, "table": f.table, "column": f.column,
+                              "message": f.message} for f in self.findings],
+                            columns=["severity", "code", "table", "column", "message"])
+
+    def references_frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.DataFrame([{"column": r.column, "value": r.value, "parent": f"{r.parent_table}.{r.parent_column}",
+                              "parent exists": r.parent_exists, "reason": r.reason, "why": r.explanation}
+                             for r in self.insert_simulation.references],
+                            columns=["column", "value", "parent", "parent exists", "reason", "why"])
+
+    def to_frame(self) -> "pd.DataFrame":
+        return self.findings_frame()
+
+
+# --------------------------------------------------------------------------- state
+def table_state(table: TableInfo | None) -> str:
+    if table is None:
+        return "no-upscales-table"
+    refs = set(app.REFERENCE_COLUMNS)
+    constrained = {c for fk in table.foreign_keys for c in fk.columns} & refs
+    not_null = {c.name for c in table.columns if c.notnull} & refs
+    if constrained == refs and not_null == refs:
+        return "strict"
+    if not constrained and not not_null:
+        return "fixed"
+    return "partially-relaxed"
+
+
+def leftover_base(name: str, existing: set[str]) -> str | None:
+    """The table a leftover like `profiles_old` was made from, if it is one."""
+    lower = name.lower()
+    for suffix in LEFTOVER_SUFFIXES:
+        if lower.endswith(suffix):
+            base = lower[: -len(suffix)]
+            if base in existing or base in app.KNOWN_TABLES:
+                return base
+    return None
+
+
+def sql_type(value: Any) -> str:
+    """SQLite's storage class of a Python value, as typeof() names it."""
+    for kind, name in ((bool, "integer"), (int, "integer"), (float, "real"), (str, "text"), (bytes, "blob")):
+        if isinstance(value, kind):
+            return name
+    return "null"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, bytes):
+        return f"x'{value[:16].hex()}'"
+    return "NULL" if value is None else str(value)
+
+
+# --------------------------------------------------------------------------- schema findings
+def schema_findings(info: DatabaseInfo, state: str) -> list[Finding]:
+    findings: list[Finding] = []
+    up = info.table(app.UPSCALES)
+    existing = {t.name.lower() for t in info.tables}
+    if up is None:
+        findings.append(Finding(
+            "no-upscales-table", "error",
+            f"{info.database} has no {app.UPSCALES} table, so it is not the video app's database "
+            "(or predates migration 026); ask the customer for the app's database file.", app.UPSCALES))
+    else:
+        for fk in up.foreign_keys:
+            for column in fk.columns:
+                if column in app.REFERENCE_COLUMNS:
+                    findings.append(Finding(
+                        "fk-constraints-present", "error",
+                        f"{app.UPSCALES}.{column} still has FOREIGN KEY REFERENCES {fk.parent_table}"
+                        f"({', '.join(fk.parent_columns) or '?'}) ON DELETE {fk.on_delete}, so every new upscale "
+                        f"needs a matching {fk.parent_table} row; migration 030 removes it.", app.UPSCALES, column))
+        for column in up.columns:
+            if column.name in app.REFERENCE_COLUMNS and column.notnull:
+                findings.append(Finding(
+                    "fk-columns-not-null", "warning",
+                    f"{app.UPSCALES}.{column.name} is NOT NULL, so an upscale cannot be saved without a "
+                    f"{column.name}; migration 030 makes it nullable.", app.UPSCALES, column.name))
+    if info.recorded_version is not None and state in ("strict", "partially-relaxed"):
+        claim = 30 if info.recorded_version >= 30 else 28 if info.recorded_version >= 28 else None
+        if claim == 30 or (claim == 28 and state == "strict"):
+            findings.append(Finding(
+                "recorded-version-mismatch", "warning",
+                f"The file records version {info.recorded_version} (in {info.version_source}), which claims migration "
+                f"{claim:03d} ran, but {app.UPSCALES} is {state}: the schema is the truth, and the migration "
+                "was recorded without taking effect.", app.UPSCALES))
+    for table in info.tables:
+        for fk in table.foreign_keys:
+            findings += _foreign_key_findings(info, table, fk, existing)
+        base = leftover_base(table.name, existing)
+        if base:
+            findings.append(Finding(
+                "leftover-migration-table", "warning",
+                f"{table.name} ({table.row_count} rows) looks like a leftover of a migration that rebuilt "
+                f"{base}; it was never dropped, so check which table holds the live rows before removing it.",
+                table.name, count=table.row_count))
+    if info.wal_frames:
+        findings.append(Finding(
+            "wal-not-checkpointed", "info",
+            f"{Path(info.database).name}-wal holds {info.wal_frames} un-checkpointed pages that the app sees "
+            "(included in this diagnosis); a copy of the .db without its -wal would miss them.",
+            count=info.wal_frames))
+    return findings
+
+
+def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyInfo,
+                          existing: set[str]) -> list[Finding]:
+    findings = []
+    cols = ", ".join(fk.columns)
+    where = f"{table.name}({cols})"
+    severity = "error" if table.name == app.UPSCALES else "warning"
+    if not fk.parent_table_exists:
+        findings.append(Finding(
+            "dangling-reference", severity,
+            f"{where} REFERENCES {fk.parent_table}, which does not exist (a rename or drop left the clause "
+            "behind), so every insert of a non-NULL value fails with 'no such table'.", table.name, cols))
+        return findings
+    parent = info.table(fk.parent_table)
+    if not fk.parent_key_unique:
+        findings.append(Finding(
+            "parent-key-not-unique", severity,
+            f"{where} REFERENCES {fk.parent_table}({', '.join(fk.parent_columns) or 'its primary key'}), which is "
+            "neither a PRIMARY KEY nor UNIQUE, so SQLite raises 'foreign key mismatch' on every insert.",
+            table.name, cols))
+    base = leftover_base(fk.parent_table, existing)
+    if base and base != fk.parent_table.lower():
+        live = info.table(base)
+        findings.append(Finding(
+            "stale-parent-table", severity,
+            f"{where} REFERENCES {fk.parent_table} ({parent.row_count} rows), a leftover of a rebuild, while the "
+            f"live rows are in {live.name if live else base} ({live.row_count if live else '?'} rows): a rename "
+            "rewrote the clause.", table.name, cols))
+    for child_col, parent_col in zip(fk.columns, fk.parent_columns):
+        child = table.column(child_col)
+        pcol = parent.column(parent_col) if parent else None
+        if child and pcol and child.affinity != pcol.affinity:
+            findings.append(Finding(
+                "type-affinity-mismatch", severity,
+                f"{table.name}.{child_col} is declared {child.type or 'with no type'} ({child.affinity} affinity) but "
+                f"{fk.parent_table}.{parent_col} is declared {pcol.type or 'with no type'} ({pcol.affinity} affinity), "
+                f"so a value that looks equal (text '5', integer 5) may not match.", table.name, child_col))
+    return findings
+
+
+# --------------------------------------------------------------------------- data checks
+def integrity_findings(conn: sqlite3.Connection, *, full: bool) -> list[Finding]:
+    pragma = "integrity_check" if full else "quick_check"
+    messages = [r[0] for r in conn.execute(f"PRAGMA {pragma}(20)")]
+    if messages == ["ok"]:
+        return []
+    return [Finding("integrity-error", "error",
+                    f"PRAGMA {pragma} reports {len(messages)} problem(s), first: {messages[0]}; "
+                    "restore from a backup or ask the customer for a fresh copy.", count=len(messages),
+                    examples=messages[:EXAMPLES])]
+
+
+@dataclass
+class Violation:
+    table: str
+    fk: ForeignKeyInfo
+    count: int = 0
+    examples: list[Any] = field(default_factory=list)
+
+
+def _broken(fk: ForeignKeyInfo) -> bool:
+    return not fk.parent_table_exists or not fk.parent_key_unique
+
+
+def _emulated_violations(conn: sqlite3.Connection, table: TableInfo, fk: ForeignKeyInfo) -> Iterator[int]:
+    """Rows of `table` violating a healthy `fk`, found in SQL when SQLite's own
+    foreign_key_check cannot run on the table (another of its keys is broken)."""
+    child = quote(table.name)
+    not_null = " AND ".join(f"c.{quote(col)} IS NOT NULL" for col in fk.columns)
+    match = " AND ".join(f"p.{quote(pc)} = c.{quote(cc)}" for cc, pc in zip(fk.columns, fk.parent_columns))
+    sql = (f"SELECT c.rowid FROM {child} AS c WHERE {not_null} AND NOT EXISTS "
+           f"(SELECT 1 FROM {quote(fk.parent_table)} AS p WHERE {match})")
+    for (rowid,) in conn.execute(sql):
+        yield rowid
+
+
+def foreign_key_violations(conn: sqlite3.Connection, info: DatabaseInfo, probe: tuple[str, int] | None = None
+                           ) -> tuple[list[Violation], set[int], list[str]]:
+    """Every row of every table that violates a foreign key, table by table, so one broken
+    declaration cannot abort the check elsewhere.  The `probe` row (table, rowid) is kept
+    out of the counts; the ids of the foreign keys it violates are returned apart."""
+    result: list[Violation] = []
+    probe_fails: set[int] = set()
+    notes: list[str] = []
+
+    def add(v: Violation, rowid: Any) -> None:
+        if probe and probe == (v.table, rowid):
+            probe_fails.add(v.fk.id)
+            return
+        v.count += 1
+        if len(v.examples) < EXAMPLES:
+            v.examples.append(rowid)
+
+    for table in info.tables:
+        if not table.foreign_keys:
+            continue
+        by_id = {fk.id: Violation(table.name, fk) for fk in table.foreign_keys}
+        try:
+            for _, rowid, _, fkid in conn.execute(f"PRAGMA foreign_key_check({quote(table.name)})"):
+                add(by_id[fkid], rowid)
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                raise
+            notes.append(f"{table.name}: {exc}")
+            probe_fails.clear() if probe and probe[0] == table.name else None
+            for v in by_id.values():
+                v.count, v.examples = 0, []
+                if _broken(v.fk) or table.without_rowid:
+                    continue
+                for rowid in _emulated_violations(conn, table, v.fk):
+                    add(v, rowid)
+        result += [v for v in by_id.values() if v.count]
+    return result, probe_fails, notes
+
+
+def orphan_findings(violations: list[Violation]) -> list[Finding]:
+    findings = []
+    for v in violations:
+        count, examples = v.count, v.examples
+        cols = ", ".join(v.fk.columns)
+        findings.append(Finding(
+            "orphan-rows", "warning",
+            f"{v.table} already has {count} row(s) whose {cols} has no matching row in {v.fk.parent_table} "
+            f"(rowids {', '.join(map(str, examples))}{', ...' if count > len(examples) else ''}); they were written "
+            "while foreign keys were off, and PRAGMA foreign_key_check reports them.",
+            v.table, cols, count=count, examples=examples))
+    return findings
+
+
+# --------------------------------------------------------------------------- the insert
+def _lookup(conn: sqlite3.Connection, parent: str, column: str, value: Any) -> bool:
+    # A bound value has no affinity, so SQLite applies the parent column's affinity and
+    # collation to it: the same comparison a foreign-key lookup makes.
+    return conn.execute(f"SELECT 1 FROM {quote(parent)} WHERE {quote(column)} = ? LIMIT 1", (value,)).fetchone() is not None
+
+
+def stored_as(conn: sqlite3.Connection, value: Any, affinity: str) -> Any:
+    """`value` as a column of `affinity` stores it (text '5' in an INTEGER column becomes 5)."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS toolkit_affinity "
+                 "(\"TEXT\" TEXT, \"NUMERIC\" NUMERIC, \"INTEGER\" INTEGER, \"REAL\" REAL, \"BLOB\" BLOB)")
+    conn.execute("DELETE FROM temp.toolkit_affinity")
+    conn.execute(f"INSERT INTO temp.toolkit_affinity ({quote(affinity)}) VALUES (?)", (value,))
+    return conn.execute(f"SELECT {quote(affinity)} FROM temp.toolkit_affinity").fetchone()[0]
+
+
+def _near(conn: sqlite3.Connection, parent: str, column: str, value: Any) -> tuple[str, Any] | None:
+    """A parent key that matches `value` only as another type, or after trim / case-fold."""
+    col = quote(column)
+    row = conn.execute(
+        f"SELECT {col} FROM {quote(parent)} WHERE CAST({col} AS TEXT) = CAST(? AS TEXT) "
+        f"AND typeof({col}) <> typeof(?) LIMIT 1", (value, value)).fetchone()
+    if row:
+        return "type-mismatch", row[0]
+    row = conn.execute(
+        f"SELECT {col} FROM {quote(parent)} WHERE lower(trim(CAST({col} AS TEXT))) = lower(trim(CAST(? AS TEXT))) "
+        "LIMIT 1", (value,)).fetchone()
+    if row:
+        return "near-miss", row[0]
+    return None
+
+
+def _explain(ref: ReferenceCheck) -> str:
+    where = f"{ref.parent_table}.{ref.parent_column}"
+    v = _fmt(ref.value)
+    if ref.reason == "missing-row":
+        return f"{ref.column} {v} has no row in {ref.parent_table}"
+    if ref.reason == "near-miss":
+        return (f"{ref.column} {v} only matches {where} {_fmt(ref.candidate)} after trimming spaces or ignoring case, "
+                "and SQLite compares keys exactly")
+    if ref.reason == "type-mismatch":
+        return (f"{ref.column} {v} is {sql_type(ref.value)} but {where} holds {_fmt(ref.candidate)} as "
+                f"{sql_type(ref.candidate)}, and keys of different types never match")
+    if ref.reason == "parent-table-missing":
+        return f"{ref.column} references {ref.parent_table}, which does not exist (SQLite: no such table)"
+    if ref.reason == "parent-key-not-unique":
+        return (f"{ref.column} references {where}, which is neither a PRIMARY KEY nor UNIQUE "
+                "(SQLite: foreign key mismatch)")
+    if ref.reason == "null-not-allowed":
+        return f"{ref.column} is NULL but the column is NOT NULL"
+    if not ref.constrained:
+        state = "exists" if ref.parent_exists else "is missing, which no longer matters"
+        return f"{ref.column} has no foreign key; its {ref.parent_table} row {state}"
+    return f"{ref.column} {v} matches a row in {ref.parent_table}"
+
+
+def default_values(conn: sqlite3.Connection, info: DatabaseInfo) -> dict[str, Any] | None:
+    """The values the app would use: the newest generation with its profile and project."""
+    gens = info.table(app.GENERATIONS)
+    if gens is None or not {"id", "profile_id", "project_id"} <= {c.name for c in gens.columns}:
+        return None
+    row = app.newest_generation(conn)
+    if row is None:
+        return None
+    return {"source_generation_id": row["id"], "profile_id": row["profile_id"], "project_id": row["project_id"]}
+
+
+def _check_reference(conn: sqlite3.Connection, info: DatabaseInfo, up: TableInfo, ref: app.Reference,
+                     value: Any, flagged: set[int] | None) -> ReferenceCheck:
+    fk = next((f for f in up.foreign_keys if ref.column in f.columns), None)
+    column = up.column(ref.column)
+    parent_table = fk.parent_table if fk else ref.parent_table
+    parent_column = (fk.parent_columns[fk.columns.index(ref.column)]
+                     if fk and len(fk.parent_columns) == len(fk.columns) else ref.parent_column)
+    check = ReferenceCheck(ref.column, parent_table, parent_column, value, False, "ok", constrained=fk is not None)
+    parent_info = info.table(parent_table)
+    if column is not None and value is not None:
+        value = stored_as(conn, value, column.affinity)  # what the child row would hold
+        check.value = value
+    if parent_info is not None and value is not None and parent_info.column(parent_column) is not None:
+        check.parent_exists = _lookup(conn, parent_info.name, parent_column, value)
+    if value is None:
+        check.reason = "null-not-allowed" if column is not None and column.notnull else "ok"
+    elif fk is None:
+        check.reason = "ok"
+    elif not fk.parent_table_exists:
+        check.reason = "parent-table-missing"
+    elif not fk.parent_key_unique:
+        check.reason = "parent-key-not-unique"
+    else:
+        fails = (fk.id in flagged) if flagged is not None else not check.parent_exists
+        check.parent_exists = not fails
+        if fails:
+            near = _near(conn, parent_info.name, parent_column, value)
+            check.reason, check.candidate = near if near else ("missing-row", None)
+    check.explanation = _explain(check)
+    base = leftover_base(parent_table, {t.name.lower() for t in info.tables})
+    live = info.table(base) if base else None
+    if check.reason == "missing-row" and live is not None and _lookup(conn, live.name, parent_column, value):
+        check.explanation += (f" (the leftover table the REFERENCES clause names; the live {live.name} has the row)")
+    return check
+
+
+def simulate_insert(conn: sqlite3.Connection, info: DatabaseInfo, values: dict[str, Any] | None,
+                    flagged: set[int] | None = None) -> InsertSimulation:
+    """Run the app's insert with foreign keys ON in a transaction that is rolled back."""
+    up = info.table(app.UPSCALES)
+    if up is None:
+        return InsertSimulation(False, False, None, {}, [], [], note="no upscale table")
+    if values is None:
+        return InsertSimulation(False, False, None, {}, [], [],
+                                note="no generation exists yet, so the app has nothing to upscale")
+    refs = [_check_reference(conn, info, up, r, values.get(r.column), flagged) for r in app.REFERENCES]
+    sql, params = app.upscale_insert(values, [c.name for c in up.columns if not c.generated])
+    conn.execute("PRAGMA foreign_keys = ON")
+    error = code = None
+    conn.execute("BEGIN")
+    try:
+        conn.execute(sql, params)
+    except sqlite3.DatabaseError as exc:
+        if "interrupted" in str(exc):
+            raise
+        error, code = str(exc), getattr(exc, "sqlite_errorname", None)
+    finally:
+        conn.execute("ROLLBACK")
+    failing = [r.column for r in refs if r.reason != "ok"]
+    note = ""
+    if error and not failing:
+        note = "the insert fails for a reason other than its three references"
+    elif not error and failing:
+        note = "the references look broken but SQLite accepted the insert"
+    return InsertSimulation(True, error is None, error, dict(values), refs, failing, code, note)
+
+
+def probe_and_check(conn: sqlite3.Connection, info: DatabaseInfo, values: dict[str, Any] | None
+                    ) -> tuple[list[Violation], set[int] | None, list[str]]:
+    """One pass of foreign_key_check answers both questions: the existing orphans, and
+    which of the app's references fail (a probe row inserted with foreign keys off, so that
+    SQLite itself judges each reference; everything is rolled back)."""
+    up = info.table(app.UPSCALES)
+    probe = None
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("BEGIN")
+    try:
+        if up is not None and values is not None and not up.without_rowid:
+            sql, params = app.upscale_insert(values, [c.name for c in up.columns if not c.generated])
+            try:
+                probe = (up.name, conn.execute(sql, params).lastrowid)
+            except sqlite3.DatabaseError as exc:  # NOT NULL, CHECK ...: the simulation reports it
+                if "interrupted" in str(exc):
+                    raise
+        violations, probe_fails, notes = foreign_key_violations(conn, info, probe)
+    finally:
+        conn.execute("ROLLBACK")
+    judged = probe is not None and not any(n.startswith(f"{app.UPSCALES}: ") for n in notes)
+    return violations, (probe_fails if judged else None), notes
+
+
+def diagnose_connection(conn: sqlite3.Connection, *, database: str, insert: dict[str, Any] | None = None,
+                        wal_frames: int = 0, journal_mode: str | None = None, full_check: bool = False) -> Diagnosis:
+    info = read_schema(conn, database=database, wal_frames=wal_frames, journal_mode=journal_mode)
+    state = table_state(info.table(app.UPSCALES))
+    findings = integrity_findings(conn, full=full_check)
+    findings += schema_findings(info, state)
+    defaults = default_values(conn, info)
+    values = {**(defaults or {}), **insert} if insert else defaults
+    violations, flagged, notes = probe_and_check(conn, info, values)
+    findings += orphan_findings(violations)
+    sim = simulate_insert(conn, info, values, flagged)
+    if notes and not any(f.code in ("dangling-reference", "parent-key-not-unique") for f in findings):
+        findings.append(Finding("integrity-error", "error", f"PRAGMA foreign_key_check failed: {'; '.join(notes)}."))
+    return Diagnosis(
+        database=database, sqlite_version=sqlite3.sqlite_version, recorded_version=info.recorded_version,
+        version_source=info.version_source, state=state,
+        needs_migration_030=state in ("strict", "partially-relaxed"), findings=findings,
+        insert_simulation=sim, wal_frames=wal_frames, schema=info)
+
+
+def diagnose(path: str | Path, insert: dict[str, Any] | None = None, *, full_check: bool = False) -> Diagnosis:
+    """Diagnose a customer's database (on a safe copy; the original is proven unchanged).
+
+    `insert` gives the values of the app's insert (`source_generation_id`, `profile_id`,
+    `project_id`); by default the newest generation's, as the app would use."""
+    with open_copy(path) as work:
+        with sqlite_errors(path):
+            conn = work.connect()
+            try:
+                return diagnose_connection(conn, database=str(path), insert=insert, wal_frames=work.wal_frames,
+                                           journal_mode=work.journal_mode, full_check=full_check)
+            finally:
+                conn.close()
+
+
+# --------------------------------------------------------------------------- the answer
+def answer_sentence(d: Diagnosis) -> str:
+    sim = d.insert_simulation
+    name = Path(d.database).name
+    if d.state == "no-upscales-table":
+        return (f"{name} has no {app.UPSCALES} table, so it is not the video app's database; "
+                "ask the customer for the app's database file.")
+    if not sim.attempted:
+        return (f"No generation exists in {name} yet, so there is nothing to upscale; the table is {d.state}, "
+                + ("so apply migration 030 before the first upscale." if d.needs_migration_030 else "so nothing to do."))
+    if sim.failing:
+        parts = [r.explanation for r in sim.references if r.reason != "ok"]
+        fixes = []
+        for r in sim.references:
+            if r.reason == "missing-row" and "the live" not in r.explanation:
+                fixes.append(f"restore the {r.parent_table} row")
+            elif r.reason in ("near-miss", "type-mismatch"):
+                fixes.append(f"correct the {r.parent_table} key")
+        remedy = "apply migration 030 (python -m toolkit fix)" + (f" or {' and '.join(dict.fromkeys(fixes))}" if fixes else "")
+        return f"The insert fails because {'; and '.join(parts)}; {remedy}."
+    if not sim.ok:
+        return (f"The insert fails with '{sim.error}', which is not one of its three references; "
+                "compare the app's insert with this table's columns and constraints.")
+    if d.needs_migration_030:
+        orphans = d.finding("orphan-rows")
+        extra = f"; {sum(f.count or 0 for f in orphans)} existing rows already violate them" if orphans else ""
+        return (f"The app's insert succeeds on {name} today, but {app.UPSCALES} is {d.state} (foreign keys still "
+                f"on its reference columns{extra}); apply migration 030 before another parent goes missing.")
+    errors_ = [f for f in d.findings if f.severity == "error"]
+    if errors_:
+        return f"The app's insert succeeds and migration 030 is applied, but: {errors_[0].message}"
+    return f"The app's insert succeeds and {app.UPSCALES} is already fixed (migration 030 applied); nothing to do."
