@@ -76,20 +76,78 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
+def render_fix(result) -> str:
+    if result.skipped:
+        return f"Skipped: {result.reason}"
+    p = result.proof
+    lines = [f"Fixed copy written: {result.output} ({result.state_before} -> {result.state_after}, "
+             f"recorded version {result.recorded_version_after}).", "Proof:"]
+    checks = [
+        (f"rows {p.rows_before} -> {p.rows_after}, every row identical (compared in SQL), rowids kept", p.data_identical),
+        ("every index, trigger and view preserved verbatim", p.indexes_preserved and p.triggers_preserved and p.views_preserved),
+        ("foreign keys on the three columns removed, the columns nullable", p.foreign_keys_removed and p.columns_nullable),
+        (f"PRAGMA {p.integrity_check} ok", p.integrity_ok),
+        (f"the app's insert: {'ok' if p.insert_before_ok else 'failed'} before, {'ok' if p.insert_after_ok else 'failed'} after",
+         p.insert_after_ok),
+        ("the original is byte-identical (SHA-256, sidecars included)", p.original_unchanged),
+    ]
+    lines += [f"  [{'ok' if ok else 'FAILED'}] {text}" for text, ok in checks]
+    return "\n".join(lines)
+
+
+def cmd_fix(args: argparse.Namespace) -> int:
+    from .migration import apply_030, plan_for
+
+    if args.sql and not args.out:
+        plan, state, _ = plan_for(args.db)
+        if plan is None:
+            print(f"-- {args.db} is already {state}: migration 030 has nothing to do.")
+        else:
+            print(plan.script(), end="")
+        return errors.EXIT_OK
+    if not args.out:
+        raise errors.RefusedError("fix needs --out FIXED.db (the fix only ever writes a copy), or --sql to print the script.")
+    result = apply_030(args.db, args.out, force=args.force, full_check=args.full_check)
+    if args.json:
+        _print_json(result.to_dict())
+    elif args.sql:
+        print(result.sql, end="")
+    else:
+        print(render_fix(result))
+    return errors.EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    out = write_report(args.db, args.out, fmt=args.format, full_check=args.full_check)
+    print(f"Report written: {out}")
+    return errors.EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job on one file (the headline sample by default)."""
+    """The main job on one file (the headline sample by default): diagnose, fix a copy, report."""
+    from .diagnosis import diagnose
+    from .migration import apply_030
+    from .report import write_report
     from .samples import HEADLINE, SAMPLES_DIR
-    from .schema import inspect
 
     db = Path(args.db) if args.db else SAMPLES_DIR / HEADLINE
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    info = inspect(db)
-    inspection = out / "inspection.json"
-    inspection.write_text(json.dumps(info.to_dict(), indent=2, default=str))
-    print(render_inspection(info))
-    print(f"\nOriginal unchanged (SHA-256 checked, sidecars included): {db}")
-    print(f"Outputs: {inspection}")
+    d = diagnose(db)
+    (out / "diagnosis.json").write_text(json.dumps(d.to_dict(), indent=2, default=str))
+    print(render_diagnosis(d))
+    print()
+    fixed = out / f"{db.stem}.fixed.db"
+    result = apply_030(db, fixed, force=True)
+    print(render_fix(result))
+    report = write_report(db, out / "report.html")
+    print()
+    print(f"Answer: {d.answer}")
+    print(f"Original unchanged (SHA-256 checked, sidecars included): {db}")
+    print(f"Outputs: {out / 'diagnosis.json'}, {result.output or '(no fixed copy: ' + result.reason + ')'}, {report}")
+    print(f"Report: {report}")
     return errors.EXIT_OK
 
 
@@ -172,6 +230,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="values of the insert to simulate (default: the newest generation's, as the app would use)")
     p.add_argument("--full-check", action="store_true", help="run PRAGMA integrity_check instead of quick_check")
     p.set_defaults(func=cmd_diagnose)
+
+    p = sub.add_parser("fix", help="apply migration 030 to a copy, prove it lossless, write it to --out")
+    p.add_argument("db", help="the customer's database file (only read)")
+    p.add_argument("--out", help="where to write the fixed copy (never overwritten without --force)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.add_argument("--sql", action="store_true",
+                   help="print the exact SQL script of the fix for this file (alone: apply nothing)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    p.add_argument("--full-check", action="store_true", help="prove with PRAGMA integrity_check (slower) instead of quick_check")
+    p.set_defaults(func=cmd_fix)
+
+    p = sub.add_parser("report", help="write a self-contained HTML (or Markdown) case record")
+    p.add_argument("db", help="the customer's database file (only read)")
+    p.add_argument("--out", required=True, help="the report file to write")
+    p.add_argument("--format", choices=["html", "md"], default="html")
+    p.add_argument("--full-check", action="store_true", help="use PRAGMA integrity_check")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="run the main job on the headline sample (or --db FILE)")
     p.add_argument("--db", help="database to use instead of the headline sample")

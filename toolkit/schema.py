@@ -300,8 +300,10 @@ def recorded_version(conn: sqlite3.Connection) -> tuple[int | None, str | None]:
 def read_schema(conn: sqlite3.Connection, *, database: str, wal_frames: int = 0,
                 journal_mode: str | None = None, count_rows: bool = True) -> DatabaseInfo:
     """Everything `inspect` reports, read from an open connection."""
-    objects = _rows(conn, "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name")
-    table_rows = [o for o in objects if o["type"] == "table" and not o["name"].startswith("sqlite_")]
+    # creation order (a view may name an earlier view; a trigger, its view); tables by name
+    objects = _rows(conn, "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY rowid")
+    table_rows = sorted((o for o in objects if o["type"] == "table" and not o["name"].startswith("sqlite_")),
+                        key=lambda o: o["name"])
     existing = {o["name"].lower(): o["name"] for o in table_rows}
     tables = []
     for o in table_rows:

@@ -1,0 +1,244 @@
+"""Rewriting a CREATE TABLE statement: drop chosen columns' FOREIGN KEY and NOT NULL clauses,
+keep every other byte of the declaration as the customer's file has it.
+
+A small tokenizer for SQLite's SQL (quoted identifiers of all three kinds, string and blob
+literals, comments) and a parser for just the parts of `CREATE TABLE` this needs.  Anything
+it does not understand is refused, never guessed.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import errors
+from .sqlnames import quote
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))
+  | (?P<blob>[xX]'[0-9a-fA-F]*')
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<ident>"(?:[^"]|"")*"|\[[^\]]*\]|`(?:[^`]|``)*`)
+  | (?P<word>[^\W\d][\w$]*)
+  | (?P<number>0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<punct>.)
+    """,
+    re.S | re.X,
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    start: int
+    end: int
+
+    @property
+    def upper(self) -> str:
+        return self.text.upper() if self.kind == "word" else ""
+
+    @property
+    def name(self) -> str:
+        """The identifier this token spells, unquoted."""
+        t = self.text
+        if self.kind == "ident":
+            if t[0] == "[":
+                return t[1:-1]
+            return t[1:-1].replace(t[0] * 2, t[0])
+        if self.kind == "string":  # SQLite accepts 'name' where an identifier is expected
+            return t[1:-1].replace("''", "'")
+        return t
+
+
+def tokenize(sql: str) -> list[Token]:
+    tokens = [Token(m.lastgroup, m.group(), m.start(), m.end()) for m in _TOKEN.finditer(sql)]
+    for t in tokens:
+        if (t.kind == "string" and not t.text.endswith("'")) or (t.kind == "ident" and len(t.text) < 2):
+            raise ValueError("unterminated literal")
+    return tokens
+
+
+def significant(tokens: list[Token]) -> list[Token]:
+    return [t for t in tokens if t.kind not in ("ws", "comment")]
+
+
+def _group_end(toks: list[Token], i: int) -> int:
+    """Index just past the parenthesised group opening at toks[i]."""
+    depth = 0
+    for j in range(i, len(toks)):
+        if toks[j].text == "(":
+            depth += 1
+        elif toks[j].text == ")":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    raise ValueError("unbalanced parentheses")
+
+
+def _split_top_level(toks: list[Token]) -> list[list[Token]]:
+    parts: list[list[Token]] = [[]]
+    depth = 0
+    for t in toks:
+        if t.text == "(":
+            depth += 1
+        elif t.text == ")":
+            depth -= 1
+        if t.text == "," and depth == 0:
+            parts.append([])
+        else:
+            parts[-1].append(t)
+    return parts
+
+
+@dataclass
+class CreateTable:
+    sql: str
+    body_start: int  # offset just after the opening parenthesis
+    body_end: int  # offset of the closing parenthesis
+    definitions: list[list[Token]]  # significant tokens of each column / table constraint
+
+
+def parse_create_table(sql: str) -> CreateTable:
+    toks = significant(tokenize(sql))
+    if len(toks) < 4 or toks[0].upper != "CREATE":
+        raise ValueError("not a CREATE TABLE statement")
+    i = next((k for k, t in enumerate(toks) if t.text == "("), None)
+    if i is None or not any(t.upper == "TABLE" for t in toks[:i]):
+        raise ValueError("no column list (CREATE TABLE ... AS SELECT?)")
+    end = _group_end(toks, i) - 1
+    return CreateTable(sql, toks[i].end, toks[end].start, [d for d in _split_top_level(toks[i + 1:end]) if d])
+
+
+TABLE_CONSTRAINTS = {"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"}
+COLUMN_CONSTRAINTS = {"CONSTRAINT", "PRIMARY", "NOT", "NULL", "UNIQUE", "CHECK", "DEFAULT", "COLLATE",
+                      "REFERENCES", "GENERATED", "AS"}
+FK_ACTIONS = {"ON", "DELETE", "UPDATE", "SET", "NULL", "DEFAULT", "CASCADE", "RESTRICT", "NO", "ACTION", "MATCH",
+              "NOT", "DEFERRABLE", "INITIALLY", "DEFERRED", "IMMEDIATE"}
+
+
+def _conflict_clause(toks: list[Token], j: int) -> int:
+    """Index past an optional `ON CONFLICT <resolution>`."""
+    if j + 1 < len(toks) and toks[j].upper == "ON" and toks[j + 1].upper == "CONFLICT":
+        return j + 3
+    return j
+
+
+@dataclass
+class Segment:
+    kind: str  # 'NOT NULL', 'REFERENCES', 'DEFAULT', ...
+    first: int  # index of its first token (CONSTRAINT name included)
+    last: int  # index just past its last token
+
+
+def column_segments(defn: list[Token]) -> list[Segment]:
+    """Split a column definition into its constraints (the name and type come first)."""
+    i = 1
+    while i < len(defn) and defn[i].upper not in COLUMN_CONSTRAINTS:  # the type name
+        i = _group_end(defn, i) if defn[i].text == "(" else i + 1
+    segments = []
+    while i < len(defn):
+        first = i
+        if defn[i].upper == "CONSTRAINT":
+            i += 2
+        if i >= len(defn):
+            raise ValueError("dangling CONSTRAINT name")
+        kw = defn[i].upper
+        j = i + 1
+        if kw == "NOT":
+            if j >= len(defn) or defn[j].upper != "NULL":
+                raise ValueError("NOT without NULL")
+            kind, j = "NOT NULL", _conflict_clause(defn, j + 1)
+        elif kw == "NULL":
+            kind, j = "NULL", _conflict_clause(defn, j)
+        elif kw == "PRIMARY":
+            kind, j = "PRIMARY KEY", j + 1
+            if j < len(defn) and defn[j].upper in ("ASC", "DESC"):
+                j += 1
+            j = _conflict_clause(defn, j)
+            if j < len(defn) and defn[j].upper == "AUTOINCREMENT":
+                j += 1
+        elif kw == "UNIQUE":
+            kind, j = "UNIQUE", _conflict_clause(defn, j)
+        elif kw == "CHECK":
+            kind, j = "CHECK", _group_end(defn, j)
+        elif kw == "DEFAULT":
+            kind = "DEFAULT"
+            if j < len(defn) and defn[j].text in "+-":
+                j += 1
+            j = _group_end(defn, j) if defn[j].text == "(" else j + 1
+        elif kw == "COLLATE":
+            kind, j = "COLLATE", j + 1
+        elif kw in ("GENERATED", "AS"):
+            kind = "GENERATED"
+            while defn[j].text != "(":
+                j += 1
+            j = _group_end(defn, j)
+            if j < len(defn) and defn[j].upper in ("STORED", "VIRTUAL"):
+                j += 1
+        elif kw == "REFERENCES":
+            kind, j = "REFERENCES", j + 1
+            if j < len(defn) and defn[j].text == "(":
+                j = _group_end(defn, j)
+            while j < len(defn) and defn[j].upper in FK_ACTIONS:
+                if defn[j].upper == "NOT" and (j + 1 >= len(defn) or defn[j + 1].upper != "DEFERRABLE"):
+                    break  # a NOT NULL after the clause
+                if defn[j].upper == "NULL" and defn[j - 1].upper != "SET":
+                    break
+                if defn[j].upper == "DEFAULT" and defn[j - 1].upper != "SET":
+                    break
+                j += 2 if defn[j].upper == "MATCH" else 1
+        else:
+            raise ValueError(f"unexpected {defn[i].text!r} in a column definition")
+        if j > len(defn):
+            raise ValueError("truncated column constraint")
+        segments.append(Segment(kind, first, j))
+        i = j
+    return segments
+
+
+def foreign_key_columns(defn: list[Token]) -> list[str] | None:
+    """The child columns of a table-level FOREIGN KEY constraint, else None."""
+    i = 2 if defn[0].upper == "CONSTRAINT" else 0
+    if i < len(defn) and defn[i].upper == "FOREIGN":
+        open_at = i + 2
+        return [t.name for t in defn[open_at + 1:_group_end(defn, open_at) - 1] if t.text != ","]
+    return None
+
+
+def relax_columns(sql: str, columns: set[str], new_name: str) -> str:
+    """`sql` (a CREATE TABLE) rebuilt as `new_name`, with the FOREIGN KEY clauses that
+    involve `columns` and their NOT NULL constraints removed; everything else verbatim."""
+    try:
+        table = parse_create_table(sql)
+        wanted = {c.lower() for c in columns}
+        cuts: list[tuple[int, int]] = []
+        kept: list[list[Token]] = []
+        for defn in table.definitions:
+            fk_cols = foreign_key_columns(defn) if defn[0].upper in TABLE_CONSTRAINTS else None
+            if defn[0].upper in TABLE_CONSTRAINTS and defn[0].kind == "word":
+                if fk_cols is not None and {c.lower() for c in fk_cols} & wanted:
+                    continue  # the whole table-level FOREIGN KEY goes
+                kept.append(defn)
+                continue
+            kept.append(defn)
+            if defn[0].name.lower() not in wanted:
+                continue
+            segs = column_segments(defn)
+            for seg in segs:
+                if seg.kind in ("NOT NULL", "REFERENCES"):
+                    cuts.append((defn[seg.first - 1].end, defn[seg.last - 1].end))
+    except (ValueError, IndexError) as exc:
+        raise errors.RefusedError(
+            f"The declaration of the table could not be parsed safely ({exc}); nothing was changed, "
+            "so send the file to engineering.") from None
+    pieces = []
+    for defn in kept:
+        start, end = defn[0].start, defn[-1].end
+        text = sql[start:end]
+        for cut_start, cut_end in sorted((c for c in cuts if start <= c[0] < end), reverse=True):
+            text = text[: cut_start - start] + text[cut_end - start:]
+        pieces.append(text)
+    tail = sql[table.body_end + 1:]
+    return f"CREATE TABLE {quote(new_name)} (\n  " + ",\n  ".join(pieces) + "\n)" + tail

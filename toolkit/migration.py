@@ -1,0 +1,448 @@
+"""Migration 030 on a copy, derived from the file itself, and proven lossless.
+
+`plan_030` reads the copy's own declaration of `veo3_video_upscales` and writes the SQL of
+SQLite's documented procedure for changes ALTER TABLE cannot make
+(https://www.sqlite.org/lang_altertable.html#otheralter):
+
+ 1. foreign keys off, outside the transaction;  2. BEGIN;
+ 3. create the new table from the ORIGINAL declaration, with only the foreign-key clauses
+    on the three reference columns and their NOT NULLs removed;
+ 4. copy every row, rowids included;  5. drop the views and triggers that name the table;
+ 6. drop the old table;  7. rename the new one into place;
+ 8. recreate every index, trigger and view verbatim;  9. restore the AUTOINCREMENT counter;
+10. record version 30 the way the file records versions;  11. COMMIT;  12. foreign keys on.
+
+`apply_030` runs that plan on a copy, proves the result (`Proof`), and only then moves it to
+`dest`: a failure or a kill leaves no output.  sqlite-utils' `transform()` is not used for
+the rebuild: it drops the table's triggers and refuses to run when any orphan row exists
+anywhere in the file (tests/test_migration.py shows both).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import appmodel as app
+from . import errors
+from .ddl import relax_columns, tokenize
+from .diagnosis import default_values, simulate_insert, table_state
+from .safe_access import copy_database, connect, fingerprint, sqlite_errors, verify_unchanged
+from .schema import DatabaseInfo, TableInfo, read_schema
+from .sqlnames import quote
+
+MIGRATION_NAME = "030_fix_upscale_foreign_key_constraints"
+WORKDIR_PREFIX = ".fk-toolkit-fix-"
+
+
+@dataclass
+class Plan:
+    """The fix for one file, as SQL statements (the script `fix --sql` prints)."""
+
+    table: str
+    new_table: str
+    statements: list[str]
+    columns: list[str]  # copied columns (generated ones are recomputed)
+    copy_rowid: bool
+    recorded_by: str | None  # 'migrations', 'user_version' or None
+
+    def script(self) -> str:
+        header = (f"-- Migration 030 for this file: rebuild {self.table} without foreign keys on "
+                  f"{', '.join(app.REFERENCE_COLUMNS)}\n-- and with those columns nullable; "
+                  "everything else as the file declares it.\n")
+        return header + "".join(s.rstrip().rstrip(";") + ";\n" for s in self.statements)
+
+
+@dataclass
+class Proof:
+    rows_before: int
+    rows_after: int
+    data_identical: bool
+    rowids_kept: bool
+    indexes_preserved: bool
+    triggers_preserved: bool
+    views_preserved: bool
+    other_columns_unchanged: bool
+    foreign_keys_removed: bool
+    columns_nullable: bool
+    other_tables_unchanged: bool
+    integrity_ok: bool
+    integrity_check: str
+    insert_before_ok: bool
+    insert_after_ok: bool
+    original_unchanged: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class MigrationResult:
+    source: str
+    output: str | None
+    skipped: bool
+    reason: str
+    state_before: str
+    state_after: str | None = None
+    recorded_version_before: int | None = None
+    recorded_version_after: int | None = None
+    sql: str = ""
+    proof: Proof | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The pinned JSON shape of `fix --json`."""
+        p = self.proof
+        return {
+            "output": self.output,
+            "skipped": self.skipped,
+            "reason": self.reason,
+            "rows_before": p.rows_before if p else None,
+            "rows_after": p.rows_after if p else None,
+            "data_identical": p.data_identical if p else None,
+            "indexes_preserved": p.indexes_preserved if p else None,
+            "triggers_preserved": p.triggers_preserved if p else None,
+            "foreign_keys_removed": p.foreign_keys_removed if p else None,
+            "columns_nullable": p.columns_nullable if p else None,
+            "integrity_ok": p.integrity_ok if p else None,
+            "insert_before_ok": p.insert_before_ok if p else None,
+            "insert_after_ok": p.insert_after_ok if p else None,
+            "original_unchanged": p.original_unchanged if p else True,
+            "recorded_version_after": self.recorded_version_after,
+            "state_before": self.state_before,
+            "state_after": self.state_after,
+            "seconds": round(self.seconds, 3),
+            "proof": asdict(p) if p else None,
+        }
+
+
+# --------------------------------------------------------------------------- planning
+def _names_table(sql: str | None, table: str) -> bool:
+    """Whether a view's or trigger's SQL mentions `table` as an identifier."""
+    if not sql:
+        return False
+    try:
+        return any(t.kind in ("word", "ident", "string") and t.name.lower() == table.lower() for t in tokenize(sql))
+    except ValueError:
+        return True  # cannot tell: treat as dependent, it is recreated verbatim either way
+
+
+def _free_name(info: DatabaseInfo, base: str) -> str:
+    taken = {t.name.lower() for t in info.tables} | {v.name.lower() for v in info.views}
+    name, n = f"{base}_030_new", 1
+    while name.lower() in taken:
+        n += 1
+        name = f"{base}_030_new{n}"
+    return name
+
+
+def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
+    table = info.table(app.UPSCALES)
+    if table is None:
+        raise errors.RefusedError(
+            f"{info.database} has no {app.UPSCALES} table, so migration 030 does not apply; "
+            "ask the customer for the video app's database file.", info.database)
+    if not table.sql:
+        raise errors.RefusedError(f"{info.database}: {app.UPSCALES} has no stored declaration; "
+                                  "send the file to engineering.", info.database)
+    new = _free_name(info, table.name)
+    create = relax_columns(table.sql, set(app.REFERENCE_COLUMNS), new)
+    columns = [c.name for c in table.columns if not c.generated]
+    rowid_alias = next((a for a in ("rowid", "_rowid_", "oid") if a not in {c.name.lower() for c in table.columns}), None)
+    copy_rowid = not table.without_rowid and rowid_alias is not None
+    cols_sql = ", ".join(quote(c) for c in columns)
+    target = f"{rowid_alias}, {cols_sql}" if copy_rowid else cols_sql
+    # Views first, then triggers (an INSTEAD OF trigger needs its view), in creation order.
+    dependents = [("VIEW", v.name, v.sql) for v in info.views if _names_table(v.sql, table.name)]
+    dependents += [("TRIGGER", t.name, t.sql) for t in info.triggers
+                   if t.table.lower() == table.name.lower() or _names_table(t.sql, table.name)]
+    statements = ["PRAGMA foreign_keys = OFF", "BEGIN", create,
+                  f"INSERT INTO {quote(new)} ({target}) SELECT {target} FROM {quote(table.name)}"]
+    statements += [f"DROP {kind} {quote(name)}" for kind, name, _ in dependents]
+    statements += [f"DROP TABLE {quote(table.name)}",
+                   # legacy mode: the rename must not rewrite (or re-check) anything else in the schema
+                   "PRAGMA legacy_alter_table = ON",
+                   f"ALTER TABLE {quote(new)} RENAME TO {quote(table.name)}",
+                   "PRAGMA legacy_alter_table = OFF"]
+    statements += [i.sql for i in table.indexes if i.sql]
+    statements += [sql for _, _, sql in dependents if sql]
+    seq = _autoincrement_seq(conn, table.name)
+    if seq is not None:
+        statements.append(f"UPDATE sqlite_sequence SET seq = max(seq, {int(seq)}) WHERE name = {_literal(table.name)}")
+    recorded_by = info.version_source
+    statements += _record_version(conn, info)
+    statements += ["COMMIT", "PRAGMA foreign_keys = ON"]
+    return Plan(table.name, new, statements, columns, copy_rowid, recorded_by)
+
+
+def _literal(text: str) -> str:
+    # Only our own identifiers go through here (the script must stand alone in the shell).
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _autoincrement_seq(conn: sqlite3.Connection, table: str) -> int | None:
+    if not conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_sequence'").fetchone():
+        return None
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+    return row[0] if row else None
+
+
+def _record_version(conn: sqlite3.Connection, info: DatabaseInfo) -> list[str]:
+    if info.version_source == "migrations" or (info.version_source is None and info.table(app.MIGRATIONS_TABLE)):
+        mig = info.table(app.MIGRATIONS_TABLE)
+        cols = {c.name.lower(): c for c in mig.columns} if mig else {}
+        if "version" not in cols:
+            return []
+        values = {"version": "30", "name": _literal(MIGRATION_NAME),
+                  "applied_at": "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"}
+        names = [n for n in values if n in cols]
+        return [f"INSERT OR IGNORE INTO {quote(mig.name)} ({', '.join(quote(cols[n].name) for n in names)}) "
+                f"VALUES ({', '.join(values[n] for n in names)})"]
+    if info.version_source == "user_version" and (info.recorded_version or 0) < 30:
+        return ["PRAGMA user_version = 30"]
+    return []
+
+
+def execute_plan(conn: sqlite3.Connection, plan: Plan) -> None:
+    try:
+        for statement in plan.statements:
+            conn.execute(statement)
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+# --------------------------------------------------------------------------- proof
+def _objects(conn: sqlite3.Connection, schema: str, kind: str, table: str | None = None) -> set[tuple[str, str]]:
+    sql = f"SELECT name, sql FROM {schema}.sqlite_schema WHERE type = ? AND sql IS NOT NULL"
+    params: tuple = (kind,)
+    if table is not None:
+        sql += " AND tbl_name = ?"
+        params += (table,)
+    return set(conn.execute(sql, params).fetchall())
+
+
+def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[tuple]:
+    return conn.execute(f"SELECT cid, name, type, \"notnull\", dflt_value, pk, hidden FROM "
+                        f"{schema}.pragma_table_xinfo(?) ORDER BY cid", (table,)).fetchall()
+
+
+def rows_differing(conn: sqlite3.Connection, table: TableInfo, before: str = "before", after: str = "main") -> int:
+    """Rows of `before`.table with no identical row (same key, every column the same value,
+    type and bytes) in `after`.table: a join, in SQL, costing no Python memory."""
+    cols = [c.name for c in table.columns]
+    key = ["rowid"] if not table.without_rowid else table.primary_key
+    join = " AND ".join(f"a.{quote(k)} = b.{quote(k)}" for k in key)
+    differs = " OR ".join(
+        f"a.{quote(c)} IS NOT b.{quote(c)} COLLATE BINARY OR typeof(a.{quote(c)}) <> typeof(b.{quote(c)})"
+        for c in cols)
+    missing = f"a.{quote(key[0])} IS NULL"
+    sql = (f"SELECT count(*) FROM {before}.{quote(table.name)} AS b LEFT JOIN {after}.{quote(table.name)} AS a "
+           f"ON {join} WHERE {missing} OR {differs}")
+    return conn.execute(sql).fetchone()[0]
+
+
+def is_foreign_key_error(message: str | None) -> bool:
+    text = (message or "").lower()
+    return "foreign key" in text or "no such table" in text
+
+
+def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict | None, full_check: bool) -> Proof:
+    """Compare the migrated file (main) with its pre-migration copy (attached as `before`)."""
+    name = app.UPSCALES
+    before_table = before_info.table(name)
+    after_info = read_schema(conn, database="after", count_rows=False)
+    after_table = after_info.table(name)
+    problems: list[str] = []
+    rows_before = conn.execute(f"SELECT count(*) FROM before.{quote(name)}").fetchone()[0]
+    rows_after = conn.execute(f"SELECT count(*) FROM main.{quote(name)}").fetchone()[0]
+    differing = rows_differing(conn, before_table) if after_table else rows_before
+    data_identical = rows_before == rows_after and differing == 0
+    indexes_ok = _objects(conn, "before", "index", name) == _objects(conn, "main", "index", name)
+    triggers_ok = _objects(conn, "before", "trigger") == _objects(conn, "main", "trigger")
+    views_ok = _objects(conn, "before", "view") == _objects(conn, "main", "view")
+    refs = set(app.REFERENCE_COLUMNS)
+    fks_removed = after_table is not None and not ({c for fk in after_table.foreign_keys for c in fk.columns} & refs)
+    nullable = after_table is not None and all(not c.notnull for c in after_table.columns if c.name in refs)
+
+    def strip(cols: list[tuple]) -> list[tuple]:
+        return [c[:3] + ((0,) if c[1] in refs else (c[3],)) + c[4:] for c in cols]
+
+    others_same = strip(_columns(conn, "before", name)) == strip(_columns(conn, "main", name))
+    other_fks_same = ([(fk.columns, fk.parent_table, fk.parent_columns, fk.on_delete, fk.on_update)
+                       for fk in before_table.foreign_keys if not set(fk.columns) & refs]
+                      == [(fk.columns, fk.parent_table, fk.parent_columns, fk.on_delete, fk.on_update)
+                          for fk in (after_table.foreign_keys if after_table else []) if not set(fk.columns) & refs])
+    tables_same = True
+    for t in before_info.tables:
+        if t.name in (name, app.MIGRATIONS_TABLE):
+            continue
+        after_count = conn.execute(f"SELECT count(*) FROM main.{quote(t.name)}").fetchone()[0]
+        if after_count != t.row_count:
+            tables_same = False
+            problems.append(f"{t.name} has {after_count} rows after, {t.row_count} before")
+    pragma = "integrity_check" if full_check else "quick_check"
+    integrity = [r[0] for r in conn.execute(f"PRAGMA main.{pragma}(5)")]
+    insert_after = simulate_insert(conn, after_info, values) if values else None
+    checks = {
+        f"{rows_before} rows before but {rows_after} after": rows_before == rows_after,
+        f"{differing} rows differ between before and after": differing == 0,
+        "an index of the table changed or went missing": indexes_ok,
+        "a trigger changed or went missing": triggers_ok,
+        "a view changed or went missing": views_ok,
+        "a foreign key on a reference column is still declared": fks_removed,
+        "a reference column is still NOT NULL": nullable,
+        "another column's declaration changed": others_same and other_fks_same,
+        f"PRAGMA {pragma} reports: {'; '.join(integrity)}": integrity == ["ok"],
+        f"the app's insert still fails on a foreign key after the fix: {insert_after.error if insert_after else ''}":
+            insert_after is None or not is_foreign_key_error(insert_after.error),
+    }
+    problems += [text for text, ok in checks.items() if not ok]
+    return Proof(
+        rows_before=rows_before, rows_after=rows_after, data_identical=data_identical,
+        rowids_kept=differing == 0 and not before_table.without_rowid, indexes_preserved=indexes_ok,
+        triggers_preserved=triggers_ok, views_preserved=views_ok, other_columns_unchanged=others_same and other_fks_same,
+        foreign_keys_removed=fks_removed, columns_nullable=nullable, other_tables_unchanged=tables_same,
+        integrity_ok=integrity == ["ok"], integrity_check=pragma,
+        insert_before_ok=False, insert_after_ok=insert_after.ok if insert_after else True, problems=problems)
+
+
+# --------------------------------------------------------------------------- apply
+def _clean_stale_workdirs(folder: Path) -> None:
+    """Remove work folders that a killed run of `fix` left behind (their PID is gone)."""
+    for stale in folder.glob(WORKDIR_PREFIX + "*"):
+        try:
+            pid = int(stale.name[len(WORKDIR_PREFIX):].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+        except (ValueError, PermissionError, OSError):
+            continue
+
+
+def _prepare_dest(src: Path, dest: Path, force: bool) -> None:
+    if dest.resolve() == src.resolve() or dest.resolve() in {Path(f"{src}{s}").resolve() for s in ("-wal", "-shm", "-journal")}:
+        raise errors.RefusedError(f"--out {dest} is the customer's file itself; the fix only ever writes a copy.", src)
+    if dest.is_dir():
+        raise errors.RefusedError(f"--out {dest} is a folder; give the path of the file to write.", src)
+    if dest.exists() and not force:
+        raise errors.OutputExistsError(f"{dest} already exists; choose another --out, or add --force to replace it.", src)
+    if not dest.parent.is_dir():
+        raise errors.RefusedError(f"The folder of --out {dest} does not exist; create it first.", src)
+    if not os.access(dest.parent, os.W_OK | os.X_OK):
+        raise errors.RefusedError(f"The folder of --out {dest} is read-only; write the fixed copy somewhere writable.", src)
+
+
+def plan_for(src: str | Path) -> tuple[Plan | None, str, DatabaseInfo]:
+    """The SQL of the fix for `src` (None when it is already relaxed), on a safe copy."""
+    from .safe_access import open_copy
+
+    with open_copy(src) as work:
+        with sqlite_errors(src):
+            conn = work.connect()
+            try:
+                info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
+                state = table_state(info.table(app.UPSCALES))
+                if state == "no-upscales-table":
+                    plan_030(conn, info)  # raises the refusal
+                return (None if state == "fixed" else plan_030(conn, info)), state, info
+            finally:
+                conn.close()
+
+
+def apply_030(src: str | Path, dest: str | Path, *, force: bool = False, full_check: bool = False) -> MigrationResult:
+    """Apply migration 030 to a copy of `src`, prove it, and write it to `dest`.
+
+    The original is only read (and proven unchanged).  On any failure `dest` does not exist
+    (or, with `force`, still holds what it held): the work happens in a hidden folder beside
+    `dest` and the proven file is moved into place in one atomic rename."""
+    started = time.perf_counter()
+    src, dest = Path(src), Path(dest)
+    _prepare_dest(src, dest, force)
+    _clean_stale_workdirs(dest.parent)
+    try:
+        workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=dest.parent))
+    except OSError as exc:
+        raise errors.RefusedError(f"Cannot write beside --out {dest} ({exc.strerror}); choose a writable folder.", src) from None
+    try:
+        return _apply_in(src, dest, workdir, force=force, full_check=full_check, started=started)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: bool, started: float) -> MigrationResult:
+    before_path, after_path = workdir / "before.db", workdir / "after.db"
+    try:
+        work = copy_database(src, before_path)
+        shutil.copyfile(before_path, after_path)
+    except OSError as exc:
+        raise errors.RefusedError(
+            f"Could not write the copy beside {dest} ({exc.strerror}); free some space or choose another folder.", src) from None
+    with sqlite_errors(src):
+        conn = connect(after_path)
+        try:
+            info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
+            state = table_state(info.table(app.UPSCALES))
+            result = MigrationResult(str(src), None, False, "", state, recorded_version_before=info.recorded_version)
+            if state == "no-upscales-table":
+                plan_030(conn, info)  # raises the refusal
+            if state == "fixed":
+                result.skipped = True
+                result.reason = (f"{app.UPSCALES} already has no foreign keys on {', '.join(app.REFERENCE_COLUMNS)} and "
+                                 "they are nullable, so migration 030 has nothing to do; no copy was written.")
+                result.state_after = state
+                result.recorded_version_after = info.recorded_version
+                verify_unchanged(work.fingerprint)
+                result.seconds = time.perf_counter() - started
+                return result
+            plan = plan_030(conn, info)
+            values = default_values(conn, info)
+            insert_before = simulate_insert(conn, info, values) if values else None
+            try:
+                execute_plan(conn, plan)
+            except sqlite3.DatabaseError as exc:
+                text = str(exc)
+                if "interrupted" in text:
+                    raise
+                if "full" in text:
+                    raise errors.RefusedError(
+                        f"The disk filled up while fixing a copy of {src} ({text}); free space beside {dest} and "
+                        "run fix again (nothing was written).", src) from None
+                raise errors.RefusedError(
+                    f"Migration 030 could not be applied to a copy of {src}: SQLite said \"{text}\"; nothing was "
+                    "written, so send the file to engineering.", src) from None
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("ATTACH DATABASE ? AS before", (str(before_path),))
+            proof = prove(conn, info, values=values, full_check=full_check)
+            conn.execute("DETACH DATABASE before")
+            proof.insert_before_ok = insert_before.ok if insert_before else True
+            after_version = read_schema(conn, database=str(dest), count_rows=False).recorded_version
+        finally:
+            conn.close()
+    proof.original_unchanged = fingerprint(src) == work.fingerprint
+    if not proof.original_unchanged:
+        proof.problems.append("the original file changed during the fix")
+    result.proof = proof
+    result.sql = plan.script()
+    result.state_after = "fixed"
+    result.recorded_version_after = after_version
+    if not proof.ok:
+        raise errors.ProofFailedError(
+            f"The fixed copy of {src} failed its proof ({'; '.join(proof.problems)}), so it was not kept; "
+            "send the file to engineering.", src)
+    for suffix in ("-wal", "-shm", "-journal"):
+        Path(f"{dest}{suffix}").unlink(missing_ok=True)
+    os.replace(after_path, dest)  # atomic: dest is absent or complete, never half-written
+    result.output = str(dest)
+    result.reason = f"rebuilt {app.UPSCALES} without foreign keys on its reference columns; proof passed"
+    verify_unchanged(work.fingerprint)
+    result.seconds = time.perf_counter() - started
+    return result
