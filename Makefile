@@ -18,7 +18,8 @@ demo: $(STAMP)  ## the main job on the headline sample
 	$(BIN)/python -m toolkit demo --out out/demo
 
 test: $(STAMP)  ## the whole test suite
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	bash .ci/system-deps
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lab: $(STAMP)  ## JupyterLab on notebooks/
 	$(BIN)/jupyter lab --notebook-dir=notebooks

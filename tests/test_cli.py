@@ -59,8 +59,10 @@ def test_bad_inputs_exit_2_with_one_sentence(name, tmp_path):
 def test_demo_runs_on_the_headline_sample(tmp_path):
     result = run("demo", "--out", tmp_path / "demo")
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "demo" / "inspection.json").exists()
-    assert "veo3_video_upscales" in result.stdout and str(tmp_path / "demo") in result.stdout
+    for name in ("diagnosis.json", "report.html", "v26_seed_failure.fixed.db"):
+        assert (tmp_path / "demo" / name).exists(), name
+    assert "Answer: The insert fails because project_id" in result.stdout
+    assert f"Report: {tmp_path / 'demo' / 'report.html'}" in result.stdout
 
 
 # ---- diagnose ----------------------------------------------------------------------
@@ -108,3 +110,63 @@ def test_diagnose_bad_insert_argument_is_exit_2(sample, bad):
 def test_diagnose_bad_inputs_exit_2(name, tmp_path):
     path = make_bad(name, tmp_path)
     assert_one_sentence_error(run("diagnose", path), path)
+
+
+# ---- fix and report ------------------------------------------------------------------
+FIX_KEYS = {"output", "skipped", "reason", "rows_before", "rows_after", "data_identical", "indexes_preserved",
+            "triggers_preserved", "foreign_keys_removed", "columns_nullable", "integrity_ok", "insert_before_ok",
+            "insert_after_ok", "original_unchanged", "recorded_version_after"}
+
+
+def test_fix_json_keys_are_pinned(sample, tmp_path):
+    path = sample("v26_seed_failure.db")
+    before = fingerprint(path)
+    result = run("fix", path, "--out", tmp_path / "f.db", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert FIX_KEYS <= set(data)
+    assert data["skipped"] is False and data["data_identical"] and data["original_unchanged"]
+    assert data["insert_before_ok"] is False and data["insert_after_ok"] is True
+    assert data["recorded_version_after"] == 30 and data["output"] == str(tmp_path / "f.db")
+    assert fingerprint(path) == before
+    again = json.loads(run("fix", tmp_path / "f.db", "--out", tmp_path / "g.db", "--json").stdout)
+    assert again["skipped"] is True and again["output"] is None
+
+
+def test_fix_never_overwrites_without_force(sample, tmp_path):
+    out = tmp_path / "f.db"
+    out.write_text("keep me")
+    result = run("fix", sample("v26_seed_failure.db"), "--out", out)
+    assert result.returncode == 2 and "--force" in result.stderr and out.read_text() == "keep me"
+    assert run("fix", sample("v26_seed_failure.db"), "--out", out, "--force").returncode == 0
+
+
+def test_fix_sql_prints_the_script_and_writes_nothing(sample, tmp_path):
+    result = run("fix", sample("v26_seed_failure.db"), "--sql", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[2] == "PRAGMA foreign_keys = OFF;"
+    assert 'ALTER TABLE "veo3_video_upscales_030_new" RENAME TO "veo3_video_upscales";' in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v26_seed_failure.db"]
+
+
+def test_fix_refuses_other_apps_file_with_exit_2(sample, tmp_path):
+    result = run("fix", sample("other_app.db"), "--out", tmp_path / "x.db")
+    assert_one_sentence_error(result, sample("other_app.db"))
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_report_command_html_and_md(sample, tmp_path):
+    for fmt in ("html", "md"):
+        result = run("report", sample("cause_type_mismatch.db"), "--out", tmp_path / f"r.{fmt}", "--format", fmt)
+        assert result.returncode == 0, result.stderr
+        assert "type-mismatch" in (tmp_path / f"r.{fmt}").read_text()
+
+
+@pytest.mark.parametrize("command", ["fix", "report"])
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_fix_and_report_bad_inputs_exit_2_and_write_nothing(command, name, tmp_path):
+    path = make_bad(name, tmp_path)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    assert_one_sentence_error(run(command, path, "--out", out_dir / "result"), path)
+    assert list(out_dir.iterdir()) == []

@@ -1,0 +1,281 @@
+"""apply_030: a proven-lossless copy, whatever the customer's table carries."""
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import APP_FILES, BAD, ids
+from customer_files import app_file, customised_file
+from toolkit import appmodel as app
+from toolkit import errors
+from toolkit.diagnosis import diagnose
+from toolkit.migration import apply_030, plan_for
+from toolkit.safe_access import fingerprint
+from toolkit.samples import load_dataset, make_dataset
+
+
+def upscale_rows(path):
+    conn = sqlite3.connect(path)
+    cols = [r[0] for r in conn.execute("SELECT name FROM pragma_table_xinfo('veo3_video_upscales')")]
+    rows = conn.execute(f"SELECT rowid, {', '.join(chr(34) + c + chr(34) for c in cols)} FROM veo3_video_upscales "
+                        "ORDER BY rowid").fetchall()
+    conn.close()
+    return rows
+
+
+def schema_of(path, kind):
+    conn = sqlite3.connect(path)
+    rows = set(conn.execute("SELECT name, sql FROM sqlite_schema WHERE type = ?", (kind,)).fetchall())
+    conn.close()
+    return rows
+
+
+@pytest.mark.parametrize("scenario", APP_FILES, ids=ids)
+def test_fix_every_sample_is_proven_and_a_second_fix_skips(scenario, sample, tmp_path):
+    path = sample(scenario.filename)
+    before = fingerprint(path)
+    out = tmp_path / "fixed.db"
+    result = apply_030(path, out)
+    assert fingerprint(path) == before
+    if scenario.state == "fixed":
+        assert result.skipped and "nothing to do" in result.reason and not out.exists()
+        return
+    p = result.proof
+    assert p.ok and p.data_identical and p.rowids_kept and p.indexes_preserved and p.triggers_preserved
+    assert p.foreign_keys_removed and p.columns_nullable and p.integrity_ok and p.original_unchanged
+    assert p.insert_after_ok and p.insert_before_ok == (not scenario.failing)
+    assert upscale_rows(out) == upscale_rows(path)  # independently of the proof
+    assert not any(out.parent.glob(".fk-toolkit-fix-*"))  # no work folder left behind
+    d = diagnose(out)
+    assert d.state == "fixed" and d.insert_simulation.failing == [] and not d.needs_migration_030
+    if scenario.recorded_version is not None:
+        assert result.recorded_version_after == max(30, scenario.recorded_version)
+    again = apply_030(out, tmp_path / "again.db")
+    assert again.skipped and not (tmp_path / "again.db").exists()
+
+
+def test_no_upscale_table_is_refused(sample, tmp_path):
+    with pytest.raises(errors.RefusedError, match="no veo3_video_upscales table"):
+        apply_030(sample("other_app.db"), tmp_path / "x.db")
+    assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize("scenario", BAD, ids=ids)
+def test_bad_files_leave_no_output(scenario, sample, tmp_path):
+    with pytest.raises(errors.BadInputError):
+        apply_030(sample(scenario.filename), tmp_path / "x.db")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [scenario.filename]
+
+
+def test_existing_output_is_not_overwritten_without_force(sample, tmp_path):
+    out = tmp_path / "fixed.db"
+    out.write_bytes(b"precious")
+    with pytest.raises(errors.OutputExistsError, match="--force"):
+        apply_030(sample("v26_seed_failure.db"), out)
+    assert out.read_bytes() == b"precious"
+    apply_030(sample("v26_seed_failure.db"), out, force=True)
+    assert diagnose(out).state == "fixed"
+
+
+def test_writing_over_the_original_is_refused(sample):
+    path = sample("v26_seed_failure.db")
+    before = fingerprint(path)
+    with pytest.raises(errors.RefusedError, match="customer's file itself"):
+        apply_030(path, path, force=True)
+    assert fingerprint(path) == before
+
+
+def test_extra_columns_check_collate_generated_indexes_triggers_views_survive(tmp_path):
+    path = customised_file(tmp_path / "custom.db")
+    out = tmp_path / "fixed.db"
+    result = apply_030(path, out)
+    assert result.proof.ok
+    assert upscale_rows(out) == upscale_rows(path)
+    for kind in ("index", "trigger", "view"):
+        assert schema_of(out, kind) == schema_of(path, kind), kind
+    conn = sqlite3.connect(out)
+    sql = conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'veo3_video_upscales'").fetchone()[0]
+    for kept in ("CHECK (priority BETWEEN 1 AND 5)", "COLLATE NOCASE", "GENERATED ALWAYS AS (upper(label)) VIRTUAL",
+                 "DEFAULT 3", "status TEXT NOT NULL DEFAULT 'pending'"):
+        assert kept in sql, kept
+    assert "REFERENCES" not in sql
+    # the constraints still work: CHECK rejects, the trigger fires, the view reads
+    conn.execute("PRAGMA foreign_keys = ON")
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        conn.execute("INSERT INTO veo3_video_upscales (id, created_at, updated_at, priority) VALUES ('x', 't', 't', 9)")
+    conn.execute("INSERT INTO veo3_video_upscales (id, source_generation_id, created_at, updated_at, label) "
+                 "VALUES ('new', 'gone', 't', 't', 'abc')")
+    assert conn.execute("SELECT count(*) FROM upscale_audit WHERE upscale_id = 'new'").fetchone() == (1,)
+    assert conn.execute("SELECT label_upper FROM veo3_video_upscales WHERE id = 'new'").fetchone() == ("ABC",)
+    assert conn.execute("SELECT count(*) FROM upscale_counts").fetchone()[0] >= 1
+
+
+def test_autoincrement_counter_and_without_rowid_primary_key(tmp_path):
+    path = tmp_path / "auto.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(f"""
+        CREATE TABLE profiles (id TEXT PRIMARY KEY);
+        CREATE TABLE veo3_projects (id TEXT PRIMARY KEY);
+        CREATE TABLE veo3_video_generations (id TEXT PRIMARY KEY, profile_id TEXT, project_id TEXT, created_at TEXT);
+        CREATE TABLE veo3_video_upscales (n INTEGER PRIMARY KEY AUTOINCREMENT, source_generation_id TEXT NOT NULL
+          REFERENCES veo3_video_generations(id), profile_id TEXT NOT NULL REFERENCES profiles(id),
+          project_id TEXT NOT NULL REFERENCES veo3_projects(id), created_at TEXT, updated_at TEXT, status TEXT, resolution TEXT);
+        INSERT INTO veo3_video_upscales (n, source_generation_id, profile_id, project_id) VALUES (500, 'a', 'b', 'c');
+        DELETE FROM veo3_video_upscales;
+        INSERT INTO veo3_video_upscales (source_generation_id, profile_id, project_id) VALUES ('a', 'b', 'c');
+    """)
+    conn.close()
+    out = tmp_path / "out.db"
+    assert apply_030(path, out).proof.ok
+    conn = sqlite3.connect(out)
+    assert conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'veo3_video_upscales'").fetchone() == (501,)
+    assert conn.execute("SELECT n FROM veo3_video_upscales").fetchall() == [(501,)]
+
+
+def test_matches_the_apps_own_migration_030(tmp_path):
+    ours = tmp_path / "ours.db"
+    apply_030(app_file(tmp_path / "v29.db"), ours)
+    theirs = tmp_path / "theirs.db"
+    shutil.copyfile(tmp_path / "v29.db", theirs)
+    conn = sqlite3.connect(theirs, isolation_level=None)
+    app.migrate(conn, 30, from_version=29)
+    conn.close()
+
+    def shape(path):
+        c = sqlite3.connect(path)
+        return (c.execute("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info('veo3_video_upscales')").fetchall(),
+                c.execute("SELECT * FROM pragma_foreign_key_list('veo3_video_upscales')").fetchall(),
+                sorted(c.execute("SELECT name FROM sqlite_schema WHERE type = 'index'").fetchall()))
+    assert shape(ours) == shape(theirs)
+    assert upscale_rows(ours) == upscale_rows(theirs)
+
+
+def test_user_version_files_record_30_in_user_version(tmp_path):
+    out = tmp_path / "out.db"
+    result = apply_030(app_file(tmp_path / "uv.db", version=27, record="user_version"), out)
+    assert result.recorded_version_after == 30
+    assert sqlite3.connect(out).execute("PRAGMA user_version").fetchone() == (30,)
+
+
+def test_wal_mode_file_is_fixed_into_one_self_contained_file(sample, tmp_path):
+    out = tmp_path / "fixed.db"
+    result = apply_030(sample("wal_pending.db"), out)
+    assert result.proof.ok and not (tmp_path / "fixed.db-wal").exists()
+    counts = sqlite3.connect(out).execute("SELECT count(*) FROM veo3_video_upscales").fetchone()[0]
+    assert counts == result.proof.rows_before and counts == len(upscale_rows(sample("wal_pending.db")))
+
+
+# ---- the SQL script, run by the sqlite3 shell ----------------------------------------
+def test_sql_script_run_by_the_sqlite3_shell_gives_the_same_result(tmp_path):
+    shell = shutil.which("sqlite3")
+    assert shell, "the sqlite3 shell (Debian package sqlite3) is needed: .ci/run installs it"
+    src = customised_file(tmp_path / "c.db")
+    plan, state, _ = plan_for(src)
+    by_shell = tmp_path / "shell.db"
+    shutil.copyfile(src, by_shell)
+    run = subprocess.run([shell, "-bail", str(by_shell)], input=plan.script(), capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    ours = tmp_path / "ours.db"
+    apply_030(src, ours)
+    for kind in ("table", "index", "trigger", "view"):
+        assert schema_of(by_shell, kind) == schema_of(ours, kind), kind
+    assert upscale_rows(by_shell) == upscale_rows(ours)
+    strip = "SELECT version, name FROM migrations ORDER BY version"
+    assert sqlite3.connect(by_shell).execute(strip).fetchall() == sqlite3.connect(ours).execute(strip).fetchall()
+
+
+# ---- random rows ----------------------------------------------------------------------
+values = st.one_of(st.none(), st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=False),
+                   st.text(max_size=40), st.binary(max_size=40))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(values, values, values, values, values), min_size=0, max_size=25))
+def test_every_random_row_survives(tmp_path_factory, rows):
+    folder = tmp_path_factory.mktemp("prop")
+    path = folder / "p.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    app.migrate(conn, 27)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.executemany(
+        "INSERT INTO veo3_video_upscales (id, source_generation_id, profile_id, project_id, status, resolution, "
+        "result_file_size, error_message, created_at, updated_at) VALUES (?, ?, ?, ?, 'done', ?, ?, ?, 't', 't')",
+        [(f"id-{i}", f"g{i}" if a is None else a, "p" if b is None else b, "j" if c is None else c,
+          "4k" if d is None else d, e, a) for i, (a, b, c, d, e) in enumerate(rows)])
+    conn.close()
+    out = folder / "out.db"
+    result = apply_030(path, out)
+    assert result.proof.ok and result.proof.rows_after == len(rows)
+    assert upscale_rows(out) == upscale_rows(path)
+
+
+# ---- killed part way -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def biggish(tmp_path_factory):
+    path = tmp_path_factory.mktemp("big") / "big.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    app.migrate(conn, 27)
+    load_dataset(conn, make_dataset(random.Random(3), profiles=20, projects=200, generations=60_000, upscales=50_000))
+    conn.close()
+    return path
+
+
+def test_sigkill_part_way_leaves_no_output_or_a_complete_proven_one(biggish, tmp_path):
+    before = fingerprint(biggish)
+    rows = len(upscale_rows(biggish))
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "toolkit", "fix", str(biggish), "--out", str(tmp_path / "timing.db")], check=True)
+    full = time.perf_counter() - start
+    rng = random.Random(11)
+    outcomes = {"absent": 0, "complete": 0}
+    for i in range(12):
+        out = tmp_path / f"fixed{i}.db"
+        proc = subprocess.Popen([sys.executable, "-m", "toolkit", "fix", str(biggish), "--out", str(out)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, full * 1.1))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if out.exists():
+            outcomes["complete"] += 1
+            d = diagnose(out)
+            assert d.state == "fixed" and d.schema.table("veo3_video_upscales").row_count == rows
+            assert sqlite3.connect(out).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        else:
+            outcomes["absent"] += 1
+        assert not os.path.exists(f"{out}-wal") and not os.path.exists(f"{out}-journal")
+    assert fingerprint(biggish) == before
+    print(f"\nSIGKILL during fix: {outcomes} (a full run takes {full:.2f} s)")
+    # a later run cleans up the work folders the killed runs left
+    apply_030(biggish, tmp_path / "final.db")
+    assert not list(tmp_path.glob(".fk-toolkit-fix-*"))
+
+
+# ---- what sqlite-utils' transform would have lost --------------------------------------
+def test_sqlite_utils_transform_loses_triggers_and_refuses_orphans(tmp_path):
+    import sqlite_utils
+
+    path = customised_file(tmp_path / "c.db")
+    db = sqlite_utils.Database(path)
+    triggers_before = {t.name for t in db.triggers}
+    db["veo3_video_upscales"].transform(drop_foreign_keys=list(app.REFERENCE_COLUMNS),
+                                        not_null={c: False for c in app.REFERENCE_COLUMNS})
+    lost = triggers_before - {t.name for t in db.triggers}
+    assert {"trg_upscale_insert", "trg_upscale_status"} <= lost
+    db.close()
+    # with foreign keys on, as the app connects, one orphan anywhere in the file stops it
+    orphans = sqlite_utils.Database(app_file(tmp_path / "o.db"))
+    orphans.executescript("CREATE TABLE notes (generation_id TEXT REFERENCES veo3_video_generations(id));"
+                          "INSERT INTO notes VALUES ('deleted-long-ago');")
+    orphans.execute("PRAGMA foreign_keys = ON")
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        orphans["veo3_video_upscales"].transform(drop_foreign_keys=list(app.REFERENCE_COLUMNS))
+    ours = apply_030(tmp_path / "o.db", tmp_path / "o_fixed.db")
+    assert ours.proof.ok

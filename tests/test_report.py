@@ -1,0 +1,41 @@
+"""The report: self-contained, answer first, every value escaped."""
+import re
+import sqlite3
+
+from toolkit.report import build_report, write_report
+from toolkit.safe_access import fingerprint
+
+
+def test_html_report_is_self_contained_with_the_answer_first(sample, tmp_path):
+    path = sample("v26_seed_failure.db")
+    before = fingerprint(path)
+    out = write_report(path, tmp_path / "report.html")
+    html = out.read_text()
+    assert fingerprint(path) == before
+    assert html.index('id="answer"') < html.index('id="findings"') < html.index('id="side-by-side"') \
+        < html.index('id="proof"') < html.index('id="sql"')
+    assert "The insert fails because project_id" in html
+    assert "<script" not in html.lower() and not re.search(r"(src|href)=\"?https?:", html)
+    assert "ALTER TABLE" in html and "✘" not in html
+    assert not list(tmp_path.glob(".report-*"))
+
+
+def test_values_from_the_customer_file_are_escaped(sample, tmp_path):
+    path = sample("v26_seed_failure.db")
+    conn = sqlite3.connect(path)
+    evil = "<script>alert('x')</script>&<b>"
+    conn.execute("UPDATE veo3_video_generations SET project_id = ? WHERE created_at = "
+                 "(SELECT max(created_at) FROM veo3_video_generations)", (evil,))
+    conn.commit()
+    conn.close()
+    html = write_report(path, tmp_path / "r.html").read_text()
+    assert evil not in html and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&lt;b&gt;" in html
+    md = write_report(path, tmp_path / "r.md", fmt="md").read_text()
+    assert "<script>" not in md and md.startswith("# Foreign-key diagnosis")
+
+
+def test_report_for_a_fixed_file_and_another_apps_file(sample):
+    fixed = build_report(sample("v30_fixed.db"))
+    assert fixed.migration.skipped and "nothing to do" in fixed.render()
+    other = build_report(sample("other_app.db"))
+    assert other.migration is None and "not the video app" in other.render("md")
