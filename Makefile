@@ -24,6 +24,9 @@ test: $(STAMP)  ## the whole test suite
 lab: $(STAMP)  ## JupyterLab on notebooks/
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
+notebooks: $(STAMP)  ## execute every notebook against the samples, write HTML to out/notebooks
+	$(BIN)/python -m toolkit notebooks --out out/notebooks
+
 samples: $(STAMP)  ## rebuild sample_dbs/ (deterministic)
 	$(BIN)/python -m toolkit samples --out sample_dbs
 

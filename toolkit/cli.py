@@ -125,6 +125,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    from .nbrun import build_all
+
+    for path in build_all(args.out):
+        print(f"Executed: {path}")
+    return errors.EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on one file (the headline sample by default): diagnose, fix a copy, report."""
     from .diagnosis import diagnose
@@ -252,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="database to use instead of the headline sample")
     p.add_argument("--out", default="out/demo", help="folder for the outputs (default: out/demo)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("notebooks", help="execute every notebook against the samples and write HTML copies")
+    p.add_argument("--out", default="out/notebooks", help="folder for the executed notebooks and HTML")
+    p.set_defaults(func=cmd_notebooks)
 
     p = sub.add_parser("samples", help="build the sample databases and their manifest")
     p.add_argument("--out", default="sample_dbs", help="folder to write (default: sample_dbs)")

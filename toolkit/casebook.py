@@ -1,0 +1,193 @@
+"""Case records for notebooks and the triage app: whole answers as data, never tracebacks.
+
+`triage_case(path)` runs the main job on one file (diagnose, fix a temporary copy, compare)
+and returns a `Case` whose `error` is the toolkit's one sentence when the file is bad.
+`scenario_table()` diagnoses every bundled sample for the walk-through notebooks.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from . import errors
+from .comparison import Comparison, compare
+from .diagnosis import Diagnosis, diagnose
+from .migration import MigrationResult, apply_030
+from .samples import SAMPLES_DIR, SCENARIOS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass
+class Case:
+    path: str
+    diagnosis: Diagnosis | None = None
+    migration: MigrationResult | None = None
+    comparison: Comparison | None = None
+    error: str | None = None
+    error_type: str | None = None
+    fixed_path: str | None = None
+    workdir: str | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def answer(self) -> str:
+        return self.error if self.error else self.diagnosis.answer
+
+    def proof_frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        p = self.migration.proof if self.migration else None
+        if p is None:
+            return pd.DataFrame(columns=["check", "ok"])
+        rows = [("rows before = rows after", p.rows_before == p.rows_after), ("every row identical", p.data_identical),
+                ("indexes preserved", p.indexes_preserved), ("triggers preserved", p.triggers_preserved),
+                ("views preserved", p.views_preserved), ("other columns unchanged", p.other_columns_unchanged),
+                ("foreign keys removed", p.foreign_keys_removed), ("columns nullable", p.columns_nullable),
+                (f"{p.integrity_check} ok", p.integrity_ok), ("insert succeeds after", p.insert_after_ok),
+                ("original unchanged", p.original_unchanged)]
+        return pd.DataFrame(rows, columns=["check", "ok"])
+
+    # Every view works for a bad file too (empty), so a notebook cell never raises.
+    def summary(self) -> str:
+        """Markdown: the one-sentence answer (or what is wrong with the file) and the state."""
+        name = Path(self.path).name
+        if self.error:
+            return f"**Cannot triage `{name}`** ({self.error_type}): {self.error}"
+        d = self.diagnosis
+        lines = [f"**{d.answer}**", "",
+                 f"- state: `{d.state}`; needs migration 030: **{'yes' if d.needs_migration_030 else 'no'}**",
+                 f"- recorded version: {d.recorded_version if d.recorded_version is not None else 'none'}"
+                 + (f" ({d.version_source})" if d.version_source else "")]
+        if self.migration is not None:
+            m = self.migration
+            lines.append(f"- migration 030 on a copy: {'skipped: ' + m.reason if m.skipped else 'applied and proven'}")
+        return "\n".join(lines)
+
+    def _frame(self, getter: Callable[[], "pd.DataFrame"]) -> "pd.DataFrame":
+        import pandas as pd
+
+        try:
+            return getter()
+        except AttributeError:  # the part is absent (bad file, no table, skipped fix)
+            return pd.DataFrame()
+
+    def findings_frame(self) -> "pd.DataFrame":
+        return self._frame(lambda: self.diagnosis.findings_frame())
+
+    def references_frame(self) -> "pd.DataFrame":
+        return self._frame(lambda: self.diagnosis.references_frame())
+
+    def schema_changes_frame(self) -> "pd.DataFrame":
+        return self._frame(lambda: self.comparison.schema_frame())
+
+    def data_frame(self) -> "pd.DataFrame":
+        return self._frame(lambda: self.comparison.data_frame())
+
+    def insert_frame(self) -> "pd.DataFrame":
+        return self._frame(lambda: self.comparison.insert_frame())
+
+    @property
+    def sql(self) -> str:
+        return self.migration.sql if self.migration and self.migration.sql else "-- no fix applied"
+
+    def cleanup(self) -> None:
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def triage_case(path: str | Path, *, keep_fixed: bool = False) -> Case:
+    """The full case record for one file; a bad file gives `Case.error`, not an exception."""
+    case = Case(str(path))
+    try:
+        case.diagnosis = diagnose(path)
+        if case.diagnosis.state == "no-upscales-table":
+            return case
+        workdir = Path(tempfile.mkdtemp(prefix="fk-toolkit-case-"))
+        case.workdir = str(workdir)
+        case.migration = apply_030(path, workdir / "fixed.db")
+        if case.migration.output:
+            case.fixed_path = case.migration.output
+            case.comparison = compare(path, case.migration.output)
+    except errors.ToolkitError as exc:
+        case.error, case.error_type = exc.message, type(exc).__name__
+    finally:
+        if not keep_fixed:
+            case.cleanup()
+            case.fixed_path = None
+    return case
+
+
+def scenario_table(folder: str | Path = SAMPLES_DIR) -> "pd.DataFrame":
+    """Every bundled sample diagnosed: state, the failing reference and why, in one table."""
+    import pandas as pd
+
+    rows = []
+    for s in SCENARIOS:
+        path = Path(folder) / s.filename
+        try:
+            d = diagnose(path)
+        except errors.ToolkitError as exc:
+            rows.append({"file": s.filename, "scenario": s.title, "state": "bad file", "failing": "—",
+                         "reason": type(exc).__name__, "answer": exc.message})
+            continue
+        failing = [r for r in d.insert_simulation.references if r.reason != "ok"]
+        rows.append({"file": s.filename, "scenario": s.title, "state": d.state,
+                     "failing": ", ".join(r.column for r in failing) or "—",
+                     "reason": ", ".join(r.reason for r in failing) or "—", "answer": d.answer})
+    return pd.DataFrame(rows)
+
+
+def what_the_customer_saw(path: str | Path) -> dict:
+    """The app's `create_upscale` (its error handling mirrored) run on a copy with the values
+    the app would use: the message the customer saw."""
+    from .diagnosis import default_values
+    from .safe_access import open_copy, sqlite_errors
+    from .schema import read_schema
+    from .service import create_upscale
+
+    with open_copy(path) as work, sqlite_errors(path):
+        conn = work.connect()
+        try:
+            values = default_values(conn, read_schema(conn, database=str(path), count_rows=False))
+            if values is None:
+                return {"success": None, "error": "no generation to upscale"}
+            records: list[logging.LogRecord] = []
+            log = logging.getLogger("toolkit.service.customer_view")
+            log.propagate = False
+            handler = _ListHandler(records)
+            log.addHandler(handler)
+            try:
+                result = create_upscale(conn, log=log, **values)
+            finally:
+                log.removeHandler(handler)
+            # what the app's log holds: the engineer's side of the same failure
+            result["logged"] = [{"message": r.getMessage(), "error": getattr(r, "error", None),
+                                 "sourceGenerationId": getattr(r, "sourceGenerationId", None),
+                                 "profileId": getattr(r, "profileId", None), "projectId": getattr(r, "projectId", None)}
+                                for r in records]
+            return result
+        finally:
+            conn.close()
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, records: list):
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def sample_paths(include_bad: bool = False) -> dict[str, Path]:
+    """Bundled samples by file name (for pickers and loops)."""
+    return {s.filename: SAMPLES_DIR / s.filename for s in SCENARIOS if include_bad or s.error is None}

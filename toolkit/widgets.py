@@ -1,0 +1,386 @@
+"""ipywidgets for notebooks and the triage app: pick a database, simulate the app's insert,
+apply 030 to a copy, see before and after.
+
+Results are rendered into `HTML` widgets (escaped pandas Styler tables), not `Output`
+panes, so they show the same in JupyterLab, Voilà and a plain kernel, and tests can read
+them after `.click()`.  Every action goes through the package's API on safe copies; bad
+files show the toolkit's one sentence, never a traceback.
+"""
+from __future__ import annotations
+
+import html
+import sqlite3
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Any, Callable
+
+import ipywidgets as widgets
+import pandas as pd
+
+from . import appmodel as app
+from . import errors
+from .casebook import sample_paths
+from .comparison import Comparison, compare
+from .diagnosis import Diagnosis, diagnose
+from .migration import MigrationResult, apply_030
+from .safe_access import copy_database, verify_unchanged
+from .samples import HEADLINE
+from .sqlnames import quote
+
+CHANGED = "background-color: #fff3cd"
+BAD = "background-color: #fdecea"
+GOOD = "background-color: #e8f5e9"
+PAGE = 20
+
+
+# --------------------------------------------------------------------------- rendering
+def frame_html(df: pd.DataFrame, row_style: Callable[[pd.Series], str] | None = None, table_id: str = "") -> str:
+    """An escaped HTML table; `row_style(row)` returns CSS for a whole row ('' for none)."""
+    styler = df.style.format(escape="html", na_rep="").hide(axis="index")
+    if row_style is not None:
+        styler = styler.apply(lambda row: [row_style(row)] * len(row), axis=1)
+    styler = styler.set_table_attributes(f'class="fk-table" id="{html.escape(table_id)}"' if table_id else 'class="fk-table"')
+    styler = styler.set_table_styles([{"selector": "td, th", "props": "border: 1px solid #ddd; padding: 2px 6px; text-align: left;"}])
+    return styler.to_html()
+
+
+def message_html(text: str, ok: bool | None = None, css_class: str = "fk-answer") -> str:
+    color = {True: "#2e7d32", False: "#c62828", None: "#555"}[ok]
+    return (f'<div class="{css_class}" style="border-left: 5px solid {color}; padding: 6px 10px; '
+            f'font-size: 1.05em; background: #fafafa">{html.escape(text)}</div>')
+
+
+def references_html(d: Diagnosis) -> str:
+    return frame_html(d.references_frame(), lambda r: "" if r["reason"] == "ok" else BAD, "fk-references")
+
+
+def findings_html(d: Diagnosis) -> str:
+    df = d.findings_frame()
+    return frame_html(df, lambda r: BAD if r["severity"] == "error" else ("" if r["severity"] == "info" else CHANGED),
+                      "fk-findings") if len(df) else "<p>No findings.</p>"
+
+
+def _declaration(info, name: str) -> pd.DataFrame:
+    table = info.table(name) if info else None
+    if table is None:
+        return pd.DataFrame(columns=["column", "declaration"])
+    rows = []
+    for c in table.columns:
+        decl = " ".join(p for p in [c.type or "(no type)", "NOT NULL" if c.notnull else "",
+                                    f"DEFAULT {c.default}" if c.default is not None else "",
+                                    "PRIMARY KEY" if c.pk else ""] if p)
+        refs = [f"REFERENCES {fk.parent_table}({', '.join(fk.parent_columns)})"
+                for fk in table.foreign_keys if c.name in fk.columns]
+        rows.append({"column": c.name, "declaration": " ".join([decl, *refs])})
+    return pd.DataFrame(rows)
+
+
+def before_after_html(c: Comparison, table: str = app.UPSCALES) -> tuple[str, str, str]:
+    """(before pane, after pane, rows pane) with changed rows highlighted."""
+    before, after = _declaration(c.schema_before, table), _declaration(c.schema_after, table)
+    changed = set(before.merge(after, on="column", how="outer", suffixes=("_b", "_a"))
+                  .query("declaration_b != declaration_a")["column"])
+    mark = lambda r: CHANGED if r["column"] in changed else ""  # noqa: E731
+    rows = c.data_frame()
+    rows_html = frame_html(rows, lambda r: CHANGED if (r["only_before"] or r["only_after"]) else "", "fk-rows")
+    return frame_html(before, mark, "fk-before"), frame_html(after, mark, "fk-after"), rows_html
+
+
+# --------------------------------------------------------------------------- widgets
+class DatabasePicker(widgets.VBox):
+    """Choose a bundled sample, type a path, or upload a customer's file (with its -wal)."""
+
+    def __init__(self, value: str = HEADLINE, on_change: Callable[[Path], Any] | None = None):
+        self._samples = sample_paths(include_bad=True)
+        self.dropdown = widgets.Dropdown(options=list(self._samples), value=value, description="Sample",
+                                         layout=widgets.Layout(width="420px"))
+        self.path_text = widgets.Text(placeholder="/path/to/customer.db", description="or path",
+                                      layout=widgets.Layout(width="420px"))
+        self.upload = widgets.FileUpload(accept="", multiple=True, description="Upload .db (+ -wal)")
+        self.status = widgets.HTML()
+        self._uploaded: Path | None = None
+        self._upload_dir = Path(tempfile.mkdtemp(prefix="fk-toolkit-upload-"))
+        weakref.finalize(self, shutil.rmtree, self._upload_dir, True)
+        self._on_change = on_change
+        self.dropdown.observe(self._changed, names="value")
+        self.path_text.observe(self._changed, names="value")
+        self.upload.observe(self._uploaded_files, names="value")
+        super().__init__([widgets.HBox([self.dropdown, self.upload]), self.path_text, self.status])
+        self._show()
+
+    @property
+    def path(self) -> Path:
+        if self._uploaded is not None:
+            return self._uploaded
+        if self.path_text.value.strip():
+            return Path(self.path_text.value.strip()).expanduser()
+        return self._samples[self.dropdown.value]
+
+    def _show(self) -> None:
+        self.status.value = f"<small>Database: <code>{html.escape(str(self.path))}</code></small>"
+
+    def _changed(self, change: dict) -> None:
+        if change["owner"] is self.dropdown:
+            self.path_text.value = ""
+        self._uploaded = None
+        self._show()
+        if self._on_change:
+            self._on_change(self.path)
+
+    def save_uploads(self, files: list[dict]) -> Path:
+        """Write uploaded files (as ipywidgets gives them) beside each other; return the database."""
+        for old in self._upload_dir.iterdir():
+            old.unlink()
+        main = None
+        for f in files:
+            name = Path(str(f["name"])).name or "upload.db"
+            target = self._upload_dir / name
+            target.write_bytes(bytes(f["content"]))
+            if not name.endswith(("-wal", "-shm", "-journal")):
+                main = target
+        if main is None:  # only sidecars: let safe access explain what is missing
+            main = self._upload_dir / Path(str(files[0]["name"])).name.rsplit("-", 1)[0]
+        return main
+
+    def _uploaded_files(self, change: dict) -> None:
+        if not change["new"]:
+            return
+        self._uploaded = self.save_uploads(list(change["new"]))
+        self._show()
+        if self._on_change:
+            self._on_change(self.path)
+
+
+class InsertForm(widgets.VBox):
+    """The app's insert, pre-filled with the values the app would use; a button simulates it."""
+
+    def __init__(self, path: str | Path):
+        self.fields = {c: widgets.Text(description=c, style={"description_width": "150px"},
+                                       layout=widgets.Layout(width="560px")) for c in app.REFERENCE_COLUMNS}
+        self.simulate = widgets.Button(description="Simulate insert", button_style="primary", icon="play")
+        self.answer = widgets.HTML()
+        self.references = widgets.HTML()
+        self.diagnosis: Diagnosis | None = None
+        self.simulate.on_click(lambda _: self.run())
+        super().__init__([*self.fields.values(), self.simulate, self.answer, self.references])
+        self.load(path)
+
+    def load(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.answer.value = self.references.value = ""
+        try:
+            values = diagnose(self.path).insert_simulation.values
+        except errors.ToolkitError as exc:
+            values = {}
+            self.answer.value = message_html(exc.message, False)
+        for column, field in self.fields.items():
+            v = values.get(column)
+            field.value = "" if v is None else str(v)
+
+    def run(self) -> Diagnosis | None:
+        values = {c: (f.value if f.value != "" else None) for c, f in self.fields.items()}
+        try:
+            self.diagnosis = diagnose(self.path, values)
+        except errors.ToolkitError as exc:
+            self.answer.value, self.references.value = message_html(exc.message, False), ""
+            return None
+        sim = self.diagnosis.insert_simulation
+        self.answer.value = message_html(self.diagnosis.answer, sim.ok)
+        self.references.value = references_html(self.diagnosis)
+        return self.diagnosis
+
+
+class BeforeAfterView(widgets.VBox):
+    """The upscale table's declaration before and after, side by side, changes highlighted."""
+
+    def __init__(self, comparison: Comparison | None = None):
+        self.before = widgets.HTML()
+        self.after = widgets.HTML()
+        self.rows = widgets.HTML()
+        self.insert = widgets.HTML()
+        panes = widgets.HBox([widgets.VBox([widgets.HTML("<b>Before</b>"), self.before]),
+                              widgets.VBox([widgets.HTML("<b>After</b>"), self.after])])
+        super().__init__([panes, widgets.HTML("<b>Rows per table</b>"), self.rows, self.insert])
+        if comparison is not None:
+            self.show(comparison)
+
+    def show(self, c: Comparison) -> None:
+        self.before.value, self.after.value, self.rows.value = before_after_html(c)
+        frame = c.insert_frame()
+        self.insert.value = frame_html(frame, lambda r: GOOD if r["ok"] else BAD, "fk-insert") if len(frame) else ""
+
+
+class FixPanel(widgets.VBox):
+    """Apply migration 030 to a copy, show the proof and the before/after view."""
+
+    def __init__(self, path: str | Path):
+        self.apply = widgets.Button(description="Apply migration 030 to a copy", button_style="warning",
+                                    icon="wrench", layout=widgets.Layout(width="300px"))
+        self.result = widgets.HTML()
+        self.view = BeforeAfterView()
+        self.migration: MigrationResult | None = None
+        self.comparison: Comparison | None = None
+        self._dir = Path(tempfile.mkdtemp(prefix="fk-toolkit-fix-"))
+        weakref.finalize(self, shutil.rmtree, self._dir, True)
+        self.apply.on_click(lambda _: self.run())
+        super().__init__([self.apply, self.result, self.view])
+        self.load(path)
+
+    @property
+    def fixed_path(self) -> Path | None:
+        return Path(self.migration.output) if self.migration and self.migration.output else None
+
+    def load(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.migration = self.comparison = None
+        self.result.value = ""
+        self.view.before.value = self.view.after.value = self.view.rows.value = self.view.insert.value = ""
+
+    def run(self) -> MigrationResult | None:
+        out = self._dir / f"{self.path.stem}.fixed.db"
+        try:
+            self.migration = apply_030(self.path, out, force=True)
+            if self.migration.output:
+                self.comparison = compare(self.path, self.migration.output)
+        except errors.ToolkitError as exc:
+            self.result.value = message_html(exc.message, False)
+            return None
+        m = self.migration
+        if m.skipped:
+            self.result.value = message_html(f"Skipped: {m.reason}", True)
+            return m
+        p = m.proof
+        self.result.value = message_html(
+            f"Fixed copy written and proven: {p.rows_after} of {p.rows_before} rows identical, indexes, triggers "
+            f"and views preserved, foreign keys removed, the three columns nullable, {p.integrity_check} ok, the "
+            f"app's insert {'now succeeds' if p.insert_after_ok else 'still fails'}; the original is unchanged.", p.ok)
+        self.view.show(self.comparison)
+        return m
+
+
+class DataPager(widgets.VBox):
+    """A table's rows, a page at a time, read from one private copy (never all in memory)."""
+
+    def __init__(self, path: str | Path, table: str = app.UPSCALES):
+        self._dir = Path(tempfile.mkdtemp(prefix="fk-toolkit-pager-"))
+        weakref.finalize(self, shutil.rmtree, self._dir, True)
+        self.table_name = table
+        self.page = widgets.BoundedIntText(value=0, min=0, max=0, description="Page")
+        self.rows = widgets.HTML()
+        self.page.observe(lambda _: self.show(), names="value")
+        super().__init__([self.page, self.rows])
+        self.load(path)
+
+    def load(self, path: str | Path) -> None:
+        self.work = None
+        try:
+            self.work = copy_database(path, self._dir / "pager.db")
+            verify_unchanged(self.work.fingerprint)
+            conn = self.work.connect()
+            try:
+                n = conn.execute(f"SELECT count(*) FROM {quote(self.table_name)}").fetchone()[0]
+            finally:
+                conn.close()
+            self.page.max = max(0, (n - 1) // PAGE)
+            self.show()
+        except errors.ToolkitError as exc:
+            self.rows.value = message_html(exc.message, False)
+        except sqlite3.OperationalError as exc:  # e.g. no such table: shown, not raised
+            self.rows.value = message_html(f"No {self.table_name} rows to show ({exc}).", None)
+
+    def show(self) -> None:
+        if self.work is None:
+            return
+        conn = self.work.connect()
+        try:
+            df = pd.read_sql_query(f"SELECT rowid AS rowid_, * FROM {quote(self.table_name)} ORDER BY rowid "
+                                   f"LIMIT {PAGE} OFFSET ?", conn, params=(self.page.value * PAGE,))
+        finally:
+            conn.close()
+        self.rows.value = frame_html(df, table_id="fk-data")
+
+
+class SchemaPanel(widgets.VBox):
+    """Tables, the upscale table's columns, every foreign key and index, as tables."""
+
+    def __init__(self, path: str | Path):
+        self.html = widgets.HTML()
+        super().__init__([self.html])
+        self.load(path)
+
+    def load(self, path: str | Path) -> None:
+        from .schema import inspect
+
+        try:
+            info = inspect(path)
+        except errors.ToolkitError as exc:
+            self.html.value = message_html(exc.message, False)
+            return
+        parts = ["<b>Tables</b>", frame_html(info.tables_frame(), table_id="fk-tables")]
+        if info.table(app.UPSCALES):
+            parts += [f"<b>{app.UPSCALES}</b>", frame_html(info.columns_frame(app.UPSCALES), table_id="fk-columns")]
+        parts += ["<b>Foreign keys</b>",
+                  frame_html(info.foreign_keys_frame(),
+                             lambda r: "" if r["parent exists"] and r["parent key unique"] else BAD, "fk-foreign-keys"),
+                  "<b>Indexes</b>", frame_html(info.indexes_frame(), table_id="fk-indexes")]
+        self.html.value = "".join(parts)
+
+
+class Explorer(widgets.VBox):
+    """A database picker driving one panel (anything with `.load(path)`)."""
+
+    def __init__(self, panel_type: type, value: str = HEADLINE):
+        self.picker = DatabasePicker(value=value, on_change=lambda path: self.panel.load(path))
+        self.panel = panel_type(self.picker.path)
+        super().__init__([self.picker, self.panel])
+
+
+def schema_explorer(value: str = HEADLINE) -> Explorer:
+    return Explorer(SchemaPanel, value)
+
+
+def simulate_explorer(value: str = HEADLINE) -> Explorer:
+    return Explorer(InsertForm, value)
+
+
+def fix_explorer(value: str = HEADLINE) -> Explorer:
+    return Explorer(FixPanel, value)
+
+
+class TriageApp(widgets.VBox):
+    """Everything for one file: the answer, then tabs for findings, schema, data, the insert, the fix."""
+
+    def __init__(self, path: str | Path | None = None, picker: bool = True):
+        self.picker = DatabasePicker(on_change=self.load) if picker else None
+        self.answer = widgets.HTML()
+        self.findings = widgets.HTML()
+        self.schema = widgets.HTML()
+        start = Path(path) if path else (self.picker.path if self.picker else None)
+        self.form = InsertForm(start)
+        self.fix = FixPanel(start)
+        self.data = DataPager(start)
+        self.tabs = widgets.Tab([self.findings, self.schema, self.data, self.form, self.fix])
+        for i, title in enumerate(["Findings", "Schema", "Data", "Simulate insert", "Apply 030"]):
+            self.tabs.set_title(i, title)
+        super().__init__([w for w in (self.picker, self.answer, self.tabs) if w is not None])
+        self.load(start)
+
+    def load(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.form.load(self.path)
+        self.fix.load(self.path)
+        self.data.load(self.path)
+        try:
+            d = diagnose(self.path)
+        except errors.ToolkitError as exc:
+            self.answer.value = message_html(exc.message, False)
+            self.findings.value = self.schema.value = ""
+            return
+        self.answer.value = message_html(d.answer, d.healthy)
+        self.findings.value = findings_html(d)
+        info = d.schema
+        self.schema.value = (frame_html(info.columns_frame(app.UPSCALES), table_id="fk-columns")
+                             + frame_html(info.foreign_keys_frame(), table_id="fk-foreign-keys")
+                             + frame_html(info.indexes_frame(), table_id="fk-indexes"))
