@@ -18,14 +18,17 @@ demo: $(STAMP)  ## the main job on the headline sample
 	$(BIN)/python -m toolkit demo --out out/demo
 
 test: $(STAMP)  ## the whole test suite
-	bash .ci/system-deps
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	bash .ci/system-deps chromium
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lab: $(STAMP)  ## JupyterLab on notebooks/
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 notebooks: $(STAMP)  ## execute every notebook against the samples, write HTML to out/notebooks
 	$(BIN)/python -m toolkit notebooks --out out/notebooks
+
+app: $(STAMP)  ## the triage web app (Voila) on http://127.0.0.1:8866/
+	$(BIN)/python -m toolkit app --port 8866
 
 samples: $(STAMP)  ## rebuild sample_dbs/ (deterministic)
 	$(BIN)/python -m toolkit samples --out sample_dbs

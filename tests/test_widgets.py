@@ -32,7 +32,7 @@ def test_fix_panel_applies_030_to_a_copy_and_highlights_changes(sample):
     panel.apply.click()
     assert "proven" in panel.result.value and panel.fixed_path.exists()
     after = panel.view.after.value
-    assert 'id="fk-after"' in after and "project_id" in after
+    assert 'data-fk="after"' in after and "project_id" in after
     assert "REFERENCES" in panel.view.before.value and "REFERENCES" not in after
     assert "#fff3cd" in after  # the changed columns are highlighted
     assert fingerprint(path) == before
@@ -76,8 +76,8 @@ def test_picker_path_and_upload(sample, tmp_path):
 def test_triage_app_tabs_and_bad_files():
     app = TriageApp()
     assert "The insert fails because project_id" in app.answer.value
-    assert 'id="fk-findings"' in app.findings.value and 'id="fk-columns"' in app.schema.value
-    assert 'id="fk-data"' in app.data.rows.value
+    assert 'data-fk="findings"' in app.findings.value and 'data-fk="columns"' in app.schema.value
+    assert 'data-fk="data"' in app.data.rows.value
     app.picker.dropdown.value = "bad_truncated.db"
     assert "truncated" in app.answer.value and app.findings.value == ""
     app.picker.dropdown.value = "v30_fixed.db"

@@ -133,6 +133,15 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from .serve import voila_command
+
+    print(f"Triage app on http://127.0.0.1:{args.port}/ (Ctrl-C to stop)")
+    return subprocess.call(voila_command(args.port, token=args.token))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on one file (the headline sample by default): diagnose, fix a copy, report."""
     from .diagnosis import diagnose
@@ -264,6 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("notebooks", help="execute every notebook against the samples and write HTML copies")
     p.add_argument("--out", default="out/notebooks", help="folder for the executed notebooks and HTML")
     p.set_defaults(func=cmd_notebooks)
+
+    p = sub.add_parser("app", help="serve the triage web app (Voila) on 127.0.0.1")
+    p.add_argument("--port", type=int, default=8866)
+    p.add_argument("--token", default=None, help="require this token in the URL")
+    p.set_defaults(func=cmd_app)
 
     p = sub.add_parser("samples", help="build the sample databases and their manifest")
     p.add_argument("--out", default="sample_dbs", help="folder to write (default: sample_dbs)")

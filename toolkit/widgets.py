@@ -8,6 +8,7 @@ files show the toolkit's one sentence, never a traceback.
 """
 from __future__ import annotations
 
+import base64
 import html
 import sqlite3
 import shutil
@@ -41,25 +42,26 @@ def frame_html(df: pd.DataFrame, row_style: Callable[[pd.Series], str] | None = 
     styler = df.style.format(escape="html", na_rep="").hide(axis="index")
     if row_style is not None:
         styler = styler.apply(lambda row: [row_style(row)] * len(row), axis=1)
-    styler = styler.set_table_attributes(f'class="fk-table" id="{html.escape(table_id)}"' if table_id else 'class="fk-table"')
+    # Styler gives the table an id of its own, so ours is a data attribute: data-fk="after"
+    styler = styler.set_table_attributes(f'class="fk-table" data-fk="{html.escape(table_id)}"' if table_id else 'class="fk-table"')
     styler = styler.set_table_styles([{"selector": "td, th", "props": "border: 1px solid #ddd; padding: 2px 6px; text-align: left;"}])
     return styler.to_html()
 
 
-def message_html(text: str, ok: bool | None = None, css_class: str = "fk-answer") -> str:
+def message_html(text: str, ok: bool | None = None) -> str:
     color = {True: "#2e7d32", False: "#c62828", None: "#555"}[ok]
-    return (f'<div class="{css_class}" style="border-left: 5px solid {color}; padding: 6px 10px; '
+    return (f'<div class="fk-answer" data-fk="answer" style="border-left: 5px solid {color}; padding: 6px 10px; '
             f'font-size: 1.05em; background: #fafafa">{html.escape(text)}</div>')
 
 
 def references_html(d: Diagnosis) -> str:
-    return frame_html(d.references_frame(), lambda r: "" if r["reason"] == "ok" else BAD, "fk-references")
+    return frame_html(d.references_frame(), lambda r: "" if r["reason"] == "ok" else BAD, "references")
 
 
 def findings_html(d: Diagnosis) -> str:
     df = d.findings_frame()
     return frame_html(df, lambda r: BAD if r["severity"] == "error" else ("" if r["severity"] == "info" else CHANGED),
-                      "fk-findings") if len(df) else "<p>No findings.</p>"
+                      "findings") if len(df) else "<p>No findings.</p>"
 
 
 def _declaration(info, name: str) -> pd.DataFrame:
@@ -84,8 +86,34 @@ def before_after_html(c: Comparison, table: str = app.UPSCALES) -> tuple[str, st
                   .query("declaration_b != declaration_a")["column"])
     mark = lambda r: CHANGED if r["column"] in changed else ""  # noqa: E731
     rows = c.data_frame()
-    rows_html = frame_html(rows, lambda r: CHANGED if (r["only_before"] or r["only_after"]) else "", "fk-rows")
-    return frame_html(before, mark, "fk-before"), frame_html(after, mark, "fk-after"), rows_html
+    rows_html = frame_html(rows, lambda r: CHANGED if (r["only_before"] or r["only_after"]) else "", "rows")
+    return frame_html(before, mark, "before"), frame_html(after, mark, "after"), rows_html
+
+
+def save_uploads(files: list[dict], folder: Path) -> Path:
+    """Write uploaded files (as ipywidgets gives them) side by side in `folder`, which is
+    emptied first; return the database among them.  From here on the upload is treated as
+    the customer's file: only read, through safe copies."""
+    for old in folder.iterdir():
+        old.unlink()
+    main = None
+    for f in files:
+        name = Path(str(f["name"])).name or "upload.db"
+        target = folder / name
+        with open(target, "wb") as fh:
+            fh.write(f["content"])
+        if not name.endswith(("-wal", "-shm", "-journal")):
+            main = target
+    if main is None:  # only sidecars: let safe access explain what is missing
+        main = folder / Path(str(files[0]["name"])).name.rsplit("-", 1)[0]
+    return main
+
+
+def download_link(path: Path, name: str, mime: str, label: str, link_id: str) -> str:
+    """A link that downloads `path` from the page itself (no file server needed, works offline)."""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f'<a id="{html.escape(link_id)}" download="{html.escape(name)}" href="data:{mime};base64,{data}" '
+            f'style="margin-right: 1.5em">{html.escape(label)}</a>')
 
 
 # --------------------------------------------------------------------------- widgets
@@ -101,7 +129,7 @@ class DatabasePicker(widgets.VBox):
         self.upload = widgets.FileUpload(accept="", multiple=True, description="Upload .db (+ -wal)")
         self.status = widgets.HTML()
         self._uploaded: Path | None = None
-        self._upload_dir = Path(tempfile.mkdtemp(prefix="fk-toolkit-upload-"))
+        self._upload_dir = Path(tempfile.mkdtemp(prefix="toolkit-upload-"))
         weakref.finalize(self, shutil.rmtree, self._upload_dir, True)
         self._on_change = on_change
         self.dropdown.observe(self._changed, names="value")
@@ -130,19 +158,7 @@ class DatabasePicker(widgets.VBox):
             self._on_change(self.path)
 
     def save_uploads(self, files: list[dict]) -> Path:
-        """Write uploaded files (as ipywidgets gives them) beside each other; return the database."""
-        for old in self._upload_dir.iterdir():
-            old.unlink()
-        main = None
-        for f in files:
-            name = Path(str(f["name"])).name or "upload.db"
-            target = self._upload_dir / name
-            target.write_bytes(bytes(f["content"]))
-            if not name.endswith(("-wal", "-shm", "-journal")):
-                main = target
-        if main is None:  # only sidecars: let safe access explain what is missing
-            main = self._upload_dir / Path(str(files[0]["name"])).name.rsplit("-", 1)[0]
-        return main
+        return save_uploads(files, self._upload_dir)
 
     def _uploaded_files(self, change: dict) -> None:
         if not change["new"]:
@@ -159,7 +175,7 @@ class InsertForm(widgets.VBox):
     def __init__(self, path: str | Path):
         self.fields = {c: widgets.Text(description=c, style={"description_width": "150px"},
                                        layout=widgets.Layout(width="560px")) for c in app.REFERENCE_COLUMNS}
-        self.simulate = widgets.Button(description="Simulate insert", button_style="primary", icon="play")
+        self.simulate = widgets.Button(description="Simulate insert", button_style="primary")
         self.answer = widgets.HTML()
         self.references = widgets.HTML()
         self.diagnosis: Diagnosis | None = None
@@ -203,13 +219,19 @@ class BeforeAfterView(widgets.VBox):
         panes = widgets.HBox([widgets.VBox([widgets.HTML("<b>Before</b>"), self.before]),
                               widgets.VBox([widgets.HTML("<b>After</b>"), self.after])])
         super().__init__([panes, widgets.HTML("<b>Rows per table</b>"), self.rows, self.insert])
+        self.clear()
         if comparison is not None:
             self.show(comparison)
 
+    def clear(self) -> None:
+        self.before.value = self.after.value = self.rows.value = self.insert.value = ""
+        self.layout.display = "none"  # no empty headings before there is something to compare
+
     def show(self, c: Comparison) -> None:
+        self.layout.display = None
         self.before.value, self.after.value, self.rows.value = before_after_html(c)
         frame = c.insert_frame()
-        self.insert.value = frame_html(frame, lambda r: GOOD if r["ok"] else BAD, "fk-insert") if len(frame) else ""
+        self.insert.value = frame_html(frame, lambda r: GOOD if r["ok"] else BAD, "insert") if len(frame) else ""
 
 
 class FixPanel(widgets.VBox):
@@ -217,12 +239,12 @@ class FixPanel(widgets.VBox):
 
     def __init__(self, path: str | Path):
         self.apply = widgets.Button(description="Apply migration 030 to a copy", button_style="warning",
-                                    icon="wrench", layout=widgets.Layout(width="300px"))
+                                    layout=widgets.Layout(width="300px"))
         self.result = widgets.HTML()
         self.view = BeforeAfterView()
         self.migration: MigrationResult | None = None
         self.comparison: Comparison | None = None
-        self._dir = Path(tempfile.mkdtemp(prefix="fk-toolkit-fix-"))
+        self._dir = Path(tempfile.mkdtemp(prefix="toolkit-fix-"))
         weakref.finalize(self, shutil.rmtree, self._dir, True)
         self.apply.on_click(lambda _: self.run())
         super().__init__([self.apply, self.result, self.view])
@@ -236,7 +258,7 @@ class FixPanel(widgets.VBox):
         self.path = Path(path)
         self.migration = self.comparison = None
         self.result.value = ""
-        self.view.before.value = self.view.after.value = self.view.rows.value = self.view.insert.value = ""
+        self.view.clear()
 
     def run(self) -> MigrationResult | None:
         out = self._dir / f"{self.path.stem}.fixed.db"
@@ -264,7 +286,7 @@ class DataPager(widgets.VBox):
     """A table's rows, a page at a time, read from one private copy (never all in memory)."""
 
     def __init__(self, path: str | Path, table: str = app.UPSCALES):
-        self._dir = Path(tempfile.mkdtemp(prefix="fk-toolkit-pager-"))
+        self._dir = Path(tempfile.mkdtemp(prefix="toolkit-pager-"))
         weakref.finalize(self, shutil.rmtree, self._dir, True)
         self.table_name = table
         self.page = widgets.BoundedIntText(value=0, min=0, max=0, description="Page")
@@ -299,7 +321,7 @@ class DataPager(widgets.VBox):
                                    f"LIMIT {PAGE} OFFSET ?", conn, params=(self.page.value * PAGE,))
         finally:
             conn.close()
-        self.rows.value = frame_html(df, table_id="fk-data")
+        self.rows.value = frame_html(df, table_id="data")
 
 
 class SchemaPanel(widgets.VBox):
@@ -318,13 +340,13 @@ class SchemaPanel(widgets.VBox):
         except errors.ToolkitError as exc:
             self.html.value = message_html(exc.message, False)
             return
-        parts = ["<b>Tables</b>", frame_html(info.tables_frame(), table_id="fk-tables")]
+        parts = ["<b>Tables</b>", frame_html(info.tables_frame(), table_id="tables")]
         if info.table(app.UPSCALES):
-            parts += [f"<b>{app.UPSCALES}</b>", frame_html(info.columns_frame(app.UPSCALES), table_id="fk-columns")]
+            parts += [f"<b>{app.UPSCALES}</b>", frame_html(info.columns_frame(app.UPSCALES), table_id="columns")]
         parts += ["<b>Foreign keys</b>",
                   frame_html(info.foreign_keys_frame(),
-                             lambda r: "" if r["parent exists"] and r["parent key unique"] else BAD, "fk-foreign-keys"),
-                  "<b>Indexes</b>", frame_html(info.indexes_frame(), table_id="fk-indexes")]
+                             lambda r: "" if r["parent exists"] and r["parent key unique"] else BAD, "foreign-keys"),
+                  "<b>Indexes</b>", frame_html(info.indexes_frame(), table_id="indexes")]
         self.html.value = "".join(parts)
 
 
@@ -381,6 +403,85 @@ class TriageApp(widgets.VBox):
         self.answer.value = message_html(d.answer, d.healthy)
         self.findings.value = findings_html(d)
         info = d.schema
-        self.schema.value = (frame_html(info.columns_frame(app.UPSCALES), table_id="fk-columns")
-                             + frame_html(info.foreign_keys_frame(), table_id="fk-foreign-keys")
-                             + frame_html(info.indexes_frame(), table_id="fk-indexes"))
+        self.schema.value = (frame_html(info.columns_frame(app.UPSCALES), table_id="columns")
+                             + frame_html(info.foreign_keys_frame(), table_id="foreign-keys")
+                             + frame_html(info.indexes_frame(), table_id="indexes"))
+
+
+class TriageWebApp(widgets.VBox):
+    """The support engineer's page: upload a customer's file, read the answer and the findings,
+    apply 030 to a copy, download the fixed copy and the HTML report."""
+
+    def __init__(self):
+        self._dir = Path(tempfile.mkdtemp(prefix="toolkit-webapp-"))
+        self._uploads = self._dir / "upload"
+        self._outputs = self._dir / "outputs"
+        self._uploads.mkdir()
+        self._outputs.mkdir()
+        weakref.finalize(self, shutil.rmtree, self._dir, True)
+        self.upload = widgets.FileUpload(accept="", multiple=True, description="Upload .db (+ -wal)",
+                                         layout=widgets.Layout(width="260px"))
+        self.file_label = widgets.HTML("<i>No file yet: upload the customer's database (and its -wal, if any).</i>")
+        self.answer = widgets.HTML()
+        self.findings = widgets.HTML()
+        self.apply = widgets.Button(description="Apply migration 030 to a copy", button_style="warning",
+                                    disabled=True, layout=widgets.Layout(width="300px"))
+        self.result = widgets.HTML()
+        self.view = BeforeAfterView()
+        self.downloads = widgets.HTML()
+        self.path: Path | None = None
+        self.upload.observe(self._on_upload, names="value")
+        self.apply.on_click(lambda _: self.run_fix())
+        super().__init__([widgets.HBox([self.upload, self.file_label]),
+                          self.answer, self.findings, self.apply, self.result, self.view, self.downloads])
+
+    def _on_upload(self, change: dict) -> None:
+        if change["new"]:
+            self.load_upload(list(change["new"]))
+            self.upload.value = ()  # the bytes now live in one file; do not keep a second copy in memory
+
+    def load_upload(self, files: list[dict]) -> None:
+        self.path = save_uploads(files, self._uploads)
+        for old in self._outputs.iterdir():
+            old.unlink()
+        names = ", ".join(html.escape(Path(str(f["name"])).name) for f in files)
+        self.file_label.value = f"Uploaded: <code>{names}</code>"
+        self.result.value = self.downloads.value = ""
+        self.view.clear()
+        try:
+            d = diagnose(self.path)
+        except errors.ToolkitError as exc:
+            self.answer.value, self.findings.value = message_html(exc.message, False), ""
+            self.apply.disabled = True
+            return
+        self.answer.value = message_html(d.answer, d.healthy)
+        self.findings.value = findings_html(d)
+        self.apply.disabled = d.state == "no-upscales-table"
+
+    def run_fix(self) -> MigrationResult | None:
+        from .report import write_report
+
+        if self.path is None:
+            return None
+        stem = self.path.stem
+        fixed = self._outputs / f"{stem}.fixed.db"
+        try:
+            m = apply_030(self.path, fixed, force=True)
+            report = write_report(self.path, self._outputs / f"{stem}.report.html")
+        except errors.ToolkitError as exc:
+            self.result.value = message_html(exc.message, False)
+            return None
+        links = [download_link(report, report.name, "text/html", "Download the HTML report", "fk-download-report")]
+        if m.skipped:
+            self.result.value = message_html(f"Skipped: {m.reason}", True)
+        else:
+            p = m.proof
+            self.result.value = message_html(
+                f"Fixed and proven: {p.rows_after} of {p.rows_before} rows identical; foreign keys removed; the three "
+                f"columns nullable; {p.integrity_check} ok; the app's insert now "
+                f"{'succeeds' if p.insert_after_ok else 'still fails'}; the uploaded file is unchanged.", p.ok)
+            self.view.show(compare(self.path, fixed))
+            links.insert(0, download_link(fixed, fixed.name, "application/vnd.sqlite3", "Download the fixed copy",
+                                          "fk-download-fixed"))
+        self.downloads.value = "".join(links)
+        return m
