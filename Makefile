@@ -21,6 +21,14 @@ test: $(STAMP)  ## the whole test suite
 	bash .ci/system-deps chromium
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
+fuzz: $(STAMP)  ## a long fuzzing run (FUZZ_EXAMPLES mutated files, default 5000)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_fuzz.py
+
+guarantees: $(STAMP)  ## the robustness suite with a longer fuzz; prints the README's Guarantees figures
+	bash .ci/system-deps
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest -q -n 2 tests/test_hostile_inputs.py \
+		tests/test_fuzz.py tests/test_faults.py tests/test_hostile_content.py
+
 lab: $(STAMP)  ## JupyterLab on notebooks/
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 

@@ -51,6 +51,30 @@ def _wal_as_db(path: Path) -> Path:
     return path
 
 
+def _btree_pages(table: str) -> list[tuple[int, str]]:
+    """(page number, page type) of a table's b-tree pages in the headline sample, from dbstat."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{SAMPLES_DIR / HEADLINE}?mode=ro&immutable=1", uri=True)
+    try:
+        return conn.execute("SELECT pageno, pagetype FROM dbstat WHERE name = ? AND pagetype IN ('leaf', 'internal')"
+                            " ORDER BY pageno", (table,)).fetchall()
+    finally:
+        conn.close()
+
+
+def _flipped(offsets: list[int]) -> bytes:
+    data = bytearray(_headline_bytes())
+    for offset in offsets:
+        data[offset] ^= 0xFF
+    return bytes(data)
+
+
+def _page_header(pageno: int) -> int:
+    # a b-tree page's header starts at its first byte (page 1: after the 100-byte file header)
+    return 100 if pageno == 1 else (pageno - 1) * 4096
+
+
 _rng = random.Random(2026)
 RANDOM = bytes(_rng.getrandbits(8) for _ in range(64 * 1024))
 
@@ -65,6 +89,12 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "truncated after header": (_write(_headline_bytes()[:4096]), "TruncatedDatabaseError"),
     "truncated mid-page": (_write(_headline_bytes()[: 7 * 4096 + 123]), "TruncatedDatabaseError"),
     "truncated at a page boundary": (_write(_headline_bytes()[: 20 * 4096]), "TruncatedDatabaseError"),
+    "flipped header magic": (_write(_flipped([3])), "NotADatabaseError"),
+    "flipped header page size": (_write(_flipped([16, 17])), "CorruptDatabaseError"),
+    "flipped schema page": (_write(_flipped([_page_header(1), _page_header(1) + 3])), "CorruptDatabaseError"),
+    **{f"flipped data page {n}": (_write(_flipped([_page_header(n)])), "CorruptDatabaseError")
+       for n, _ in random.Random(7).sample(_btree_pages("veo3_video_upscales"), 2)
+       + random.Random(8).sample(_btree_pages("veo3_video_generations"), 1)},
     "directory": (_directory, "NotAFileError"),
     "missing": (_missing, "MissingFileError"),
     "wal without its database": (_wal_without_db, "MissingFileError"),

@@ -38,3 +38,42 @@ def manifest() -> dict[str, dict]:
 
 def ids(scenario: Scenario) -> str:
     return scenario.filename
+
+
+# ---- the figures of the README's "Guarantees" section ----------------------------------
+GUARANTEE_KEYS = ("bad_inputs_tried", "mutated_files_tried", "faults_injected", "originals_changed",
+                  "outputs_half_written")
+
+
+@pytest.fixture(scope="session")
+def guarantees(request):
+    """Counters the robustness tests add to; each worker writes its share to out/guarantees/."""
+    counts = dict.fromkeys(GUARANTEE_KEYS, 0)
+    yield counts
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+    folder = REPO / "out" / "guarantees"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{worker}.json").write_text(json.dumps(counts))
+
+
+def _is_worker(config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_sessionstart(session):
+    if not _is_worker(session.config):
+        for old in (REPO / "out" / "guarantees").glob("*.json"):
+            old.unlink()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if _is_worker(config):
+        return
+    totals = dict.fromkeys(GUARANTEE_KEYS, 0)
+    for part in (REPO / "out" / "guarantees").glob("*.json"):
+        for key, value in json.loads(part.read_text()).items():
+            totals[key] = totals.get(key, 0) + value
+    if any(totals.values()):
+        terminalreporter.write_sep("-", "guarantees")
+        terminalreporter.write_line(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in totals.items()))
+        (REPO / "out" / "guarantees.json").write_text(json.dumps(totals, indent=2))

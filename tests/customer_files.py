@@ -46,3 +46,45 @@ def customised_file(path: Path) -> Path:
     conn.executescript(EXTRAS)
     conn.close()
     return path
+
+
+HOSTILE_VALUE = "<script>alert('pwned')</script><img src=x onerror=alert(1)>\"'; DROP TABLE profiles; --"
+
+HOSTILE = f"""
+ALTER TABLE veo3_video_upscales ADD COLUMN "we""ird col" TEXT DEFAULT 'a''b';
+ALTER TABLE veo3_video_upscales ADD COLUMN [select] INTEGER;
+ALTER TABLE veo3_video_upscales ADD COLUMN "列 名 ✓" TEXT;
+ALTER TABLE veo3_video_upscales ADD COLUMN "<b>col</b>" TEXT;
+ALTER TABLE veo3_video_upscales ADD COLUMN "big text" TEXT;
+ALTER TABLE veo3_video_upscales ADD COLUMN "big blob" BLOB;
+CREATE INDEX "idx ""quoted"" 列" ON veo3_video_upscales("we""ird col", [select]);
+CREATE TABLE "Robert'); DROP TABLE profiles;--" (
+  "order" INTEGER PRIMARY KEY, "group" TEXT,
+  upscale_id TEXT REFERENCES veo3_video_upscales(id) ON DELETE CASCADE);
+CREATE TABLE upscale_log (note TEXT);
+CREATE TRIGGER "trg ""log"" ✓" AFTER INSERT ON veo3_video_upscales
+BEGIN INSERT INTO upscale_log VALUES (NEW."<b>col</b>"); END;
+CREATE VIEW "v <script>" AS SELECT id, "we""ird col", [select] FROM veo3_video_upscales;
+CREATE VIEW calls_functions AS SELECT load_extension('/tmp/evil.so') AS x, randomblob(8) AS y;
+"""
+
+
+def hostile_file(path: Path) -> Path:
+    """Identifiers with quotes, spaces, keywords and unicode everywhere; values with HTML and
+    script; huge text and blob values; triggers and views that would do work or load code."""
+    app_file(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(HOSTILE)
+    conn.execute('UPDATE veo3_video_upscales SET "<b>col</b>" = ?, "列 名 ✓" = ?, [select] = rowid, '
+                 '"we""ird col" = ?', (HOSTILE_VALUE, "値 ✓", HOSTILE_VALUE))
+    conn.execute('UPDATE veo3_video_upscales SET "big text" = ?, "big blob" = randomblob(3000000) WHERE rowid = 2',
+                 ("x" * 5_000_000,))
+    conn.execute("""INSERT INTO "Robert'); DROP TABLE profiles;--" ("group", upscale_id)
+                    SELECT ?, id FROM veo3_video_upscales LIMIT 5""", (HOSTILE_VALUE,))
+    # the newest generation's project id is itself hostile text
+    conn.execute("UPDATE veo3_video_generations SET project_id = ? WHERE created_at = "
+                 "(SELECT max(created_at) FROM veo3_video_generations)", (HOSTILE_VALUE,))
+    conn.execute("""CREATE TRIGGER "trg load" AFTER UPDATE ON veo3_video_upscales
+                    BEGIN SELECT load_extension('/tmp/evil.so'); END""")
+    conn.close()
+    return path

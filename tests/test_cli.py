@@ -5,7 +5,6 @@ import sys
 
 import pytest
 
-from badinputs import CORPUS, make_bad
 from conftest import BAD, ids
 from toolkit.safe_access import fingerprint
 
@@ -48,12 +47,6 @@ def test_inspect_readable_output(sample):
 def test_bad_samples_exit_2_with_one_sentence(scenario, sample):
     path = sample(scenario.filename)
     assert_one_sentence_error(run("inspect", path), path)
-
-
-@pytest.mark.parametrize("name", sorted(CORPUS))
-def test_bad_inputs_exit_2_with_one_sentence(name, tmp_path):
-    path = make_bad(name, tmp_path)
-    assert_one_sentence_error(run("inspect", path, "--json"), path)
 
 
 def test_demo_runs_on_the_headline_sample(tmp_path):
@@ -106,12 +99,6 @@ def test_diagnose_bad_insert_argument_is_exit_2(sample, bad):
     assert result.returncode == 2 and "Traceback" not in result.stderr and "--insert" in result.stderr
 
 
-@pytest.mark.parametrize("name", sorted(CORPUS))
-def test_diagnose_bad_inputs_exit_2(name, tmp_path):
-    path = make_bad(name, tmp_path)
-    assert_one_sentence_error(run("diagnose", path), path)
-
-
 # ---- fix and report ------------------------------------------------------------------
 FIX_KEYS = {"output", "skipped", "reason", "rows_before", "rows_after", "data_identical", "indexes_preserved",
             "triggers_preserved", "foreign_keys_removed", "columns_nullable", "integrity_ok", "insert_before_ok",
@@ -160,13 +147,3 @@ def test_report_command_html_and_md(sample, tmp_path):
         result = run("report", sample("cause_type_mismatch.db"), "--out", tmp_path / f"r.{fmt}", "--format", fmt)
         assert result.returncode == 0, result.stderr
         assert "type-mismatch" in (tmp_path / f"r.{fmt}").read_text()
-
-
-@pytest.mark.parametrize("command", ["fix", "report"])
-@pytest.mark.parametrize("name", sorted(CORPUS))
-def test_fix_and_report_bad_inputs_exit_2_and_write_nothing(command, name, tmp_path):
-    path = make_bad(name, tmp_path)
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    assert_one_sentence_error(run(command, path, "--out", out_dir / "result"), path)
-    assert list(out_dir.iterdir()) == []

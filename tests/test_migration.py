@@ -1,12 +1,9 @@
 """apply_030: a proven-lossless copy, whatever the customer's table carries."""
-import os
 import random
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +16,6 @@ from toolkit import errors
 from toolkit.diagnosis import diagnose
 from toolkit.migration import apply_030, plan_for
 from toolkit.safe_access import fingerprint
-from toolkit.samples import load_dataset, make_dataset
 
 
 def upscale_rows(path):
@@ -215,47 +211,6 @@ def test_every_random_row_survives(tmp_path_factory, rows):
     result = apply_030(path, out)
     assert result.proof.ok and result.proof.rows_after == len(rows)
     assert upscale_rows(out) == upscale_rows(path)
-
-
-# ---- killed part way -----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def biggish(tmp_path_factory):
-    path = tmp_path_factory.mktemp("big") / "big.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    app.migrate(conn, 27)
-    load_dataset(conn, make_dataset(random.Random(3), profiles=20, projects=200, generations=60_000, upscales=50_000))
-    conn.close()
-    return path
-
-
-def test_sigkill_part_way_leaves_no_output_or_a_complete_proven_one(biggish, tmp_path):
-    before = fingerprint(biggish)
-    rows = len(upscale_rows(biggish))
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "toolkit", "fix", str(biggish), "--out", str(tmp_path / "timing.db")], check=True)
-    full = time.perf_counter() - start
-    rng = random.Random(11)
-    outcomes = {"absent": 0, "complete": 0}
-    for i in range(12):
-        out = tmp_path / f"fixed{i}.db"
-        proc = subprocess.Popen([sys.executable, "-m", "toolkit", "fix", str(biggish), "--out", str(out)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.05, full * 1.1))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        if out.exists():
-            outcomes["complete"] += 1
-            d = diagnose(out)
-            assert d.state == "fixed" and d.schema.table("veo3_video_upscales").row_count == rows
-            assert sqlite3.connect(out).execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        else:
-            outcomes["absent"] += 1
-        assert not os.path.exists(f"{out}-wal") and not os.path.exists(f"{out}-journal")
-    assert fingerprint(biggish) == before
-    print(f"\nSIGKILL during fix: {outcomes} (a full run takes {full:.2f} s)")
-    # a later run cleans up the work folders the killed runs left
-    apply_030(biggish, tmp_path / "final.db")
-    assert not list(tmp_path.glob(".fk-toolkit-fix-*"))
 
 
 # ---- what sqlite-utils' transform would have lost --------------------------------------

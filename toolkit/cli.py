@@ -133,6 +133,34 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
+def cmd_triage(args: argparse.Namespace) -> int:
+    from .triage import TriageRow, triage, write_csv
+
+    rows = triage(args.paths, jobs=args.jobs, progress=sys.stderr.isatty(), scheduler=args.scheduler,
+                  full_check=args.full_check)
+    if not rows:
+        raise errors.RefusedError(f"No files found in {', '.join(args.paths)}; give database files or folders holding them.")
+    for row in rows:
+        if row.error:
+            print(f"error: {row.error}", file=sys.stderr)
+    if args.csv:
+        try:
+            write_csv(rows, args.csv)
+        except OSError as exc:
+            raise errors.RefusedError(f"Cannot write --csv {args.csv} ({exc.strerror}); choose a writable path.") from None
+    if args.json:
+        from dataclasses import asdict
+
+        _print_json([asdict(r) for r in rows])
+    else:
+        print(_table([{"file": Path(r.file).name, "state": r.state, "needs 030": r.needs_030, "failing": r.failing,
+                       "reason": r.reason, "top finding": r.top_finding or r.reason} for r in rows]))
+        if args.csv:
+            print(f"CSV: {args.csv}")
+    codes = {r.exit_code for r in rows}
+    return errors.EXIT_BAD_INPUT if errors.EXIT_BAD_INPUT in codes else max(codes)
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     import subprocess
 
@@ -269,6 +297,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="database to use instead of the headline sample")
     p.add_argument("--out", default="out/demo", help="folder for the outputs (default: out/demo)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("triage", help="diagnose many files (and folders) into one table, on every core")
+    p.add_argument("paths", nargs="+", help="database files and folders")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes to use (default: every core)")
+    p.add_argument("--csv", help="also write the rows to this CSV file")
+    p.add_argument("--json", action="store_true", help="print JSON rows for scripts")
+    p.add_argument("--scheduler", help="hand the files to a Dask scheduler at this address (tcp://host:8786)")
+    p.add_argument("--full-check", action="store_true", help="use PRAGMA integrity_check")
+    p.set_defaults(func=cmd_triage)
 
     p = sub.add_parser("notebooks", help="execute every notebook against the samples and write HTML copies")
     p.add_argument("--out", default="out/notebooks", help="folder for the executed notebooks and HTML")

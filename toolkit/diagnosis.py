@@ -167,6 +167,12 @@ def leftover_base(name: str, existing: set[str]) -> str | None:
     return None
 
 
+def rollback(conn: sqlite3.Connection) -> None:
+    # An interrupted or failed statement may already have rolled the transaction back.
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 def sql_type(value: Any) -> str:
     """SQLite's storage class of a Python value, as typeof() names it."""
     for kind, name in ((bool, "integer"), (int, "integer"), (float, "real"), (str, "text"), (bytes, "blob")):
@@ -275,17 +281,6 @@ def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyIn
 
 
 # --------------------------------------------------------------------------- data checks
-def integrity_findings(conn: sqlite3.Connection, *, full: bool) -> list[Finding]:
-    pragma = "integrity_check" if full else "quick_check"
-    messages = [r[0] for r in conn.execute(f"PRAGMA {pragma}(20)")]
-    if messages == ["ok"]:
-        return []
-    return [Finding("integrity-error", "error",
-                    f"PRAGMA {pragma} reports {len(messages)} problem(s), first: {messages[0]}; "
-                    "restore from a backup or ask the customer for a fresh copy.", count=len(messages),
-                    examples=messages[:EXAMPLES])]
-
-
 @dataclass
 class Violation:
     table: str
@@ -487,7 +482,7 @@ def simulate_insert(conn: sqlite3.Connection, info: DatabaseInfo, values: dict[s
             raise
         error, code = str(exc), getattr(exc, "sqlite_errorname", None)
     finally:
-        conn.execute("ROLLBACK")
+        rollback(conn)
     failing = [r.column for r in refs if r.reason != "ok"]
     note = ""
     if error and not failing:
@@ -516,17 +511,17 @@ def probe_and_check(conn: sqlite3.Connection, info: DatabaseInfo, values: dict[s
                     raise
         violations, probe_fails, notes = foreign_key_violations(conn, info, probe)
     finally:
-        conn.execute("ROLLBACK")
+        rollback(conn)
     judged = probe is not None and not any(n.startswith(f"{app.UPSCALES}: ") for n in notes)
     return violations, (probe_fails if judged else None), notes
 
 
 def diagnose_connection(conn: sqlite3.Connection, *, database: str, insert: dict[str, Any] | None = None,
-                        wal_frames: int = 0, journal_mode: str | None = None, full_check: bool = False) -> Diagnosis:
+                        wal_frames: int = 0, journal_mode: str | None = None) -> Diagnosis:
+    """Diagnose an open, already integrity-checked copy."""
     info = read_schema(conn, database=database, wal_frames=wal_frames, journal_mode=journal_mode)
     state = table_state(info.table(app.UPSCALES))
-    findings = integrity_findings(conn, full=full_check)
-    findings += schema_findings(info, state)
+    findings = schema_findings(info, state)
     defaults = default_values(conn, info)
     values = {**(defaults or {}), **insert} if insert else defaults
     violations, flagged, notes = probe_and_check(conn, info, values)
@@ -545,13 +540,14 @@ def diagnose(path: str | Path, insert: dict[str, Any] | None = None, *, full_che
     """Diagnose a customer's database (on a safe copy; the original is proven unchanged).
 
     `insert` gives the values of the app's insert (`source_generation_id`, `profile_id`,
-    `project_id`); by default the newest generation's, as the app would use."""
-    with open_copy(path) as work:
+    `project_id`); by default the newest generation's, as the app would use.  A damaged
+    file (quick_check, or integrity_check with `full_check`) is refused as bad input."""
+    with open_copy(path, check="full" if full_check else "quick") as work:
         with sqlite_errors(path):
             conn = work.connect()
             try:
                 return diagnose_connection(conn, database=str(path), insert=insert, wal_frames=work.wal_frames,
-                                           journal_mode=work.journal_mode, full_check=full_check)
+                                           journal_mode=work.journal_mode)
             finally:
                 conn.close()
 

@@ -5,6 +5,7 @@ what is wrong, and says what to ask the customer for (or what to do next).
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 #: Exit codes of the CLI, shared by every command.
@@ -21,6 +22,8 @@ class ToolkitError(Exception):
     exit_code = EXIT_BAD_INPUT
 
     def __init__(self, message: str, path: str | Path | None = None):
+        # one line, always: SQLite's own texts (quick_check, errors) may span several
+        message = re.sub(r"[\r\n\t]+", " ", message)
         super().__init__(message)
         self.message = message
         self.path = str(path) if path is not None else None

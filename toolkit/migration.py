@@ -178,7 +178,8 @@ def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
         statements.append(f"UPDATE sqlite_sequence SET seq = max(seq, {int(seq)}) WHERE name = {_literal(table.name)}")
     recorded_by = info.version_source
     statements += _record_version(conn, info)
-    statements += ["COMMIT", "PRAGMA foreign_keys = ON"]
+    # the documented procedure's check: lists (in the shell) any row the change broke
+    statements += ["PRAGMA foreign_key_check", "COMMIT", "PRAGMA foreign_keys = ON"]
     return Plan(table.name, new, statements, columns, copy_rowid, recorded_by)
 
 
@@ -208,6 +209,15 @@ def _record_version(conn: sqlite3.Connection, info: DatabaseInfo) -> list[str]:
     if info.version_source == "user_version" and (info.recorded_version or 0) < 30:
         return ["PRAGMA user_version = 30"]
     return []
+
+
+def _inject_disk_limit(conn: sqlite3.Connection) -> None:
+    """Fault injection for tests (TOOLKIT_FAULT_EXTRA_PAGES=N): let the copy grow by only N
+    pages, so the rebuild meets SQLITE_FULL as it would on a full disk."""
+    extra = os.environ.get("TOOLKIT_FAULT_EXTRA_PAGES")
+    if extra:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages + int(extra)}")
 
 
 def execute_plan(conn: sqlite3.Connection, plan: Plan) -> None:
@@ -250,6 +260,13 @@ def rows_differing(conn: sqlite3.Connection, table: TableInfo, before: str = "be
     return conn.execute(sql).fetchone()[0]
 
 
+def _violations(conn: sqlite3.Connection, schema: str, table: str) -> int | str:
+    try:
+        return len(conn.execute(f"PRAGMA {schema}.foreign_key_check({quote(table)})").fetchall())
+    except sqlite3.OperationalError as exc:  # a broken declaration: the same error on both sides is no change
+        return str(exc)
+
+
 def is_foreign_key_error(message: str | None) -> bool:
     text = (message or "").lower()
     return "foreign key" in text or "no such table" in text
@@ -289,6 +306,9 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
         if after_count != t.row_count:
             tables_same = False
             problems.append(f"{t.name} has {after_count} rows after, {t.row_count} before")
+    children = [t.name for t in before_info.tables
+                if any(fk.parent_table.lower() == name.lower() for fk in t.foreign_keys)]
+    children_same = all(_violations(conn, "before", t) == _violations(conn, "main", t) for t in children)
     pragma = "integrity_check" if full_check else "quick_check"
     integrity = [r[0] for r in conn.execute(f"PRAGMA main.{pragma}(5)")]
     insert_after = simulate_insert(conn, after_info, values) if values else None
@@ -301,6 +321,7 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
         "a foreign key on a reference column is still declared": fks_removed,
         "a reference column is still NOT NULL": nullable,
         "another column's declaration changed": others_same and other_fks_same,
+        "a table referencing the upscale table has new foreign-key violations": children_same,
         f"PRAGMA {pragma} reports: {'; '.join(integrity)}": integrity == ["ok"],
         f"the app's insert still fails on a foreign key after the fix: {insert_after.error if insert_after else ''}":
             insert_after is None or not is_foreign_key_error(insert_after.error),
@@ -381,7 +402,7 @@ def apply_030(src: str | Path, dest: str | Path, *, force: bool = False, full_ch
 def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: bool, started: float) -> MigrationResult:
     before_path, after_path = workdir / "before.db", workdir / "after.db"
     try:
-        work = copy_database(src, before_path)
+        work = copy_database(src, before_path, check="full" if full_check else "quick")
         shutil.copyfile(before_path, after_path)
     except OSError as exc:
         raise errors.RefusedError(
@@ -404,6 +425,7 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
                 result.seconds = time.perf_counter() - started
                 return result
             plan = plan_030(conn, info)
+            _inject_disk_limit(conn)
             values = default_values(conn, info)
             insert_before = simulate_insert(conn, info, values) if values else None
             try:

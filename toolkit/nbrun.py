@@ -16,10 +16,19 @@ def execute(path: str | Path, *, parameters: dict | None = None, timeout: int = 
     import papermill
 
     path = Path(path)
-    nb = papermill.execute_notebook(str(path), str(output) if output else None, parameters=parameters or {},
-                                    kernel_name="python3", cwd=str(path.parent), progress_bar=False,
-                                    request_save_on_cell_execute=False, execution_timeout=timeout)
-    return nbformat.from_dict(nb)
+    for attempt in range(3):
+        try:
+            nb = papermill.execute_notebook(str(path), str(output) if output else None, parameters=parameters or {},
+                                            kernel_name="python3", cwd=str(path.parent), progress_bar=False,
+                                            request_save_on_cell_execute=False, execution_timeout=timeout,
+                                            start_timeout=120)
+            return nbformat.from_dict(nb)
+        except RuntimeError as exc:
+            # jupyter_client picks kernel ports at random; two kernels starting at once can
+            # collide ("Address already in use"), and the kernel then never answers. Retry.
+            if "Kernel didn't respond" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def error_outputs(nb) -> list[dict]:

@@ -260,6 +260,8 @@ def connect(path: str | Path, *, time_limit: float | None = None, uri: bool = Fa
     deadline enforced by SQLite's progress handler so no crafted file can hang the tool.
     """
     conn = sqlite3.connect(str(path), isolation_level=None, uri=uri, check_same_thread=False)
+    # customer files can hold TEXT that is not valid UTF-8; show it, never crash on it
+    conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
     limit = DEFAULT_TIME_LIMIT if time_limit is None else time_limit
     deadline = time.monotonic() + limit
     conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 20_000)
@@ -302,7 +304,7 @@ def sqlite_errors(path: str | Path) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         raise translate(exc, path) from None
-    except (MemoryError, RecursionError, OverflowError) as exc:
+    except (MemoryError, RecursionError, OverflowError, UnicodeError) as exc:
         raise errors.CorruptDatabaseError(
             f"{path} could not be read ({type(exc).__name__}); the file may be crafted or damaged, "
             "so send it to engineering.",
@@ -334,8 +336,26 @@ def _copy_bytes(src: Path, dest: Path) -> str:
     return digest.hexdigest()
 
 
-def copy_database(src: str | Path, dest: str | Path) -> WorkCopy:
-    """Copy `src` (with its -wal / hot journal) to `dest` and recover it there.
+CHECKS = {"quick": "quick_check", "full": "integrity_check", "none": None}
+
+
+def check_integrity(conn: sqlite3.Connection, path: str | Path, check: str = "quick") -> None:
+    """Refuse a damaged database: every answer drawn from one would be unreliable."""
+    pragma = CHECKS[check]
+    if pragma is None:
+        return
+    messages = [r[0] for r in conn.execute(f"PRAGMA {pragma}(10)")]
+    if messages != ["ok"]:
+        lines = [line for m in messages for line in str(m).splitlines() if line and not line.startswith("***")]
+        first = (lines or ["?"])[0][:200]
+        raise errors.CorruptDatabaseError(
+            f"{path} is damaged: PRAGMA {pragma} reports problems, the first being \"{first}\"; "
+            f"{ASK_FOR_COPY}, or restore it from a backup.", path)
+
+
+def copy_database(src: str | Path, dest: str | Path, *, check: str = "quick") -> WorkCopy:
+    """Copy `src` (with its -wal / hot journal) to `dest`, recover it there, and check it
+    (`check`: 'quick' = PRAGMA quick_check, 'full' = integrity_check, 'none').
 
     After this, `dest` is one self-contained file holding exactly what the app would see;
     the original has only been read.
@@ -366,6 +386,7 @@ def copy_database(src: str | Path, dest: str | Path) -> WorkCopy:
             # TRUNCATE reports the frame counts after its reset, so count with PASSIVE first.
             _, log_frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            check_integrity(conn, src, check)
         finally:
             conn.close()
     for suffix in COPIED_SIDECARS + ("-shm",):
@@ -374,12 +395,12 @@ def copy_database(src: str | Path, dest: str | Path) -> WorkCopy:
 
 
 @contextlib.contextmanager
-def open_copy(path: str | Path, *, workdir: str | Path | None = None) -> Iterator[WorkCopy]:
-    """Yield a recovered work copy of `path`; afterwards prove the original unchanged."""
+def open_copy(path: str | Path, *, workdir: str | Path | None = None, check: str = "quick") -> Iterator[WorkCopy]:
+    """Yield a recovered, checked work copy of `path`; afterwards prove the original unchanged."""
     tmp = Path(tempfile.mkdtemp(prefix="fk-toolkit-", dir=workdir))
     work: WorkCopy | None = None
     try:
-        work = copy_database(path, tmp / "work.db")
+        work = copy_database(path, tmp / "work.db", check=check)
         yield work
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

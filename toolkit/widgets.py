@@ -37,9 +37,20 @@ PAGE = 20
 
 
 # --------------------------------------------------------------------------- rendering
+def short(value: Any, limit: int = 200) -> Any:
+    """A cell as a person can read it: long text and blobs cut, with their size."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}… ({len(value):,} characters)"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+        return f"x'{raw[:16].hex()}{'…' if len(raw) > 16 else ''}' ({len(raw):,} bytes)"
+    return value
+
+
 def frame_html(df: pd.DataFrame, row_style: Callable[[pd.Series], str] | None = None, table_id: str = "") -> str:
-    """An escaped HTML table; `row_style(row)` returns CSS for a whole row ('' for none)."""
-    styler = df.style.format(escape="html", na_rep="").hide(axis="index")
+    """An escaped HTML table (values and column names); `row_style(row)` returns CSS for a whole row."""
+    styler = (df.style.format(short, escape="html", na_rep="").format_index(escape="html", axis=1)
+              .hide(axis="index"))
     if row_style is not None:
         styler = styler.apply(lambda row: [row_style(row)] * len(row), axis=1)
     # Styler gives the table an id of its own, so ours is a data attribute: data-fk="after"

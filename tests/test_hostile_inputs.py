@@ -1,0 +1,106 @@
+"""Every bad input through every command: exit 2, one sentence naming the file, no traceback,
+nothing written, the input unchanged."""
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from badinputs import CORPUS, make_bad
+from toolkit.nbrun import NOTEBOOKS_DIR, error_outputs, execute
+from toolkit.safe_access import fingerprint
+
+COMMANDS = {
+    "inspect": lambda db, out: ["inspect", db],
+    "diagnose": lambda db, out: ["diagnose", db, "--json"],
+    "fix": lambda db, out: ["fix", db, "--out", out / "fixed.db"],
+    "report": lambda db, out: ["report", db, "--out", out / "report.html"],
+    "triage": lambda db, out: ["triage", db],
+}
+
+
+def run_cli(args, prefix=()):
+    return subprocess.run([*prefix, sys.executable, "-m", "toolkit", *map(str, args)], capture_output=True, text=True)
+
+
+def check_refused(result, path, out_dir, before, guarantees):
+    guarantees["bad_inputs_tried"] += 1
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0], result.stderr
+    leftovers = list(out_dir.iterdir())
+    guarantees["outputs_half_written"] += len(leftovers)
+    assert leftovers == []
+    after = fingerprint(path) if path.is_file() else None
+    guarantees["originals_changed"] += int(after != before)
+    assert after == before
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_bad_input_through_every_command(name, command, tmp_path, guarantees):
+    path = make_bad(name, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    before = fingerprint(path) if path.is_file() else None
+    check_refused(run_cli(COMMANDS[command](path, out)), path, out, before, guarantees)
+
+
+HOLD_WRITE_LOCK = textwrap.dedent("""
+    import sqlite3, sys, time
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")
+    conn.execute("DELETE FROM veo3_video_upscales WHERE rowid = 1")
+    print("locked", flush=True)
+    time.sleep(120)
+""")
+
+
+def test_locked_file_through_every_command(sample, tmp_path, guarantees):
+    path = sample("v26_seed_failure.db")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        before = fingerprint(path)
+        for command, args in COMMANDS.items():
+            out = tmp_path / f"out-{command}"
+            out.mkdir()
+            result = run_cli(args(path, out))
+            check_refused(result, path, out, before, guarantees)
+            assert f"locked by another program (process {holder.pid})" in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_unreadable_file_through_every_command(sample, tmp_path, guarantees):
+    path = sample("v26_seed_failure.db")
+    before = fingerprint(path)
+    os.chmod(path, 0)
+    # as root, drop the capabilities that read anything; otherwise run as is
+    prefix = ([shutil.which("setpriv"), "--bounding-set=-dac_override,-dac_read_search"]
+              if os.geteuid() == 0 else [])
+    for command, args in COMMANDS.items():
+        out = tmp_path / f"out-{command}"
+        out.mkdir()
+        result = run_cli(args(path, out), prefix)
+        os.chmod(path, 0o644)
+        check_refused(result, path, out, before, guarantees)
+        assert "permission denied" in result.stderr
+        os.chmod(path, 0)
+    os.chmod(path, 0o644)
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_bad_input_in_notebook_04_gives_a_message_cell(name, tmp_path, guarantees):
+    path = make_bad(name, tmp_path)
+    before = fingerprint(path) if path.is_file() else None
+    nb = execute(NOTEBOOKS_DIR / "04_triage_customer_file.ipynb", parameters={"db_path": str(path)})
+    guarantees["bad_inputs_tried"] += 1
+    assert error_outputs(nb) == []
+    summary = next(o for c in nb.cells if "triage_case(" in c.source for o in c.outputs)
+    assert "Cannot triage" in summary["data"]["text/markdown"]
+    assert (fingerprint(path) if path.is_file() else None) == before
