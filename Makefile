@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test lab samples notebooks fuzz bench app clean
+.PHONY: demo test lab samples notebooks fuzz guarantees bench app clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ guarantees: $(STAMP)  ## the robustness suite with a longer fuzz; prints the REA
 	bash .ci/system-deps
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest -q -n 2 tests/test_hostile_inputs.py \
 		tests/test_fuzz.py tests/test_faults.py tests/test_hostile_content.py
+
+bench: $(STAMP)  ## benchmarks at 10k, 100k and 1M rows -> BENCHMARKS.md
+	bash .ci/system-deps
+	$(BIN)/python -m toolkit bench --out BENCHMARKS.md
 
 lab: $(STAMP)  ## JupyterLab on notebooks/
 	$(BIN)/jupyter lab --notebook-dir=notebooks

@@ -26,6 +26,17 @@ def _table(rows: list[dict], headers: str = "keys") -> str:
 
 # --------------------------------------------------------------------------- commands
 def cmd_samples(args: argparse.Namespace) -> int:
+    if args.large is not None:
+        import time
+
+        from .largefile import large_database
+
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        path = large_database(Path(args.out) / f"app_{args.large}.db", args.large)
+        print(f"Wrote {path} ({args.large:,} upscale rows, {path.stat().st_size / 1e6:.0f} MB) "
+              f"in {time.perf_counter() - started:.1f} s.")
+        return errors.EXIT_OK
     from .samples import build_samples
 
     written = build_samples(args.out)
@@ -159,6 +170,15 @@ def cmd_triage(args: argparse.Namespace) -> int:
             print(f"CSV: {args.csv}")
     codes = {r.exit_code for r in rows}
     return errors.EXIT_BAD_INPUT if errors.EXIT_BAD_INPUT in codes else max(codes)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run
+
+    rows = [int(r) for r in args.rows.split(",") if r.strip()]
+    command = "make bench" if args.rows == "10000,100000,1000000" else f"python -m toolkit bench --rows {args.rows}"
+    print(run(rows, Path(args.out), repeat=args.repeat, triage_files=args.triage_files, command=command))
+    return errors.EXIT_OK
 
 
 def cmd_app(args: argparse.Namespace) -> int:
@@ -318,7 +338,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("samples", help="build the sample databases and their manifest")
     p.add_argument("--out", default="sample_dbs", help="folder to write (default: sample_dbs)")
+    p.add_argument("--large", type=int, nargs="?", const=1_000_000, default=None, metavar="N",
+                   help="instead, build one large v26 database with N upscale rows (default 1,000,000)")
     p.set_defaults(func=cmd_samples)
+
+    p = sub.add_parser("bench", help="benchmark the commands against sqlite3 and sqlite-utils (make bench)")
+    p.add_argument("--rows", default="10000,100000,1000000", help="comma-separated sizes")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--triage-files", type=int, default=8, help="files in the batch-triage run (0: skip it)")
+    p.add_argument("--out", default="BENCHMARKS.md")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

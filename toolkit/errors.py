@@ -72,10 +72,6 @@ class LockedDatabaseError(BadInputError):
     pass
 
 
-class FileChangedError(BadInputError):
-    """The original changed while we were reading it (someone else is writing it)."""
-
-
 class QueryTimeoutError(BadInputError):
     """A query on customer data ran past its time limit (a crafted or huge file)."""
 
@@ -94,7 +90,6 @@ class ProofFailedError(ToolkitError):
     exit_code = EXIT_PROOF_FAILED
 
 
-class OriginalChangedError(ToolkitError):
-    """The customer's file is not byte-identical after a command (never by our hand)."""
-
-    exit_code = EXIT_PROOF_FAILED
+class OriginalChangedError(BadInputError):
+    """The customer's file changed while a command read it: never by our hand (it is only
+    read), so another program is writing it and what we read may be a torn copy."""

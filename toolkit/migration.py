@@ -449,9 +449,13 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
             after_version = read_schema(conn, database=str(dest), count_rows=False).recorded_version
         finally:
             conn.close()
-    proof.original_unchanged = fingerprint(src) == work.fingerprint
-    if not proof.original_unchanged:
-        proof.problems.append("the original file changed during the fix")
+    # one hash of the original, after everything: it must equal what the copy read
+    changed = work.fingerprint.changed_files(fingerprint(src))
+    proof.original_unchanged = not changed
+    if changed:
+        raise errors.OriginalChangedError(
+            f"{src} changed while the fix read it ({', '.join(changed)}), so another program is writing it; "
+            "nothing was written: ask the customer to close the app and send the file again.", src)
     result.proof = proof
     result.sql = plan.script()
     result.state_after = "fixed"
@@ -465,6 +469,5 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
     os.replace(after_path, dest)  # atomic: dest is absent or complete, never half-written
     result.output = str(dest)
     result.reason = f"rebuilt {app.UPSCALES} without foreign keys on its reference columns; proof passed"
-    verify_unchanged(work.fingerprint)
     result.seconds = time.perf_counter() - started
     return result

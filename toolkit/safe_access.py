@@ -362,23 +362,21 @@ def copy_database(src: str | Path, dest: str | Path, *, check: str = "quick") ->
     """
     src = check_input(src)
     dest = Path(dest)
-    before = fingerprint(src)
     with open(src, "rb") as fh:
         header = fh.read(20)
     journal_mode = "wal" if header[18:20] == b"\x02\x02" else "delete"
+    # One read of each file both copies and fingerprints it; the -shm is only hashed (SQLite
+    # rebuilds it from the -wal).  A change during the copy shows up in the final comparison.
+    hashes = {}
     for suffix in ("",) + COPIED_SIDECARS:
         sidecar(dest, suffix).unlink(missing_ok=True)
-    for suffix in ("",) + COPIED_SIDECARS:
         original = sidecar(src, suffix)
-        if not original.is_file():
-            continue
-        copied_hash = _copy_bytes(original, sidecar(dest, suffix))
-        if copied_hash != before.hashes.get(original.name):
-            raise errors.FileChangedError(
-                f"{original} changed while it was being copied, so another program (probably the "
-                f"app) is writing it; {ASK_FOR_COPY}.",
-                src,
-            )
+        if original.is_file():
+            hashes[original.name] = _copy_bytes(original, sidecar(dest, suffix))
+    shm = sidecar(src, "-shm")
+    if shm.is_file():
+        hashes[shm.name] = sha256_file(shm)
+    before = Fingerprint(str(src), hashes)
     with sqlite_errors(src):
         conn = connect(dest)
         try:

@@ -1,0 +1,223 @@
+"""`make bench`: the toolkit's commands against what SQLite (and sqlite-utils) do by hand, on the
+same file, at several sizes: wall time (median of repeats), peak RSS, and their ratios.
+
+Every command runs as its own process (start-up included), measured by a small wrapper that
+reads its child's peak RSS from getrusage.  Speed targets are judged here, on figures printed
+side by side, never by timed assertions in tests.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__
+from . import appmodel as app
+from .largefile import large_database
+
+WRAPPER = (
+    "import json, resource, subprocess, sys, time\n"
+    "t = time.perf_counter()\n"
+    "rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "dt = time.perf_counter() - t\n"
+    "print(json.dumps([dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc]))\n"
+)
+TARGET_FIX = 1.5
+TARGET_DIAGNOSE = 1.5
+TARGET_RSS_MB = 150
+
+
+@dataclass
+class Measurement:
+    label: str
+    rows: int
+    seconds: list[float] = field(default_factory=list)
+    peak_kb: int = 0
+    returncodes: list[int] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_kb / 1024
+
+
+def measure(label: str, rows: int, cmd: list[str], repeat: int, before=None) -> Measurement:
+    m = Measurement(label, rows)
+    for _ in range(repeat):
+        if before:
+            before()
+        out = subprocess.run([sys.executable, "-c", WRAPPER, *cmd], capture_output=True, text=True, check=True)
+        seconds, peak, rc = json.loads(out.stdout)
+        m.seconds.append(seconds)
+        m.peak_kb = max(m.peak_kb, peak)
+        m.returncodes.append(rc)
+    return m
+
+
+def _toolkit(*args: str) -> list[str]:
+    return [sys.executable, "-m", "toolkit", *args]
+
+
+def _shell(script: str) -> list[str]:
+    return ["bash", "-c", script]
+
+
+def _q(path: Path) -> str:
+    return "'" + str(path).replace("'", "'\\''") + "'"
+
+
+def bench_size(rows: int, folder: Path, repeat: int) -> tuple[list[Measurement], float]:
+    """Every measurement on one file of `rows` upscales."""
+    db = folder / f"app_{rows}.db"
+    started = time.perf_counter()
+    large_database(db, rows)
+    built = time.perf_counter() - started
+    copy, fixed = folder / "copy.db", folder / "fixed.db"
+    script = folder / "fix.sql"
+    sqlite = shutil.which("sqlite3")
+    if not sqlite:
+        raise SystemExit("The benchmark's baselines need the sqlite3 shell (Debian package sqlite3).")
+    script.write_text(subprocess.run(_toolkit("fix", str(db), "--sql"), capture_output=True, text=True,
+                                     check=True).stdout)
+
+    def clean() -> None:
+        for p in (copy, fixed):
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{p}{suffix}").unlink(missing_ok=True)
+
+    refs = json.dumps(list(app.REFERENCE_COLUMNS))
+    transform = (f"import shutil, sqlite_utils; shutil.copyfile({str(db)!r}, {str(copy)!r}); "
+                 f"db = sqlite_utils.Database({str(copy)!r}); cols = {refs}; "
+                 f"db[{app.UPSCALES!r}].transform(drop_foreign_keys=cols, not_null={{c: False for c in cols}})")
+    results = [
+        measure("fix", rows, _toolkit("fix", str(db), "--out", str(fixed), "--force"), repeat, clean),
+        measure("fix --full-check", rows, _toolkit("fix", str(db), "--out", str(fixed), "--force", "--full-check"),
+                repeat, clean),
+        measure("baseline: sqlite3 .backup + fix --sql script", rows,
+                _shell(f"{sqlite} {_q(db)} '.backup {copy}' && {sqlite} {_q(copy)} < {_q(script)} > /dev/null"),
+                repeat, clean),
+        measure("sqlite-utils transform (copy + transform)", rows, [sys.executable, "-c", transform], repeat, clean),
+        measure("diagnose", rows, _toolkit("diagnose", str(db), "--json"), repeat, clean),
+        measure("baseline: sqlite3 .backup + quick_check + foreign_key_check", rows,
+                _shell(f"{sqlite} {_q(db)} '.backup {copy}' && "
+                       f"{sqlite} {_q(copy)} 'PRAGMA quick_check; PRAGMA foreign_key_check;' > /dev/null"),
+                repeat, clean),
+        measure("inspect", rows, _toolkit("inspect", str(db), "--json"), repeat, clean),
+    ]
+    clean()
+    return results, built
+
+
+def bench_triage(rows: int, files: int, folder: Path, repeat: int) -> list[Measurement]:
+    """Batch triage of `files` copies of one file with 1 job and with every core."""
+    queue = folder / "queue"
+    queue.mkdir(exist_ok=True)
+    source = folder / f"app_{rows}.db"
+    if not source.exists():
+        large_database(source, rows)
+    for i in range(files):
+        shutil.copyfile(source, queue / f"customer_{i:02d}.db")
+    cores = os.cpu_count() or 1
+    return [measure(f"triage {files} files --jobs {jobs}", rows * files, _toolkit("triage", str(queue), "--jobs", str(jobs)),
+                    repeat) for jobs in sorted({1, cores})]
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal")) / 1024 / 1024
+        mem_text = f"{mem:.0f} GiB"
+    except (OSError, StopIteration):
+        mem_text = "unknown"
+    shell = subprocess.run(["sqlite3", "--version"], capture_output=True, text=True).stdout.split()[:1]
+    import sqlite_utils
+
+    return {"machine": f"{platform.machine()}, {os.cpu_count()} cores ({cpu}), {mem_text} RAM",
+            "os": platform.platform(), "python": platform.python_version(),
+            "sqlite (python)": sqlite3.sqlite_version, "sqlite3 shell": shell[0] if shell else "missing",
+            "sqlite-utils": sqlite_utils.__version__ if hasattr(sqlite_utils, "__version__") else "?",
+            "fk-toolkit": __version__, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def _ratio(a: Measurement, b: Measurement) -> float:
+    return a.median / b.median if b.median else float("nan")
+
+
+def render(sizes: dict[int, tuple[list[Measurement], float]], triage: list[Measurement], command: str) -> str:
+    info = machine()
+    lines = ["# Benchmarks", "", f"Reproduce with `{command}`. Each figure is the median wall time of the runs "
+             "(every command a fresh process, start-up included) and the largest peak RSS seen.", "",
+             "| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in info.items()], "",
+             "## Commands side by side", "",
+             "| rows | command | seconds | µs per row | peak RSS (MB) |", "|---:|---|---:|---:|---:|"]
+    for rows, (results, built) in sizes.items():
+        for m in results:
+            lines.append(f"| {rows:,} | {m.label} | {m.median:.2f} | {m.median / rows * 1e6:.2f} | {m.peak_mb:.0f} |")
+        lines.append(f"| {rows:,} | (building the file) | {built:.2f} | {built / rows * 1e6:.2f} | |")
+    lines += ["", "## Targets", "",
+              "| rows | fix / baseline (target ≤ 1.5) | fix --full-check / baseline | fix / sqlite-utils (target < 1) "
+              "| diagnose / baseline (target ≤ 1.5) | peak RSS fix, diagnose, inspect (MB; target < 150) |",
+              "|---:|---:|---:|---:|---:|---:|"]
+    verdicts = []
+    for rows, (results, _) in sizes.items():
+        by = {m.label.split(":")[0].split(" (")[0]: m for m in results}
+        fix, full = by["fix"], by["fix --full-check"]
+        base_fix = next(m for m in results if m.label.startswith("baseline: sqlite3 .backup + fix"))
+        base_diag = next(m for m in results if m.label.startswith("baseline: sqlite3 .backup + quick"))
+        su, diag, insp = by["sqlite-utils transform"], by["diagnose"], by["inspect"]
+        r_fix, r_su, r_diag = _ratio(fix, base_fix), _ratio(fix, su), _ratio(diag, base_diag)
+        peak = max(fix.peak_mb, diag.peak_mb, insp.peak_mb)
+        lines.append(f"| {rows:,} | {r_fix:.2f} | {_ratio(full, base_fix):.2f} | {r_su:.2f} | {r_diag:.2f} | "
+                     f"{fix.peak_mb:.0f}, {diag.peak_mb:.0f}, {insp.peak_mb:.0f} |")
+        verdicts.append((rows, r_fix <= TARGET_FIX, r_su < 1, r_diag <= TARGET_DIAGNOSE, peak < TARGET_RSS_MB))
+    if len(sizes) >= 2:
+        big = sorted(sizes)[-2:]
+        per_row = {n: next(m for m in sizes[n][0] if m.label == "fix").median / n for n in big}
+        growth = per_row[big[1]] / per_row[big[0]]
+        lines += ["", f"Time per row of `fix`, {big[0]:,} → {big[1]:,} rows: ×{growth:.2f} (flat is ×1)."]
+    if triage:
+        one = triage[0]
+        lines += ["", "## Batch triage", "", "| files × rows | jobs | seconds | speed-up |", "|---|---:|---:|---:|"]
+        for m in triage:
+            lines.append(f"| {m.label.split()[1]} × {m.rows // int(m.label.split()[1]):,} | {m.label.split()[-1]} | "
+                         f"{m.median:.2f} | ×{one.median / m.median:.2f} |")
+    lines += ["", "## Verdict", ""]
+    for rows, fix_ok, su_ok, diag_ok, rss_ok in verdicts:
+        lines.append(f"- {rows:,} rows: fix within 1.5× of the bare sqlite3 baseline: **{'met' if fix_ok else 'NOT met'}**; "
+                     f"faster than sqlite-utils transform: **{'met' if su_ok else 'NOT met'}**; diagnose within 1.5× "
+                     f"of its baseline: **{'met' if diag_ok else 'NOT met'}**; peak RSS under 150 MB: "
+                     f"**{'met' if rss_ok else 'NOT met'}**.")
+    return "\n".join(lines) + "\n"
+
+
+def run(rows: list[int], out: Path, repeat: int = 3, triage_files: int = 8, triage_rows: int | None = None,
+        command: str = "make bench") -> str:
+    with tempfile.TemporaryDirectory(prefix="fk-toolkit-bench-") as tmp:
+        folder = Path(tmp)
+        sizes = {}
+        for n in rows:
+            print(f"benchmarking {n:,} rows ...", file=sys.stderr, flush=True)
+            sizes[n] = bench_size(n, folder, repeat)
+        triage = bench_triage(triage_rows or min(rows[-1], 100_000), triage_files, folder, repeat) if triage_files else []
+    text = render(sizes, triage, command)
+    out.write_text(text)
+    return text
