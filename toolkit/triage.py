@@ -97,7 +97,7 @@ def _triage_dask(files: list[str], scheduler: str, full_check: bool) -> list[Tri
         raise errors.RefusedError("--scheduler needs Dask: pip install 'dask[distributed]' "
                                   "(without --scheduler, triage runs on this machine's cores).") from None
     try:
-        client = Client(scheduler, timeout="20s")
+        client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError) as exc:
         raise errors.RefusedError(f"Cannot reach the Dask scheduler at {scheduler} ({exc}); check the address.") from None
     try:
