@@ -61,6 +61,7 @@ def _is_worker(config) -> bool:
 
 
 def pytest_sessionstart(session):
+    session.config.started_at = __import__("time").time()
     if not _is_worker(session.config):
         for old in (REPO / "out" / "guarantees").glob("*.json"):
             old.unlink()
@@ -69,6 +70,11 @@ def pytest_sessionstart(session):
 def pytest_terminal_summary(terminalreporter, config):
     if _is_worker(config):
         return
+    shots = [p for p in (REPO / "out" / "screenshots").glob("*.png")
+             if p.stat().st_mtime >= getattr(config, "started_at", 0)]
+    if shots:
+        terminalreporter.write_sep("-", "browser screenshots")
+        terminalreporter.write_line(f"{len(shots)} screenshots of each step in {REPO / 'out' / 'screenshots'}")
     totals = dict.fromkeys(GUARANTEE_KEYS, 0)
     for part in (REPO / "out" / "guarantees").glob("*.json"):
         for key, value in json.loads(part.read_text()).items():

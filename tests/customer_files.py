@@ -50,7 +50,7 @@ def customised_file(path: Path) -> Path:
 
 HOSTILE_VALUE = "<script>alert('pwned')</script><img src=x onerror=alert(1)>\"'; DROP TABLE profiles; --"
 
-HOSTILE = f"""
+HOSTILE = """
 ALTER TABLE veo3_video_upscales ADD COLUMN "we""ird col" TEXT DEFAULT 'a''b';
 ALTER TABLE veo3_video_upscales ADD COLUMN [select] INTEGER;
 ALTER TABLE veo3_video_upscales ADD COLUMN "列 名 ✓" TEXT;

@@ -1,9 +1,7 @@
 """apply_030: a proven-lossless copy, whatever the customer's table carries."""
-import random
 import shutil
 import sqlite3
 import subprocess
-import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -117,7 +115,7 @@ def test_extra_columns_check_collate_generated_indexes_triggers_views_survive(tm
 def test_autoincrement_counter_and_without_rowid_primary_key(tmp_path):
     path = tmp_path / "auto.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.executescript(f"""
+    conn.executescript("""
         CREATE TABLE profiles (id TEXT PRIMARY KEY);
         CREATE TABLE veo3_projects (id TEXT PRIMARY KEY);
         CREATE TABLE veo3_video_generations (id TEXT PRIMARY KEY, profile_id TEXT, project_id TEXT, created_at TEXT);

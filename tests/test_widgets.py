@@ -1,6 +1,4 @@
 """The widgets, driven from Python: set values, click, read what they show."""
-import pytest
-
 from toolkit.samples import SAMPLES_DIR
 from toolkit.widgets import (DatabasePicker, DataPager, FixPanel, InsertForm, TriageApp, fix_explorer,
                              schema_explorer, simulate_explorer)

@@ -1,15 +1,28 @@
 """Diagnose and safely repair SQLite foreign-key failures in the video app's database.
 
 The public API: ``inspect`` (schema), ``diagnose`` (which reference fails, and why),
-``apply_030`` (the fix, on a copy, proven) and ``compare`` (before and after).  Every function takes a path to a customer's
-file, works on a private copy, and proves the original unchanged.
+``apply_030`` (the fix, on a copy, proven) and ``compare`` (before and after).  Every function
+takes a path to a customer's file, works on a private copy, and proves the original unchanged.
+Names are imported on first use, so the command line starts without loading what it does not run.
 """
-from .comparison import Comparison, compare
-from .diagnosis import Diagnosis, diagnose
-from .errors import ToolkitError
-from .migration import MigrationResult, apply_030
-from .schema import DatabaseInfo, inspect
+from __future__ import annotations
 
-__all__ = ["Comparison", "DatabaseInfo", "Diagnosis", "MigrationResult", "ToolkitError", "apply_030", "compare",
-           "diagnose", "inspect"]
+import importlib
+from typing import Any
+
+from .errors import ToolkitError
+
 __version__ = "0.1.0"
+_PUBLIC = {
+    "Comparison": "comparison", "compare": "comparison",
+    "DatabaseInfo": "schema", "inspect": "schema",
+    "Diagnosis": "diagnosis", "diagnose": "diagnosis",
+    "MigrationResult": "migration", "apply_030": "migration",
+}
+__all__ = ["ToolkitError", *_PUBLIC]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    raise AttributeError(f"module 'toolkit' has no attribute {name!r}")

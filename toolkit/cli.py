@@ -145,7 +145,7 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
-    from .triage import TriageRow, triage, write_csv
+    from .triage import triage, write_csv
 
     rows = triage(args.paths, jobs=args.jobs, progress=sys.stderr.isatty(), scheduler=args.scheduler,
                   full_check=args.full_check)

@@ -11,7 +11,6 @@ from .diagnosis import InsertSimulation, default_values, simulate_insert
 from .migration import rows_differing
 from .safe_access import open_copy, sqlite_errors
 from .schema import DatabaseInfo, TableInfo, read_schema
-from .sqlnames import quote
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,17 +88,6 @@ def _sim(sim: InsertSimulation | None) -> dict | None:
     return {"attempted": sim.attempted, "ok": sim.ok, "error": sim.error, "failing": sim.failing}
 
 
-def _column_text(c) -> str:
-    parts = [c.type or "(no type)"]
-    if c.notnull:
-        parts.append("NOT NULL")
-    if c.default is not None:
-        parts.append(f"DEFAULT {c.default}")
-    if c.pk:
-        parts.append("PRIMARY KEY")
-    return " ".join(parts)
-
-
 def _fk_text(fk) -> str:
     return (f"({', '.join(fk.columns)}) REFERENCES {fk.parent_table}({', '.join(fk.parent_columns)}) "
             f"ON DELETE {fk.on_delete} ON UPDATE {fk.on_update}")
@@ -122,7 +110,7 @@ def schema_changes(before: DatabaseInfo, after: DatabaseInfo) -> list[SchemaChan
     diff("table", "", {n: "" for n in tables_b}, {n: "" for n in tables_a})
     for name in tables_b.keys() & tables_a.keys():
         b, a = tables_b[name], tables_a[name]
-        diff("column", name, {c.name: _column_text(c) for c in b.columns}, {c.name: _column_text(c) for c in a.columns})
+        diff("column", name, {c.name: c.declaration for c in b.columns}, {c.name: c.declaration for c in a.columns})
         diff("foreign key", name, {", ".join(fk.columns): _fk_text(fk) for fk in b.foreign_keys},
              {", ".join(fk.columns): _fk_text(fk) for fk in a.foreign_keys})
         diff("index", name, {i.name: i.sql or ", ".join(i.columns) for i in b.indexes},

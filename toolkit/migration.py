@@ -33,7 +33,7 @@ from . import appmodel as app
 from . import errors
 from .ddl import relax_columns, tokenize
 from .diagnosis import default_values, simulate_insert, table_state
-from .safe_access import Fingerprint, check_integrity, connect, copy_database, fingerprint, sqlite_errors
+from .safe_access import check_integrity, connect, copy_database, fingerprint, sqlite_errors, verify_unchanged
 from .schema import DatabaseInfo, TableInfo, read_schema
 from .sqlnames import quote
 
@@ -450,7 +450,7 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
                                  "they are nullable, so migration 030 has nothing to do; no copy was written.")
                 result.state_after = state
                 result.recorded_version_after = info.recorded_version
-                _original_unchanged(src, work.fingerprint, closing_hash.result())
+                verify_unchanged(work.fingerprint, closing_hash.result())
                 result.seconds = time.perf_counter() - started
                 return result
             plan = plan_030(conn, info)
@@ -479,7 +479,8 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             conn.close()
-        proof.original_unchanged = _original_unchanged(src, work.fingerprint, closing_hash.result())
+        verify_unchanged(work.fingerprint, closing_hash.result())  # raises if another program wrote it
+        proof.original_unchanged = True
     result.proof = proof
     result.sql = plan.script()
     result.state_after = "fixed"
@@ -497,13 +498,3 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
     result.reason = f"rebuilt {app.UPSCALES} without foreign keys on its reference columns; proof passed"
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _original_unchanged(src: Path, read: Fingerprint, now: Fingerprint) -> bool:
-    """The original's closing hash must equal what the copy read."""
-    changed = read.changed_files(now)
-    if changed:
-        raise errors.OriginalChangedError(
-            f"{src} changed while the fix read it ({', '.join(changed)}), so another program is writing it; "
-            "nothing was written: ask the customer to close the app and send the file again.", src)
-    return True

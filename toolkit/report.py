@@ -38,18 +38,10 @@ class Report:
             return []
         b = self.comparison.schema_before.table(app.UPSCALES)
         a = self.comparison.schema_after.table(app.UPSCALES)
-        after = {c.name: c for c in (a.columns if a else [])}
-        rows = []
-        for c in b.columns if b else []:
-            ac = after.get(c.name)
-            bt, at = _decl(c), _decl(ac) if ac else "(missing)"
-            fks_b = [fk for fk in b.foreign_keys if c.name in fk.columns]
-            fks_a = [fk for fk in a.foreign_keys if c.name in fk.columns] if a else []
-            bf = "; ".join(f"REFERENCES {fk.parent_table}({', '.join(fk.parent_columns)})" for fk in fks_b)
-            af = "; ".join(f"REFERENCES {fk.parent_table}({', '.join(fk.parent_columns)})" for fk in fks_a)
-            rows.append({"name": c.name, "before": (bt + (" " + bf if bf else "")).strip(),
-                         "after": (at + (" " + af if af else "")).strip(), "changed": (bt, bf) != (at, af)})
-        return rows
+        before = b.declarations() if b else {}
+        after = a.declarations() if a else {}
+        return [{"name": name, "before": text, "after": after.get(name, "(missing)"),
+                 "changed": text != after.get(name)} for name, text in before.items()]
 
     def render(self, fmt: str = "html") -> str:
         env = jinja2.Environment(autoescape=fmt == "html", undefined=jinja2.StrictUndefined,
@@ -58,17 +50,6 @@ class Report:
         return template.render(r=self, d=self.diagnosis, m=self.migration, c=self.comparison,
                                proof=self.migration.proof if self.migration else None,
                                version=__version__, md=_md)
-
-
-def _decl(c) -> str:
-    parts = [c.type or "(no type)"]
-    if c.notnull:
-        parts.append("NOT NULL")
-    if c.default is not None:
-        parts.append(f"DEFAULT {c.default}")
-    if c.pk:
-        parts.append("PRIMARY KEY")
-    return " ".join(parts)
 
 
 def _md(value: object) -> str:

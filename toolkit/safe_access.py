@@ -65,14 +65,16 @@ def fingerprint(path: str | Path) -> Fingerprint:
     return Fingerprint(str(path), hashes)
 
 
-def verify_unchanged(before: Fingerprint) -> Fingerprint:
-    after = fingerprint(before.path)
+def verify_unchanged(before: Fingerprint, after: Fingerprint | None = None) -> Fingerprint:
+    """Raise unless the original still has the hashes it had when it was copied (`after`:
+    a closing fingerprint already taken, e.g. in a background thread)."""
+    after = after or fingerprint(before.path)
     changed = before.changed_files(after)
     if changed:
         raise errors.OriginalChangedError(
             f"{before.path} changed while the toolkit was reading it ({', '.join(changed)}); "
-            "the toolkit only reads it, so another program (probably the app) is writing it: "
-            f"{ASK_FOR_COPY}.",
+            "the toolkit only reads it, so another program (probably the app) is writing it and nothing was "
+            f"written: {ASK_FOR_COPY}.",
             before.path,
         )
     return after

@@ -37,6 +37,18 @@ class ColumnInfo:
     def generated(self) -> bool:
         return self.hidden in (2, 3)
 
+    @property
+    def declaration(self) -> str:
+        """The column as a person reads it: type, NOT NULL, DEFAULT, PRIMARY KEY."""
+        parts = [self.type or "(no type)"]
+        if self.notnull:
+            parts.append("NOT NULL")
+        if self.default is not None:
+            parts.append(f"DEFAULT {self.default}")
+        if self.pk:
+            parts.append("PRIMARY KEY")
+        return " ".join(parts)
+
 
 @dataclass
 class ForeignKeyInfo:
@@ -74,6 +86,12 @@ class TableInfo:
 
     def column(self, name: str) -> ColumnInfo | None:
         return next((c for c in self.columns if c.name.lower() == name.lower()), None)
+
+    def declarations(self) -> dict[str, str]:
+        """Each column's declaration followed by the foreign keys on it."""
+        return {c.name: " ".join([c.declaration, *(f"REFERENCES {fk.parent_table}({', '.join(fk.parent_columns)})"
+                                                   for fk in self.foreign_keys if c.name in fk.columns)])
+                for c in self.columns}
 
     @property
     def primary_key(self) -> list[str]:

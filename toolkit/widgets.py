@@ -77,17 +77,8 @@ def findings_html(d: Diagnosis) -> str:
 
 def _declaration(info, name: str) -> pd.DataFrame:
     table = info.table(name) if info else None
-    if table is None:
-        return pd.DataFrame(columns=["column", "declaration"])
-    rows = []
-    for c in table.columns:
-        decl = " ".join(p for p in [c.type or "(no type)", "NOT NULL" if c.notnull else "",
-                                    f"DEFAULT {c.default}" if c.default is not None else "",
-                                    "PRIMARY KEY" if c.pk else ""] if p)
-        refs = [f"REFERENCES {fk.parent_table}({', '.join(fk.parent_columns)})"
-                for fk in table.foreign_keys if c.name in fk.columns]
-        rows.append({"column": c.name, "declaration": " ".join([decl, *refs])})
-    return pd.DataFrame(rows)
+    rows = table.declarations().items() if table else []
+    return pd.DataFrame(rows, columns=["column", "declaration"])
 
 
 def before_after_html(c: Comparison, table: str = app.UPSCALES) -> tuple[str, str, str]:
