@@ -166,6 +166,7 @@ def test_notebook_runs_in_jupyterlab_with_widgets_rendered(browser, lab, name):
             failing = [row for row in table.locator("tbody tr").all_inner_texts() if "missing-row" in row]
             assert len(failing) == 1 and failing[0].startswith("project_id")
             assert "The insert fails because project_id" in page.locator('[data-fk="answer"]').last.inner_text()
+            table.scroll_into_view_if_needed()  # the notebook scrolls inside its panel, not the page
             shot(page, "lab-02-simulated")
         if name.startswith("03_"):
             page.get_by_role("button", name="Apply migration 030 to a copy").click()
@@ -175,6 +176,7 @@ def test_notebook_runs_in_jupyterlab_with_widgets_rendered(browser, lab, name):
             for column in ("source_generation_id", "profile_id", "project_id"):
                 assert rows[column].strip() == "TEXT", rows[column]
             assert "NOT NULL" in rows["status"]
+            after.scroll_into_view_if_needed()
             shot(page, "lab-03-applied")
     finally:
         page.close()

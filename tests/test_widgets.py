@@ -72,7 +72,13 @@ def test_picker_path_and_upload(sample, tmp_path):
 
 
 def test_triage_app_tabs_and_bad_files():
+    import html
+
+    from toolkit.diagnosis import diagnose
+
     app = TriageApp()
+    for finding in diagnose(app.path).findings:  # messages are shown whole, never cut
+        assert finding.message in html.unescape(app.findings.value)
     assert "The insert fails because project_id" in app.answer.value
     assert 'data-fk="findings"' in app.findings.value and 'data-fk="columns"' in app.schema.value
     assert 'data-fk="data"' in app.data.rows.value

@@ -37,9 +37,9 @@ PAGE = 20
 
 
 # --------------------------------------------------------------------------- rendering
-def short(value: Any, limit: int = 200) -> Any:
-    """A cell as a person can read it: long text and blobs cut, with their size."""
-    if isinstance(value, str) and len(value) > limit:
+def short(value: Any, limit: int | None = None) -> Any:
+    """A cell as a person can read it: blobs as a hex preview, text past `limit` cut, with sizes."""
+    if limit is not None and isinstance(value, str) and len(value) > limit:
         return f"{value[:limit]}… ({len(value):,} characters)"
     if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value)
@@ -47,9 +47,11 @@ def short(value: Any, limit: int = 200) -> Any:
     return value
 
 
-def frame_html(df: pd.DataFrame, row_style: Callable[[pd.Series], str] | None = None, table_id: str = "") -> str:
-    """An escaped HTML table (values and column names); `row_style(row)` returns CSS for a whole row."""
-    styler = (df.style.format(short, escape="html", na_rep="").format_index(escape="html", axis=1)
+def frame_html(df: pd.DataFrame, row_style: Callable[[pd.Series], str] | None = None, table_id: str = "",
+               limit: int | None = None) -> str:
+    """An escaped HTML table (values and column names); `row_style(row)` returns CSS for a whole
+    row; `limit` cuts long text (customer data can hold megabytes in one cell)."""
+    styler = (df.style.format(lambda v: short(v, limit), escape="html", na_rep="").format_index(escape="html", axis=1)
               .hide(axis="index"))
     if row_style is not None:
         styler = styler.apply(lambda row: [row_style(row)] * len(row), axis=1)
@@ -323,7 +325,7 @@ class DataPager(widgets.VBox):
                                    f"LIMIT {PAGE} OFFSET ?", conn, params=(self.page.value * PAGE,))
         finally:
             conn.close()
-        self.rows.value = frame_html(df, table_id="data")
+        self.rows.value = frame_html(df, table_id="data", limit=200)
 
 
 class SchemaPanel(widgets.VBox):
