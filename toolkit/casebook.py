@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from . import errors
 from .comparison import Comparison, compare
@@ -72,28 +72,27 @@ class Case:
             lines.append(f"- migration 030 on a copy: {'skipped: ' + m.reason if m.skipped else 'applied and proven'}")
         return "\n".join(lines)
 
-    def _frame(self, getter: Callable[[], "pd.DataFrame"]) -> "pd.DataFrame":
+    @staticmethod
+    def _frame(part: object, method: str) -> "pd.DataFrame":
+        """`part.method()`, or an empty frame when the part is absent (bad file, no table, skip)."""
         import pandas as pd
 
-        try:
-            return getter()
-        except AttributeError:  # the part is absent (bad file, no table, skipped fix)
-            return pd.DataFrame()
+        return getattr(part, method)() if part is not None else pd.DataFrame()
 
     def findings_frame(self) -> "pd.DataFrame":
-        return self._frame(lambda: self.diagnosis.findings_frame())
+        return self._frame(self.diagnosis, "findings_frame")
 
     def references_frame(self) -> "pd.DataFrame":
-        return self._frame(lambda: self.diagnosis.references_frame())
+        return self._frame(self.diagnosis, "references_frame")
 
     def schema_changes_frame(self) -> "pd.DataFrame":
-        return self._frame(lambda: self.comparison.schema_frame())
+        return self._frame(self.comparison, "schema_frame")
 
     def data_frame(self) -> "pd.DataFrame":
-        return self._frame(lambda: self.comparison.data_frame())
+        return self._frame(self.comparison, "data_frame")
 
     def insert_frame(self) -> "pd.DataFrame":
-        return self._frame(lambda: self.comparison.insert_frame())
+        return self._frame(self.comparison, "insert_frame")
 
     @property
     def sql(self) -> str:
