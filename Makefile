@@ -34,7 +34,7 @@ bench: $(STAMP)  ## benchmarks at 10k, 100k and 1M rows -> BENCHMARKS.md
 	$(BIN)/python -m toolkit bench --out BENCHMARKS.md
 
 lab: $(STAMP)  ## JupyterLab on notebooks/
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 notebooks: $(STAMP)  ## execute every notebook against the samples, write HTML to out/notebooks
 	$(BIN)/python -m toolkit notebooks --out out/notebooks

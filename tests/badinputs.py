@@ -37,6 +37,11 @@ def _directory(path: Path) -> Path:
     return path
 
 
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)  # opening it for reading would block forever
+    return path
+
+
 def _missing(path: Path) -> Path:
     return path
 
@@ -96,6 +101,7 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
        for n, _ in random.Random(7).sample(_btree_pages("veo3_video_upscales"), 2)
        + random.Random(8).sample(_btree_pages("veo3_video_generations"), 1)},
     "directory": (_directory, "NotAFileError"),
+    "named pipe": (_fifo, "NotAFileError"),
     "missing": (_missing, "MissingFileError"),
     "wal without its database": (_wal_without_db, "MissingFileError"),
     "a -wal given as the database": (_wal_as_db, "NotADatabaseError"),

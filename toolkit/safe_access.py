@@ -224,8 +224,11 @@ def check_input(path: str | Path) -> Path:
             f"{path} is a folder, not a database file; point the toolkit at the app's .db file inside it.",
             path,
         )
+    if not stat.S_ISREG(path.stat().st_mode):  # before any open(): a FIFO would block it forever
+        raise errors.NotAFileError(
+            f"{path} is not a regular file; point the toolkit at the app's .db file.", path
+        )
     try:
-        mode = path.stat().st_mode
         with open(path, "rb"):
             pass
     except PermissionError:
@@ -237,10 +240,6 @@ def check_input(path: str | Path) -> Path:
         raise errors.UnreadableFileError(
             f"{path} cannot be read ({exc.strerror}); copy it somewhere readable and try again.", path
         ) from None
-    if not stat.S_ISREG(mode):
-        raise errors.NotAFileError(
-            f"{path} is not a regular file; point the toolkit at the app's .db file.", path
-        )
     size = path.stat().st_size
     if size == 0:
         raise errors.EmptyFileError(
