@@ -353,7 +353,8 @@ def orphan_findings(violations: list[Violation]) -> list[Finding]:
             "orphan-rows", "warning",
             f"{v.table} already has {count} row(s) whose {cols} has no matching row in {v.fk.parent_table} "
             f"(rowids {', '.join(map(str, examples))}{', ...' if count > len(examples) else ''}); they were written "
-            "while foreign keys were off, and PRAGMA foreign_key_check reports them.",
+            "while foreign keys were off or broken by a later change to the parent, and PRAGMA foreign_key_check "
+            "reports them.",
             v.table, cols, count=count, examples=examples))
     return findings
 
