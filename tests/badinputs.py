@@ -2,12 +2,16 @@
 and names the toolkit error it must raise."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import shutil
+import subprocess
+import sys
 import struct
 import zlib
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from toolkit.samples import HEADLINE, SAMPLES_DIR
 
@@ -113,5 +117,35 @@ def make_bad(name: str, folder: Path) -> Path:
     return maker(folder / f"bad {name.replace(' ', '_')} é.db")
 
 
-def unreadable_supported() -> bool:
-    return os.name == "posix"
+def unprivileged() -> list[str]:
+    """A command prefix that takes away root's read-anything capabilities (empty for other users),
+    so permission checks can be tested as a support engineer meets them."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "util-linux's setpriv is needed to drop root's read-anything capability"
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+
+
+_HOLD_WRITE_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute(f"PRAGMA journal_mode = {sys.argv[2]}")
+conn.execute(f"BEGIN {sys.argv[3]}")
+conn.execute("DELETE FROM veo3_video_upscales WHERE rowid = 1")
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+@contextlib.contextmanager
+def write_lock_held(path: Path, journal_mode: str = "delete", begin: str = "IMMEDIATE") -> Iterator[int]:
+    """A real second process holding a write transaction (BEGIN `begin`) open on `path`; yields its PID."""
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_WRITE_LOCK, str(path), journal_mode, begin],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()

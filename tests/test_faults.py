@@ -2,7 +2,6 @@
 Each leaves either no output or a complete, proven one; the original never changes."""
 import os
 import random
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -11,6 +10,7 @@ import time
 
 import pytest
 
+from badinputs import unprivileged
 from toolkit import appmodel as app
 from toolkit import errors
 from toolkit.diagnosis import diagnose
@@ -29,7 +29,7 @@ def biggish(tmp_path_factory):
     return path
 
 
-def fix_cli(src, out, env=None, prefix=()):
+def fix_cli(src, out, prefix=()):
     return [*prefix, sys.executable, "-m", "toolkit", "fix", str(src), "--out", str(out)]
 
 
@@ -85,10 +85,9 @@ def test_read_only_destination_folder(sample, tmp_path, guarantees):
     folder = tmp_path / "read-only"
     folder.mkdir()
     os.chmod(folder, 0o555)
-    prefix = ([shutil.which("setpriv"), "--bounding-set=-dac_override,-dac_read_search"]
-              if os.geteuid() == 0 else [])
     try:
-        result = subprocess.run(fix_cli(src, folder / "fixed.db", prefix=prefix), capture_output=True, text=True)
+        result = subprocess.run(fix_cli(src, folder / "fixed.db", prefix=unprivileged()), capture_output=True,
+                                text=True)
     finally:
         os.chmod(folder, 0o755)
     guarantees["faults_injected"] += 1

@@ -1,14 +1,12 @@
 """Every bad input through every command: exit 2, one sentence naming the file, no traceback,
 nothing written, the input unchanged."""
 import os
-import shutil
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
-from badinputs import CORPUS, make_bad
+from badinputs import CORPUS, make_bad, unprivileged, write_lock_held
 from toolkit.nbrun import NOTEBOOKS_DIR, error_outputs, execute
 from toolkit.safe_access import fingerprint
 
@@ -49,49 +47,29 @@ def test_bad_input_through_every_command(name, command, tmp_path, guarantees):
     check_refused(run_cli(COMMANDS[command](path, out)), path, out, before, guarantees)
 
 
-HOLD_WRITE_LOCK = textwrap.dedent("""
-    import sqlite3, sys, time
-    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-    conn.execute("BEGIN EXCLUSIVE")
-    conn.execute("DELETE FROM veo3_video_upscales WHERE rowid = 1")
-    print("locked", flush=True)
-    time.sleep(120)
-""")
-
-
 def test_locked_file_through_every_command(sample, tmp_path, guarantees):
     path = sample("v26_seed_failure.db")
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(path)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with write_lock_held(path, begin="EXCLUSIVE") as pid:
         before = fingerprint(path)
         for command, args in COMMANDS.items():
             out = tmp_path / f"out-{command}"
             out.mkdir()
             result = run_cli(args(path, out))
             check_refused(result, path, out, before, guarantees)
-            assert f"locked by another program (process {holder.pid})" in result.stderr
-    finally:
-        holder.kill()
-        holder.wait()
+            assert f"locked by another program (process {pid})" in result.stderr
 
 
 def test_unreadable_file_through_every_command(sample, tmp_path, guarantees):
     path = sample("v26_seed_failure.db")
     before = fingerprint(path)
-    os.chmod(path, 0)
-    # as root, drop the capabilities that read anything; otherwise run as is
-    prefix = ([shutil.which("setpriv"), "--bounding-set=-dac_override,-dac_read_search"]
-              if os.geteuid() == 0 else [])
     for command, args in COMMANDS.items():
         out = tmp_path / f"out-{command}"
         out.mkdir()
-        result = run_cli(args(path, out), prefix)
+        os.chmod(path, 0)
+        result = run_cli(args(path, out), unprivileged())
         os.chmod(path, 0o644)
         check_refused(result, path, out, before, guarantees)
         assert "permission denied" in result.stderr
-        os.chmod(path, 0)
-    os.chmod(path, 0o644)
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))

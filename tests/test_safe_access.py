@@ -4,11 +4,10 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
-from badinputs import CORPUS, make_bad
+from badinputs import CORPUS, make_bad, unprivileged, write_lock_held
 from conftest import GOOD, ids
 from toolkit import errors
 from toolkit.safe_access import copy_database, fingerprint, open_copy, verify_unchanged
@@ -72,15 +71,11 @@ def test_bad_inputs_raise_the_toolkits_own_error(name, tmp_path):
         assert fingerprint(path) == before
 
 
-def test_unreadable_file(sample, tmp_path):
+def test_unreadable_file(sample):
     path = sample("v26_seed_failure.db")
     os.chmod(path, 0)
-    if os.geteuid() == 0:
-        # root reads anything: run the CLI without the capabilities that let it
-        setpriv = shutil.which("setpriv")
-        assert setpriv, "util-linux's setpriv is needed to drop root's read-anything capability"
-        result = subprocess.run([setpriv, "--bounding-set=-dac_override,-dac_read_search",
-                                 sys.executable, "-m", "toolkit", "inspect", str(path)],
+    if os.geteuid() == 0:  # root reads anything: run the CLI without the capabilities that let it
+        result = subprocess.run([*unprivileged(), sys.executable, "-m", "toolkit", "inspect", str(path)],
                                 capture_output=True, text=True)
         assert result.returncode == 2, result.stderr
         assert "permission denied" in result.stderr and "Traceback" not in result.stderr
@@ -90,31 +85,15 @@ def test_unreadable_file(sample, tmp_path):
                 pass
 
 
-HOLD_LOCK = textwrap.dedent("""
-    import sqlite3, sys, time
-    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-    conn.execute(sys.argv[2])
-    conn.execute("BEGIN IMMEDIATE")
-    conn.execute("UPDATE veo3_video_upscales SET status = status")
-    print("locked", flush=True)
-    time.sleep(60)
-""")
-
-
-@pytest.mark.parametrize("mode", ["PRAGMA journal_mode = delete", "PRAGMA journal_mode = wal"])
+@pytest.mark.parametrize("mode", ["delete", "wal"])
 def test_file_locked_by_a_writer_in_another_process(sample, mode):
     path = sample("v26_seed_failure.db")
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path), mode], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with write_lock_held(path, mode) as pid:
         before = fingerprint(path)
-        with pytest.raises(errors.LockedDatabaseError, match=f"process {holder.pid}"):
+        with pytest.raises(errors.LockedDatabaseError, match=f"process {pid}"):
             with open_copy(path):
                 pass
         assert fingerprint(path) == before
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_path_with_spaces_and_unicode_works(sample, tmp_path):
