@@ -78,6 +78,8 @@ class Diagnosis:
     insert_simulation: InsertSimulation
     wal_frames: int = 0
     schema: DatabaseInfo | None = field(default=None, repr=False)
+    #: SHA-256 of the original and its sidecars, as read, and proven unchanged after the diagnosis.
+    original_hashes: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def answer(self) -> str:
@@ -462,6 +464,11 @@ def _check_reference(conn: sqlite3.Connection, info: DatabaseInfo, up: TableInfo
     return check
 
 
+def app_insert(table: TableInfo, values: dict[str, Any]) -> tuple[str, tuple]:
+    """The app's INSERT for this file's upscale table (generated columns are not inserted)."""
+    return app.upscale_insert(values, [c.name for c in table.columns if not c.generated])
+
+
 def simulate_insert(conn: sqlite3.Connection, info: DatabaseInfo, values: dict[str, Any] | None,
                     flagged: set[int] | None = None) -> InsertSimulation:
     """Run the app's insert with foreign keys ON in a transaction that is rolled back."""
@@ -472,7 +479,7 @@ def simulate_insert(conn: sqlite3.Connection, info: DatabaseInfo, values: dict[s
         return InsertSimulation(False, False, None, {}, [], [],
                                 note="no generation exists yet, so the app has nothing to upscale")
     refs = [_check_reference(conn, info, up, r, values.get(r.column), flagged) for r in app.REFERENCES]
-    sql, params = app.upscale_insert(values, [c.name for c in up.columns if not c.generated])
+    sql, params = app_insert(up, values)
     conn.execute("PRAGMA foreign_keys = ON")
     error = code = None
     conn.execute("BEGIN")
@@ -504,7 +511,7 @@ def probe_and_check(conn: sqlite3.Connection, info: DatabaseInfo, values: dict[s
     conn.execute("BEGIN")
     try:
         if up is not None and values is not None and not up.without_rowid:
-            sql, params = app.upscale_insert(values, [c.name for c in up.columns if not c.generated])
+            sql, params = app_insert(up, values)
             try:
                 probe = (up.name, conn.execute(sql, params).lastrowid)
             except sqlite3.DatabaseError as exc:  # NOT NULL, CHECK ...: the simulation reports it
@@ -547,10 +554,12 @@ def diagnose(path: str | Path, insert: dict[str, Any] | None = None, *, full_che
         with sqlite_errors(path):
             conn = work.connect()
             try:
-                return diagnose_connection(conn, database=str(path), insert=insert, wal_frames=work.wal_frames,
-                                           journal_mode=work.journal_mode)
+                d = diagnose_connection(conn, database=str(path), insert=insert, wal_frames=work.wal_frames,
+                                        journal_mode=work.journal_mode)
             finally:
                 conn.close()
+        d.original_hashes = dict(work.fingerprint.hashes)  # open_copy's exit proves them still true
+        return d
 
 
 # --------------------------------------------------------------------------- the answer

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import sqlite3
-import time
 import uuid
 from pathlib import Path
 
@@ -75,10 +74,3 @@ def large_database(path: str | Path, n: int = 1_000_000, *, seed: int = 26) -> P
     conn.close()
     return path
 
-
-if __name__ == "__main__":  # pragma: no cover - manual timing
-    import sys
-
-    started = time.perf_counter()
-    out = large_database(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000)
-    print(f"{out}: {out.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - started:.1f} s")

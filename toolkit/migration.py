@@ -48,9 +48,6 @@ class Plan:
     table: str
     new_table: str
     statements: list[str]
-    columns: list[str]  # copied columns (generated ones are recomputed)
-    copy_rowid: bool
-    recorded_by: str | None  # 'migrations', 'user_version' or None
 
     def script(self) -> str:
         header = (f"-- Migration 030 for this file: rebuild {self.table} without foreign keys on "
@@ -177,11 +174,10 @@ def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
     seq = _autoincrement_seq(conn, table.name)
     if seq is not None:
         statements.append(f"UPDATE sqlite_sequence SET seq = max(seq, {int(seq)}) WHERE name = {_literal(table.name)}")
-    recorded_by = info.version_source
     statements += _record_version(conn, info)
     # the documented procedure's check: lists (in the shell) any row the change broke
     statements += ["PRAGMA foreign_key_check", "COMMIT", "PRAGMA foreign_keys = ON"]
-    return Plan(table.name, new, statements, columns, copy_rowid, recorded_by)
+    return Plan(table.name, new, statements)
 
 
 def _literal(text: str) -> str:

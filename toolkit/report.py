@@ -20,7 +20,6 @@ from . import appmodel as app
 from .comparison import Comparison, compare
 from .diagnosis import Diagnosis, diagnose
 from .migration import MigrationResult, apply_030
-from .safe_access import fingerprint
 
 
 @dataclass
@@ -62,7 +61,6 @@ def build_report(path: str | Path, *, full_check: bool = False) -> Report:
     """Diagnose `path`, apply 030 to a temporary copy, compare; nothing is kept but the record."""
     path = Path(path)
     diagnosis = diagnose(path, full_check=full_check)
-    hashes = fingerprint(path).hashes
     migration = comparison = None
     if diagnosis.state != "no-upscales-table":
         tmp = Path(tempfile.mkdtemp(prefix="fk-toolkit-report-"))
@@ -71,7 +69,7 @@ def build_report(path: str | Path, *, full_check: bool = False) -> Report:
             comparison = compare(path, migration.output) if migration.output else None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    return Report(diagnosis, migration, comparison, hashes,
+    return Report(diagnosis, migration, comparison, diagnosis.original_hashes,
                   datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 

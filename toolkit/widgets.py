@@ -176,7 +176,7 @@ class DatabasePicker(widgets.VBox):
 class InsertForm(widgets.VBox):
     """The app's insert, pre-filled with the values the app would use; a button simulates it."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path | None = None):
         self.fields = {c: widgets.Text(description=c, style={"description_width": "150px"},
                                        layout=widgets.Layout(width="560px")) for c in app.REFERENCE_COLUMNS}
         self.simulate = widgets.Button(description="Simulate insert", button_style="primary")
@@ -185,13 +185,15 @@ class InsertForm(widgets.VBox):
         self.diagnosis: Diagnosis | None = None
         self.simulate.on_click(lambda _: self.run())
         super().__init__([*self.fields.values(), self.simulate, self.answer, self.references])
-        self.load(path)
+        if path is not None:
+            self.load(path)
 
-    def load(self, path: str | Path) -> None:
+    def load(self, path: str | Path, diagnosis: Diagnosis | None = None) -> None:
+        """Pre-fill from `diagnosis` of `path` (diagnosed here when not given)."""
         self.path = Path(path)
         self.answer.value = self.references.value = ""
         try:
-            values = diagnose(self.path).insert_simulation.values
+            values = (diagnosis or diagnose(self.path)).insert_simulation.values
         except errors.ToolkitError as exc:
             values = {}
             self.answer.value = message_html(exc.message, False)
@@ -289,7 +291,7 @@ class FixPanel(widgets.VBox):
 class DataPager(widgets.VBox):
     """A table's rows, a page at a time, read from one private copy (never all in memory)."""
 
-    def __init__(self, path: str | Path, table: str = app.UPSCALES):
+    def __init__(self, path: str | Path | None = None, table: str = app.UPSCALES):
         self._dir = Path(tempfile.mkdtemp(prefix="toolkit-pager-"))
         weakref.finalize(self, shutil.rmtree, self._dir, True)
         self.table_name = table
@@ -297,7 +299,9 @@ class DataPager(widgets.VBox):
         self.rows = widgets.HTML()
         self.page.observe(lambda _: self.show(), names="value")
         super().__init__([self.page, self.rows])
-        self.load(path)
+        self.work = None
+        if path is not None:
+            self.load(path)
 
     def load(self, path: str | Path) -> None:
         self.work = None
@@ -384,9 +388,10 @@ class TriageApp(widgets.VBox):
         self.findings = widgets.HTML()
         self.schema = widgets.HTML()
         start = Path(path) if path else (self.picker.path if self.picker else None)
-        self.form = InsertForm(start)
+        # the panels are loaded once, below, from one diagnosis of the file
+        self.form = InsertForm()
         self.fix = FixPanel(start)
-        self.data = DataPager(start)
+        self.data = DataPager()
         self.tabs = widgets.Tab([self.findings, self.schema, self.data, self.form, self.fix])
         for i, title in enumerate(["Findings", "Schema", "Data", "Simulate insert", "Apply 030"]):
             self.tabs.set_title(i, title)
@@ -395,15 +400,16 @@ class TriageApp(widgets.VBox):
 
     def load(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.form.load(self.path)
         self.fix.load(self.path)
         self.data.load(self.path)
         try:
             d = diagnose(self.path)
         except errors.ToolkitError as exc:
+            self.form.load(self.path)  # shows the same sentence; a bad file fails fast
             self.answer.value = message_html(exc.message, False)
             self.findings.value = self.schema.value = ""
             return
+        self.form.load(self.path, d)
         self.answer.value = message_html(d.answer, d.healthy)
         self.findings.value = findings_html(d)
         info = d.schema
