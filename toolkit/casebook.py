@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import errors
-from .comparison import Comparison, compare
+from .comparison import Comparison
 from .diagnosis import Diagnosis, diagnose
-from .migration import MigrationResult, apply_030
+from .migration import MigrationResult
+from .report import build_report
 from .samples import SAMPLES_DIR, SCENARIOS
 
 if TYPE_CHECKING:
@@ -106,16 +107,12 @@ class Case:
 def triage_case(path: str | Path, *, keep_fixed: bool = False) -> Case:
     """The full case record for one file; a bad file gives `Case.error`, not an exception."""
     case = Case(str(path))
+    workdir = Path(tempfile.mkdtemp(prefix="fk-toolkit-case-"))
+    case.workdir = str(workdir)
     try:
-        case.diagnosis = diagnose(path)
-        if case.diagnosis.state == "no-upscales-table":
-            return case
-        workdir = Path(tempfile.mkdtemp(prefix="fk-toolkit-case-"))
-        case.workdir = str(workdir)
-        case.migration = apply_030(path, workdir / "fixed.db")
-        if case.migration.output:
-            case.fixed_path = case.migration.output
-            case.comparison = compare(path, case.migration.output)
+        report = build_report(path, fixed=workdir / "fixed.db")
+        case.diagnosis, case.migration, case.comparison = report.diagnosis, report.migration, report.comparison
+        case.fixed_path = report.migration.output if report.migration else None
     except errors.ToolkitError as exc:
         case.error, case.error_type = exc.message, type(exc).__name__
     finally:

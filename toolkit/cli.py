@@ -192,27 +192,26 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on one file (the headline sample by default): diagnose, fix a copy, report."""
-    from .diagnosis import diagnose
-    from .migration import apply_030
-    from .report import write_report
+    from .report import build_report, save_report
     from .samples import HEADLINE, SAMPLES_DIR
 
     db = Path(args.db) if args.db else SAMPLES_DIR / HEADLINE
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    d = diagnose(db)
+    report = build_report(db, fixed=out / f"{db.stem}.fixed.db", force=True)
+    d, result = report.diagnosis, report.migration
     (out / "diagnosis.json").write_text(json.dumps(d.to_dict(), indent=2, default=str))
     print(render_diagnosis(d))
-    print()
-    fixed = out / f"{db.stem}.fixed.db"
-    result = apply_030(db, fixed, force=True)
-    print(render_fix(result))
-    report = write_report(db, out / "report.html")
+    if result is not None:
+        print()
+        print(render_fix(result))
+    html = save_report(report, out / "report.html")
+    fixed = result.output if result and result.output else "(no fixed copy: " + (result.reason if result else d.answer) + ")"
     print()
     print(f"Answer: {d.answer}")
     print(f"Original unchanged (SHA-256 checked, sidecars included): {db}")
-    print(f"Outputs: {out / 'diagnosis.json'}, {result.output or '(no fixed copy: ' + result.reason + ')'}, {report}")
-    print(f"Report: {report}")
+    print(f"Outputs: {out / 'diagnosis.json'}, {fixed}, {html}")
+    print(f"Report: {html}")
     return errors.EXIT_OK
 
 

@@ -57,15 +57,17 @@ def _md(value: object) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def build_report(path: str | Path, *, full_check: bool = False) -> Report:
-    """Diagnose `path`, apply 030 to a temporary copy, compare; nothing is kept but the record."""
+def build_report(path: str | Path, *, full_check: bool = False, fixed: str | Path | None = None,
+                 force: bool = False) -> Report:
+    """The main job on one file: diagnose it, apply 030 to a copy, compare before and after.
+    The fixed copy is written to `fixed` (kept) or to a temporary folder (removed)."""
     path = Path(path)
     diagnosis = diagnose(path, full_check=full_check)
     migration = comparison = None
     if diagnosis.state != "no-upscales-table":
         tmp = Path(tempfile.mkdtemp(prefix="fk-toolkit-report-"))
         try:
-            migration = apply_030(path, tmp / "fixed.db", full_check=full_check)
+            migration = apply_030(path, fixed or tmp / "fixed.db", full_check=full_check, force=force)
             comparison = compare(path, migration.output) if migration.output else None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -73,13 +75,18 @@ def build_report(path: str | Path, *, full_check: bool = False) -> Report:
                   datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
-def write_report(path: str | Path, out: str | Path, *, fmt: str = "html", full_check: bool = False) -> Path:
-    path, out = Path(path), Path(out)
+def _check_out(path: Path, out: Path) -> None:
     if out.resolve() == path.resolve():
         raise errors.RefusedError(f"--out {out} is the customer's file itself; write the report elsewhere.", path)
     if not out.parent.is_dir():
         raise errors.RefusedError(f"The folder of --out {out} does not exist; create it first.", path)
-    text = build_report(path, full_check=full_check).render(fmt)
+
+
+def save_report(report: Report, out: str | Path, *, fmt: str = "html") -> Path:
+    """Write the rendered record to `out`, whole or not at all, never over the customer's file."""
+    path, out = Path(report.diagnosis.database), Path(out)
+    _check_out(path, out)
+    text = report.render(fmt)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".report-", dir=out.parent)
     except OSError as exc:
@@ -93,6 +100,12 @@ def write_report(path: str | Path, out: str | Path, *, fmt: str = "html", full_c
         Path(tmp).unlink(missing_ok=True)
         raise
     return out
+
+
+def write_report(path: str | Path, out: str | Path, *, fmt: str = "html", full_check: bool = False) -> Path:
+    path, out = Path(path), Path(out)
+    _check_out(path, out)  # refused before any work is done
+    return save_report(build_report(path, full_check=full_check), out, fmt=fmt)
 
 
 HTML = """<!doctype html>

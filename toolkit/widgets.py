@@ -469,20 +469,23 @@ class TriageWebApp(widgets.VBox):
         self.apply.disabled = d.state == "no-upscales-table"
 
     def run_fix(self) -> MigrationResult | None:
-        from .report import write_report
+        from .report import build_report, save_report
 
         if self.path is None:
             return None
         stem = self.path.stem
         fixed = self._outputs / f"{stem}.fixed.db"
-        try:
-            m = apply_030(self.path, fixed, force=True)
-            report = write_report(self.path, self._outputs / f"{stem}.report.html")
+        try:  # one pass of the main job gives the fixed copy, the comparison and the report
+            record = build_report(self.path, fixed=fixed, force=True)
+            report = save_report(record, self._outputs / f"{stem}.report.html")
         except errors.ToolkitError as exc:
             self.result.value = message_html(exc.message, False)
             return None
+        m = record.migration
         links = [download_link(report, report.name, "text/html", "Download the HTML report", "fk-download-report")]
-        if m.skipped:
+        if m is None:  # no upscale table: nothing to fix, the report says why
+            self.result.value = message_html(record.diagnosis.answer, False)
+        elif m.skipped:
             self.result.value = message_html(f"Skipped: {m.reason}", True)
         else:
             p = m.proof
@@ -490,7 +493,7 @@ class TriageWebApp(widgets.VBox):
                 f"Fixed and proven: {p.rows_after} of {p.rows_before} rows identical; foreign keys removed; the three "
                 f"columns nullable; {p.integrity_check} ok; the app's insert now "
                 f"{'succeeds' if p.insert_after_ok else 'still fails'}; the uploaded file is unchanged.", p.ok)
-            self.view.show(compare(self.path, fixed))
+            self.view.show(record.comparison)
             links.insert(0, download_link(fixed, fixed.name, "application/vnd.sqlite3", "Download the fixed copy",
                                           "fk-download-fixed"))
         self.downloads.value = "".join(links)
