@@ -101,3 +101,15 @@ def test_columns_indexes_triggers_views_generated_columns(tmp_path):
     assert [t.name for t in info.triggers] == ["t"] and [v.name for v in info.views] == ["v"]
     frames = [info.tables_frame(), info.columns_frame(), info.foreign_keys_frame(), info.indexes_frame()]
     assert all(len(f) > 0 for f in frames)
+
+
+def test_without_rowid_comes_from_sqlite_not_from_the_sql_text(tmp_path):
+    path = tmp_path / "wr.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE keyed (k TEXT PRIMARY KEY) WITHOUT ROWID;
+        CREATE TABLE spelled (note TEXT DEFAULT 'WITHOUT ROWID');
+    """)
+    conn.close()
+    info = inspect(path)
+    assert info.table("keyed").without_rowid and not info.table("spelled").without_rowid

@@ -323,10 +323,11 @@ def read_schema(conn: sqlite3.Connection, *, database: str, wal_frames: int = 0,
     table_rows = sorted((o for o in objects if o["type"] == "table" and not o["name"].startswith("sqlite_")),
                         key=lambda o: o["name"])
     existing = {o["name"].lower(): o["name"] for o in table_rows}
+    # SQLite's own flag, not a text search of the SQL (a comment or a default could spell it)
+    without_rowid = {r[0] for r in conn.execute("SELECT name FROM pragma_table_list WHERE schema = 'main' AND wr")}
     tables = []
     for o in table_rows:
         name = o["name"]
-        sql = o["sql"] or ""
         tables.append(TableInfo(
             name=name,
             row_count=row_count(conn, name) if count_rows else None,
@@ -334,7 +335,7 @@ def read_schema(conn: sqlite3.Connection, *, database: str, wal_frames: int = 0,
             foreign_keys=read_foreign_keys(conn, name, existing),
             indexes=read_indexes(conn, name),
             sql=o["sql"],
-            without_rowid="WITHOUT ROWID" in " ".join(sql.upper().split()),
+            without_rowid=name in without_rowid,
         ))
     version, source = recorded_version(conn)
     return DatabaseInfo(
