@@ -7,6 +7,7 @@ one source.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import sqlite3
@@ -16,7 +17,7 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from . import appmodel as app
 from .sqlnames import quote
@@ -135,43 +136,45 @@ def orphan_upscales(conn: sqlite3.Connection, count: int = 4) -> None:
     conn.execute("PRAGMA foreign_keys = ON")
 
 
+@contextlib.contextmanager
+def rebuilding(conn: sqlite3.Connection, table: str) -> Iterator[list[str]]:
+    """A table rebuild the way the app's migrations do it: foreign keys off outside one
+    transaction; yields the CREATE INDEX statements of `table`, to recreate after a drop."""
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("BEGIN")
+    yield [r[0] for r in conn.execute(
+        "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,))]
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA foreign_keys = ON")
+
+
 def rebuild_parent(conn: sqlite3.Connection, table: str, *, create: str, drop_old: bool = True,
                    old_suffix: str = "_old") -> None:
     """A migration that rebuilt a parent by renaming it first: since SQLite 3.26 the rename
     rewrites every child's REFERENCES clause to the *_old name."""
     old = table + old_suffix
-    conn.execute("PRAGMA foreign_keys = OFF")
-    conn.execute("BEGIN")
-    indexes = [r[0] for r in conn.execute(
-        "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,))]
-    conn.execute(f"ALTER TABLE {table} RENAME TO {old}")
-    conn.execute(create)
-    conn.execute(f"INSERT INTO {table} SELECT * FROM {old}")
-    if drop_old:
-        conn.execute(f"DROP TABLE {old}")
-        for sql in indexes:
-            conn.execute(sql)
-    conn.execute("COMMIT")
-    conn.execute("PRAGMA foreign_keys = ON")
+    with rebuilding(conn, table) as indexes:
+        conn.execute(f"ALTER TABLE {table} RENAME TO {old}")
+        conn.execute(create)
+        conn.execute(f"INSERT INTO {table} SELECT * FROM {old}")
+        if drop_old:
+            conn.execute(f"DROP TABLE {old}")
+            for sql in indexes:
+                conn.execute(sql)
 
 
 def replace_table_keep_references(conn: sqlite3.Connection, table: str, create_new: str,
                                   copy_sql: str | None = None) -> None:
     """Rebuild `table` as `<table>_new` then rename it into place (children keep their text)."""
     new = f"{table}_new"
-    conn.execute("PRAGMA foreign_keys = OFF")
-    conn.execute("BEGIN")
-    indexes = [r[0] for r in conn.execute(
-        "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,))]
-    conn.execute(create_new.format(name=new))
-    if copy_sql:
-        conn.execute(copy_sql.format(name=new))
-    conn.execute(f"DROP TABLE {table}")
-    conn.execute(f"ALTER TABLE {new} RENAME TO {table}")
-    for sql in indexes:
-        conn.execute(sql)
-    conn.execute("COMMIT")
-    conn.execute("PRAGMA foreign_keys = ON")
+    with rebuilding(conn, table) as indexes:
+        conn.execute(create_new.format(name=new))
+        if copy_sql:
+            conn.execute(copy_sql.format(name=new))
+        conn.execute(f"DROP TABLE {table}")
+        conn.execute(f"ALTER TABLE {new} RENAME TO {table}")
+        for sql in indexes:
+            conn.execute(sql)
 
 
 # --------------------------------------------------------------------------- builders
