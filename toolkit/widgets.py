@@ -67,6 +67,17 @@ def message_html(text: str, ok: bool | None = None) -> str:
             f'font-size: 1.05em; background: #fafafa">{html.escape(text)}</div>')
 
 
+def outcome_html(m: MigrationResult) -> str:
+    """What `apply_030` did, in one sentence: skipped and why, or the proof in words."""
+    if m.skipped:
+        return message_html(f"Skipped: {m.reason}", True)
+    p = m.proof
+    return message_html(
+        f"Fixed copy written and proven: {p.rows_after} of {p.rows_before} rows identical, indexes, triggers "
+        f"and views preserved, foreign keys removed, the three columns nullable, {p.integrity_check} ok, the "
+        f"app's insert {'now succeeds' if p.insert_after_ok else 'still fails'}; the original is unchanged.", p.ok)
+
+
 def references_html(d: Diagnosis) -> str:
     return frame_html(d.references_frame(), lambda r: "" if r["reason"] == "ok" else BAD, "references")
 
@@ -275,17 +286,10 @@ class FixPanel(widgets.VBox):
         except errors.ToolkitError as exc:
             self.result.value = message_html(exc.message, False)
             return None
-        m = self.migration
-        if m.skipped:
-            self.result.value = message_html(f"Skipped: {m.reason}", True)
-            return m
-        p = m.proof
-        self.result.value = message_html(
-            f"Fixed copy written and proven: {p.rows_after} of {p.rows_before} rows identical, indexes, triggers "
-            f"and views preserved, foreign keys removed, the three columns nullable, {p.integrity_check} ok, the "
-            f"app's insert {'now succeeds' if p.insert_after_ok else 'still fails'}; the original is unchanged.", p.ok)
-        self.view.show(self.comparison)
-        return m
+        self.result.value = outcome_html(self.migration)
+        if not self.migration.skipped:
+            self.view.show(self.comparison)
+        return self.migration
 
 
 class DataPager(widgets.VBox):
@@ -485,14 +489,9 @@ class TriageWebApp(widgets.VBox):
         links = [download_link(report, report.name, "text/html", "Download the HTML report", "fk-download-report")]
         if m is None:  # no upscale table: nothing to fix, the report says why
             self.result.value = message_html(record.diagnosis.answer, False)
-        elif m.skipped:
-            self.result.value = message_html(f"Skipped: {m.reason}", True)
         else:
-            p = m.proof
-            self.result.value = message_html(
-                f"Fixed and proven: {p.rows_after} of {p.rows_before} rows identical; foreign keys removed; the three "
-                f"columns nullable; {p.integrity_check} ok; the app's insert now "
-                f"{'succeeds' if p.insert_after_ok else 'still fails'}; the uploaded file is unchanged.", p.ok)
+            self.result.value = outcome_html(m)
+        if m is not None and not m.skipped:
             self.view.show(record.comparison)
             links.insert(0, download_link(fixed, fixed.name, "application/vnd.sqlite3", "Download the fixed copy",
                                           "fk-download-fixed"))
