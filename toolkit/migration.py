@@ -7,7 +7,7 @@ SQLite's documented procedure for changes ALTER TABLE cannot make
  1. foreign keys off, outside the transaction;  2. BEGIN;
  3. create the new table from the ORIGINAL declaration, with only the foreign-key clauses
     on the three reference columns and their NOT NULLs removed;
- 4. copy every row, rowids included;  5. drop the views and triggers that name the table;
+ 4. copy every row, rowids kept (as stored records where SQLite can);  5. drop the views and triggers that name the table;
  6. drop the old table;  7. rename the new one into place;
  8. recreate every index, trigger and view verbatim;  9. restore the AUTOINCREMENT counter;
 10. record version 30 the way the file records versions;  11. COMMIT;  12. foreign keys on.
@@ -19,15 +19,16 @@ anywhere in the file (tests/test_migration.py shows both).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from . import appmodel as app
 from . import errors
@@ -161,8 +162,8 @@ def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
     dependents = [("VIEW", v.name, v.sql) for v in info.views if _names_table(v.sql, table.name)]
     dependents += [("TRIGGER", t.name, t.sql) for t in info.triggers
                    if t.table.lower() == table.name.lower() or _names_table(t.sql, table.name)]
-    statements = ["PRAGMA foreign_keys = OFF", "BEGIN", create,
-                  f"INSERT INTO {quote(new)} ({target}) SELECT {target} FROM {quote(table.name)}"]
+    statements = ["PRAGMA foreign_keys = OFF", "BEGIN", create]
+    statements += _copy_rows(table, new, target, rowid=rowid_alias if copy_rowid else None)
     statements += [f"DROP {kind} {quote(name)}" for kind, name, _ in dependents]
     statements += [f"DROP TABLE {quote(table.name)}",
                    # legacy mode: the rename must not rewrite (or re-check) anything else in the schema
@@ -178,6 +179,33 @@ def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
     # the documented procedure's check: lists (in the shell) any row the change broke
     statements += ["PRAGMA foreign_key_check", "COMMIT", "PRAGMA foreign_keys = ON"]
     return Plan(table.name, new, statements)
+
+
+def _copy_rows(table: TableInfo, new: str, target: str, *, rowid: str | None) -> list[str]:
+    """The statements that copy every row into the new table, rowids kept.
+
+    `INSERT INTO new SELECT * FROM old` lets SQLite move each stored record and the key
+    index's entries in order (its transfer optimization): five times faster at a million rows
+    than naming the columns, which inserts the key index's entries one by one in random order.
+    SQLite may decline the optimization (its conditions are its own), and then it numbers the
+    rows anew; the guard notices (the first or last rowid differs) and copies them again,
+    rowids named.  Generated or hidden columns rule the short form out: `*` does not fit them."""
+    old, dest = quote(table.name), quote(new)
+    named = f"INSERT INTO {dest} ({target}) SELECT {target} FROM {old}"
+    if any(c.hidden for c in table.columns):
+        return [named]
+    transfer = f"INSERT INTO {dest} SELECT * FROM {old}"
+    if rowid is None:  # WITHOUT ROWID: nothing can be renumbered
+        return [transfer]
+    # Each guard costs a few b-tree seeks, not a scan: min() and max() alone in their SELECTs,
+    # and the decision in a LIMIT, which SQLite evaluates once (a WHERE would be tried per row).
+    ends = " OR ".join(f"(SELECT {f}({rowid}) FROM {dest}) IS NOT (SELECT {f}({rowid}) FROM {old})"
+                       for f in ("min", "max"))
+    return [transfer,
+            f"-- if SQLite numbered the rows anew, copy them again with their own rowids\n"
+            f"DELETE FROM {dest} WHERE {rowid} IN (SELECT {rowid} FROM {dest} LIMIT (SELECT CASE WHEN {ends} "
+            "THEN -1 ELSE 0 END))",
+            f"{named} LIMIT (SELECT CASE WHEN EXISTS (SELECT 1 FROM {dest}) THEN 0 ELSE -1 END)"]
 
 
 def _literal(text: str) -> str:
@@ -270,8 +298,10 @@ def is_foreign_key_error(message: str | None) -> bool:
     return "foreign key" in text or "no such table" in text
 
 
-def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict | None, full_check: bool) -> Proof:
-    """Compare the migrated file (main) with its pre-migration copy (attached as `before`)."""
+def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict | None, full_check: bool,
+          integrity: Future | None = None) -> Proof:
+    """Compare the migrated file (main) with its pre-migration copy (attached as `before`);
+    `integrity`: the file's integrity check already running elsewhere (see _integrity_messages)."""
     name = app.UPSCALES
     before_table = before_info.table(name)
     after_info = read_schema(conn, database="after", count_rows=False)
@@ -307,8 +337,8 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
     children = [t.name for t in before_info.tables
                 if any(fk.parent_table.lower() == name.lower() for fk in t.foreign_keys)]
     children_same = all(_violations(conn, "before", t) == _violations(conn, "main", t) for t in children)
-    pragma = "integrity_check" if full_check else "quick_check"
-    integrity = [r[0] for r in conn.execute(f"PRAGMA main.{pragma}(5)")]
+    pragma = _integrity_pragma(full_check)
+    messages = integrity.result() if integrity else [str(r[0]) for r in conn.execute(f"PRAGMA main.{pragma}(5)")]
     insert_after = simulate_insert(conn, after_info, values) if values else None
     checks = {
         f"{rows_before} rows before but {rows_after} after": rows_before == rows_after,
@@ -320,7 +350,7 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
         "a reference column is still NOT NULL": nullable,
         "another column's declaration changed": others_same and other_fks_same,
         "a table referencing the upscale table has new foreign-key violations": children_same,
-        f"PRAGMA {pragma} reports: {'; '.join(integrity)}": integrity == ["ok"],
+        f"PRAGMA {pragma} reports: {'; '.join(messages)}": messages == ["ok"],
         f"the app's insert still fails on a foreign key after the fix: {insert_after.error if insert_after else ''}":
             insert_after is None or not is_foreign_key_error(insert_after.error),
     }
@@ -330,7 +360,7 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
         rowids_kept=differing == 0 and not before_table.without_rowid, indexes_preserved=indexes_ok,
         triggers_preserved=triggers_ok, views_preserved=views_ok, other_columns_unchanged=others_same and other_fks_same,
         foreign_keys_removed=fks_removed, columns_nullable=nullable, other_tables_unchanged=tables_same,
-        integrity_ok=integrity == ["ok"], integrity_check=pragma,
+        integrity_ok=messages == ["ok"], integrity_check=pragma,
         insert_before_ok=False, insert_after_ok=insert_after.ok if insert_after else True, problems=problems)
 
 
@@ -406,17 +436,57 @@ def _tune_work_copy(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA {pragma}").fetchall()
 
 
-def _examine(path: Path, src: Path, work, full_check: bool) -> tuple[DatabaseInfo, dict | None, Any]:
-    """Everything the fix needs to know of the file before the rebuild, read from the
-    `before` copy: its integrity, its schema and row counts, the app's insert as it fares now."""
+def _integrity_pragma(full_check: bool) -> str:
+    return "integrity_check" if full_check else "quick_check"
+
+
+def _integrity_messages(path: Path, full_check: bool) -> list[str]:
+    """The integrity check of `path` on a connection of its own, so that it runs on the second
+    core beside the rebuild or the row comparison (SQLite releases the GIL)."""
+    conn = connect(path)
+    try:
+        return [str(r[0]) for r in conn.execute(f"PRAGMA {_integrity_pragma(full_check)}(5)")]
+    finally:
+        conn.close()
+
+
+def _check_input(path: Path, src: Path, full_check: bool) -> None:
     conn = connect(path)
     try:
         check_integrity(conn, src, "full" if full_check else "quick")
-        info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
-        values = default_values(conn, info) if info.table(app.UPSCALES) else None
-        return info, values, simulate_insert(conn, info, values) if values else None
     finally:
         conn.close()
+
+
+@contextlib.contextmanager
+def _damage_first(input_check: Future) -> Iterator[None]:
+    """A damaged input explains any failure that follows it: report the damage, not the symptom."""
+    try:
+        yield
+    except (sqlite3.Error, errors.ToolkitError):
+        input_check.result()  # raises CorruptDatabaseError when the input is damaged
+        raise
+
+
+def _execute_for(conn: sqlite3.Connection, plan: Plan, src: Path, dest: Path) -> None:
+    try:
+        execute_plan(conn, plan)
+    except sqlite3.DatabaseError as exc:
+        text = str(exc)
+        if "interrupted" in text:
+            raise
+        if "full" in text:
+            raise errors.RefusedError(
+                f"The disk filled up while fixing a copy of {src} ({text}); free space beside {dest} and "
+                "run fix again (nothing was written).", src) from None
+        raise errors.RefusedError(
+            f"Migration 030 could not be applied to a copy of {src}: SQLite said \"{text}\"; nothing was "
+            "written, so send the file to engineering.", src) from None
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
 
 
 def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: bool, started: float) -> MigrationResult:
@@ -424,57 +494,55 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
     with ThreadPoolExecutor(max_workers=2) as background, sqlite_errors(src):
         try:
             work = copy_database(src, before_path, check="none")
-            # the input is checked and examined beside the second copy (SQLite and the kernel
-            # release the GIL), and the original's closing hash runs beside the rebuild
-            examined = background.submit(_examine, before_path, src, work, full_check)
+            # The input's integrity check and the original's closing hash run on the second core
+            # beside the second copy and the rebuild (SQLite, hashlib and the kernel release the
+            # GIL); nothing is kept before the check has passed.
+            input_check = background.submit(_check_input, before_path, src, full_check)
+            closing_hash = background.submit(fingerprint, src)
             shutil.copyfile(before_path, after_path)
-            info, values, insert_before = examined.result()
         except OSError as exc:
             raise errors.RefusedError(
                 f"Could not write the copy beside {dest} ({exc.strerror}); free some space or choose another folder.",
                 src) from None
-        closing_hash = background.submit(fingerprint, src)
         conn = connect(after_path)
         try:
-            state = table_state(info.table(app.UPSCALES))
-            result = MigrationResult(str(src), None, False, "", state, recorded_version_before=info.recorded_version)
-            if state == "no-upscales-table":
-                plan_030(conn, info)  # raises the refusal
-            if state == "fixed":
-                result.skipped = True
-                result.reason = (f"{app.UPSCALES} already has no foreign keys on {', '.join(app.REFERENCE_COLUMNS)} and "
-                                 "they are nullable, so migration 030 has nothing to do; no copy was written.")
-                result.state_after = state
-                result.recorded_version_after = info.recorded_version
-                verify_unchanged(work.fingerprint, closing_hash.result())
-                result.seconds = time.perf_counter() - started
-                return result
-            plan = plan_030(conn, info)
-            _tune_work_copy(conn)
-            _inject_disk_limit(conn)
-            try:
-                execute_plan(conn, plan)
-            except sqlite3.DatabaseError as exc:
-                text = str(exc)
-                if "interrupted" in text:
-                    raise
-                if "full" in text:
-                    raise errors.RefusedError(
-                        f"The disk filled up while fixing a copy of {src} ({text}); free space beside {dest} and "
-                        "run fix again (nothing was written).", src) from None
-                raise errors.RefusedError(
-                    f"Migration 030 could not be applied to a copy of {src}: SQLite said \"{text}\"; nothing was "
-                    "written, so send the file to engineering.", src) from None
+            with _damage_first(input_check):
+                info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
+                values = default_values(conn, info) if info.table(app.UPSCALES) else None
+                insert_before = simulate_insert(conn, info, values) if values else None
+                state = table_state(info.table(app.UPSCALES))
+                result = MigrationResult(str(src), None, False, "", state, recorded_version_before=info.recorded_version)
+                if state == "no-upscales-table":
+                    plan_030(conn, info)  # raises the refusal
+                if state == "fixed":
+                    input_check.result()
+                    result.skipped = True
+                    result.reason = (f"{app.UPSCALES} already has no foreign keys on {', '.join(app.REFERENCE_COLUMNS)} "
+                                     "and they are nullable, so migration 030 has nothing to do; no copy was written.")
+                    result.state_after = state
+                    result.recorded_version_after = info.recorded_version
+                    verify_unchanged(work.fingerprint, closing_hash.result())
+                    result.seconds = time.perf_counter() - started
+                    return result
+                plan = plan_030(conn, info)
+                _tune_work_copy(conn)
+                _inject_disk_limit(conn)
+                _execute_for(conn, plan, src, dest)
+            input_check.result()
             # the output keeps the journal mode the customer's file has
             conn.execute(f"PRAGMA journal_mode = {'WAL' if work.journal_mode == 'wal' else 'DELETE'}").fetchall()
+            # the rebuild ran without fsync: the proven bytes are flushed beside the proof
+            flushed = background.submit(_fsync, after_path)
+            integrity = background.submit(_integrity_messages, after_path, full_check)
             conn.execute("ATTACH DATABASE ? AS before", (str(before_path),))
-            proof = prove(conn, info, values=values, full_check=full_check)
+            proof = prove(conn, info, values=values, full_check=full_check, integrity=integrity)
             conn.execute("DETACH DATABASE before")
             proof.insert_before_ok = insert_before.ok if insert_before else True
             after_version = read_schema(conn, database=str(dest), count_rows=False).recorded_version
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             conn.close()
+        flushed.result()
         verify_unchanged(work.fingerprint, closing_hash.result())  # raises if another program wrote it
         proof.original_unchanged = True
     result.proof = proof
@@ -487,8 +555,7 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
             "send the file to engineering.", src)
     for suffix in ("-wal", "-shm", "-journal"):
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
-    with open(after_path, "rb") as fh:  # the rebuild ran without fsync: make the proven bytes durable
-        os.fsync(fh.fileno())
+    _fsync(after_path)  # anything written since the flush above (little or nothing)
     os.replace(after_path, dest)  # atomic: dest is absent or complete, never half-written
     result.output = str(dest)
     result.reason = f"rebuilt {app.UPSCALES} without foreign keys on its reference columns; proof passed"
