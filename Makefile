@@ -15,10 +15,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)  ## the main job on the headline sample
+	bash .ci/system-deps graphviz
 	$(BIN)/python -m toolkit demo --out out/demo
 
 test: $(STAMP)  ## the whole test suite
-	bash .ci/system-deps chromium
+	bash .ci/system-deps chromium graphviz
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 fuzz: $(STAMP)  ## a long fuzzing run (FUZZ_EXAMPLES mutated files, default 5000)
@@ -37,6 +38,7 @@ lab: $(STAMP)  ## JupyterLab on notebooks/
 	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 notebooks: $(STAMP)  ## execute every notebook against the samples, write HTML to out/notebooks
+	bash .ci/system-deps graphviz
 	$(BIN)/python -m toolkit notebooks --out out/notebooks
 
 app: $(STAMP)  ## the triage web app (Voila) on http://127.0.0.1:8866/

@@ -52,7 +52,7 @@ def test_bad_samples_exit_2_with_one_sentence(scenario, sample):
 def test_demo_runs_on_the_headline_sample(tmp_path):
     result = run("demo", "--out", tmp_path / "demo")
     assert result.returncode == 0, result.stderr
-    for name in ("diagnosis.json", "report.html", "v26_seed_failure.fixed.db"):
+    for name in ("diagnosis.json", "report.html", "v26_seed_failure.fixed.db", "references.svg"):
         assert (tmp_path / "demo" / name).exists(), name
     assert "Answer: The insert fails because project_id" in result.stdout
     assert f"Report: {tmp_path / 'demo' / 'report.html'}" in result.stdout

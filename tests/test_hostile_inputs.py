@@ -15,6 +15,7 @@ COMMANDS = {
     "diagnose": lambda db, out: ["diagnose", db, "--json"],
     "fix": lambda db, out: ["fix", db, "--out", out / "fixed.db"],
     "report": lambda db, out: ["report", db, "--out", out / "report.html"],
+    "diagram": lambda db, out: ["diagram", db, "--out", out / "references.svg"],
     "triage": lambda db, out: ["triage", db],
 }
 

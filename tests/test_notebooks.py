@@ -65,6 +65,9 @@ def test_01_shows_the_strict_table_and_a_dangling_reference(executed):
     assert "veo3_video_upscales" in text_of(nb, "info.tables_frame()")
     assert "veo3_video_generations_old" in text_of(nb, "cause_renamed_parent_dropped")
     assert "<widget>" in text_of(nb, "schema_explorer()")
+    assert text_of(nb, "reference_diagram(info)").count('class="node table') == 4
+    ghost = text_of(nb, "reference_diagram(inspect(")
+    assert 'class="node table ghost"' in ghost and "veo3_video_generations_old" in ghost
 
 
 def test_02_names_project_id_for_the_headline_sample(executed):
@@ -73,6 +76,8 @@ def test_02_names_project_id_for_the_headline_sample(executed):
     assert text_of(nb, "print(d.answer)").startswith("The insert fails because project_id")
     refs = text_of(nb, "d.references_frame()")
     assert "missing-row" in refs and "project_id" in refs
+    drawn = text_of(nb, "reference_diagram(d)")
+    assert drawn.count('class="edge fk failing"') == 1 and "fails: missing&#45;row" in drawn
     table = text_of(nb, "scenario_table()")
     for reason in ("type-mismatch", "near-miss", "parent-table-missing", "parent-key-not-unique"):
         assert reason in table
@@ -86,6 +91,10 @@ def test_03_shows_the_three_columns_nullable_after(executed):
         assert column in changes
     assert "TEXT NOT NULL" in changes
     assert "RENAME TO" in text_of(nb, "print(result.sql)")
+    pair = text_of(nb, "before_after(")
+    before, after = pair.split('data-side="after"')
+    assert pair.count("<svg") == 2 and "3 references dropped" in pair
+    assert after.count('class="edge fk') == before.count('class="edge fk') - 3  # the dropped ones are not drawn
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=ids)

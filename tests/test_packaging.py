@@ -15,7 +15,8 @@ def test_environment_yml_installs_the_package_with_the_same_dependencies():
     # anything else listed here would be a second list that can drift.
     assert pip_section == ["-e .[dev]"]
     conda_packages = [d for d in deps if isinstance(d, str)]
-    assert sorted(conda_packages) == ["pip", "python=3.11"]
+    # besides Python and pip, only programs pip cannot install: Graphviz's dot
+    assert sorted(conda_packages) == ["graphviz", "pip", "python=3.11"]
 
 
 def test_pyproject_lists_the_required_dependencies():

@@ -1,7 +1,8 @@
 """Diagnose and safely repair SQLite foreign-key failures in the video app's database.
 
 The public API: ``inspect`` (schema), ``diagnose`` (which reference fails, and why),
-``apply_030`` (the fix, on a copy, proven) and ``compare`` (before and after).  Every function
+``apply_030`` (the fix, on a copy, proven), ``compare`` (before and after) and
+``reference_diagram`` / ``before_after`` (the references drawn, the failing one in red).  Every function
 takes a path to a customer's file, works on a private copy, and proves the original unchanged.
 Names are imported on first use, so the command line starts without loading what it does not run.
 """
@@ -18,6 +19,7 @@ _PUBLIC = {
     "DatabaseInfo": "schema", "inspect": "schema",
     "Diagnosis": "diagnosis", "diagnose": "diagnosis",
     "MigrationResult": "migration", "apply_030": "migration",
+    "reference_diagram": "diagram", "before_after": "diagram",
 }
 __all__ = ["ToolkitError", *_PUBLIC]
 

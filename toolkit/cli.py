@@ -1,7 +1,8 @@
 """The command line: a thin layer over the package's functions.
 
 Exit codes: 0 success / healthy, 1 a problem was found, 2 bad input or refused,
-3 a proof failed, 70 an internal error (a bug: please report it).
+3 a proof failed, 4 a program the command needs is missing (Graphviz's dot), 70 an internal
+error (a bug: please report it).
 """
 from __future__ import annotations
 
@@ -172,6 +173,28 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return errors.EXIT_BAD_INPUT if errors.EXIT_BAD_INPUT in codes else max(codes)
 
 
+def cmd_diagram(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .diagnosis import diagnose
+    from .diagram import before_after, reference_diagram, require_dot, write
+    from .migration import apply_030
+
+    require_dot()  # say so before the work, not after it
+    before = diagnose(args.db)
+    options = {"table": args.table, "depth": args.depth, "max_tables": args.max_tables}
+    if args.before_after:
+        with tempfile.TemporaryDirectory(prefix="fk-toolkit-diagram-") as tmp:
+            fixed = apply_030(args.db, Path(tmp) / "fixed.db")
+            after = diagnose(fixed.output) if fixed.output else before
+            drawing = before_after(before, after, **options)
+    else:
+        drawing = reference_diagram(before, **options)
+    out = write(drawing, args.out)
+    print(f"Diagram written: {out}")
+    return errors.EXIT_OK
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run
 
@@ -206,13 +229,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print()
         print(render_fix(result))
     html = save_report(report, out / "report.html")
+    picture = _demo_picture(report, out / "references.svg")
     fixed = result.output if result and result.output else "(no fixed copy: " + (result.reason if result else d.answer) + ")"
     print()
     print(f"Answer: {d.answer}")
     print(f"Original unchanged (SHA-256 checked, sidecars included): {db}")
-    print(f"Outputs: {out / 'diagnosis.json'}, {fixed}, {html}")
+    print(f"Outputs: {out / 'diagnosis.json'}, {fixed}, {html}, {picture}")
     print(f"Report: {html}")
     return errors.EXIT_OK
+
+
+def _demo_picture(report, out: Path) -> str:
+    """The references before and after (or as they are), or why there is no picture."""
+    from .diagram import before_after, reference_diagram, write
+
+    d, c = report.diagnosis, report.comparison
+    if d.schema is None or d.schema.table("veo3_video_upscales") is None:
+        return "(no diagram: the file has no upscale table)"
+    try:
+        return str(write(before_after(d, c.schema_after) if c else reference_diagram(d), out))
+    except errors.MissingProgramError as exc:
+        return f"(no diagram: {exc})"
 
 
 def parse_insert(text: str | None) -> dict | None:
@@ -311,6 +348,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["html", "md"], default="html")
     p.add_argument("--full-check", action="store_true", help="use PRAGMA integrity_check")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("diagram", help="draw the references around a table, the failing one in red (Graphviz)")
+    p.add_argument("db", help="the customer's database file (only read)")
+    p.add_argument("--out", required=True, help="the picture to write: FILE.svg, FILE.png or FILE.html")
+    p.add_argument("--table", default="veo3_video_upscales", help="the table of interest (default: %(default)s)")
+    p.add_argument("--depth", type=int, default=1, help="foreign-key steps out from the table (default: 1)")
+    p.add_argument("--max-tables", type=int, default=30, help="draw at most this many tables (default: 30)")
+    p.add_argument("--before-after", action="store_true",
+                   help="draw the file before and after migration 030 (fixed on a copy), one layout (.svg/.html)")
+    p.set_defaults(func=cmd_diagram)
 
     p = sub.add_parser("demo", help="run the main job on the headline sample (or --db FILE)")
     p.add_argument("--db", help="database to use instead of the headline sample")

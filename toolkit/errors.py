@@ -13,6 +13,7 @@ EXIT_OK = 0
 EXIT_PROBLEM_FOUND = 1
 EXIT_BAD_INPUT = 2
 EXIT_PROOF_FAILED = 3
+EXIT_MISSING_PROGRAM = 4
 EXIT_INTERNAL = 70
 
 
@@ -93,3 +94,13 @@ class ProofFailedError(ToolkitError):
 class OriginalChangedError(BadInputError):
     """The customer's file changed while a command read it: never by our hand (it is only
     read), so another program is writing it and what we read may be a torn copy."""
+
+
+class DiagramError(ToolkitError):
+    """The diagram asked for cannot be drawn from this file (no such table, bad --depth)."""
+
+
+class MissingProgramError(ToolkitError):
+    """A program the toolkit calls (Graphviz's dot) is not installed; everything else works."""
+
+    exit_code = EXIT_MISSING_PROGRAM

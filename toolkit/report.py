@@ -42,6 +42,13 @@ class Report:
         return [{"name": name, "before": text, "after": after.get(name, "(missing)"),
                  "changed": text != after.get(name)} for name, text in before.items()]
 
+    @property
+    def diagram_html(self) -> str:
+        """The references around the upscale table, before and after the fix when it ran."""
+        from .diagram import diagram_html
+
+        return diagram_html(self.diagnosis, self.comparison.schema_after if self.comparison else None)
+
     def render(self, fmt: str = "html") -> str:
         env = jinja2.Environment(autoescape=fmt == "html", undefined=jinja2.StrictUndefined,
                                  trim_blocks=True, lstrip_blocks=True)
@@ -123,6 +130,7 @@ HTML = """<!doctype html>
  pre { background: #f5f5f7; padding: 1em; overflow-x: auto; font-size: .85em; white-space: pre-wrap; }
  .side { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; } code { font-size: .95em; }
  .meta { color: #666; font-size: .9em; }
+ .diagram svg { max-width: 100%; height: auto; } .diagram figcaption { color: #555; font-size: .9em; }
 </style></head><body>
 <h1>Foreign-key diagnosis of <code>{{ d.database }}</code></h1>
 <p class="meta">fk-toolkit {{ version }} · SQLite {{ d.sqlite_version }} · {{ r.generated }}</p>
@@ -146,6 +154,11 @@ HTML = """<!doctype html>
 {% endfor %}
 </table>
 {% else %}<p>Not simulated: {{ sim.note }}.</p>{% endif %}
+{% set picture = r.diagram_html %}
+{% if picture %}
+<h2>The references, drawn</h2>
+<div id="diagram" class="diagram">{{ picture | safe }}</div>
+{% endif %}
 
 <h2>Findings</h2>
 {% if d.findings %}

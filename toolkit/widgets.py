@@ -25,6 +25,7 @@ from . import errors
 from .casebook import sample_paths
 from .comparison import Comparison, compare
 from .diagnosis import Diagnosis, diagnose
+from .diagram import diagram_html
 from .migration import MigrationResult, apply_030
 from .safe_access import copy_database, verify_unchanged
 from .samples import HEADLINE
@@ -438,6 +439,7 @@ class TriageWebApp(widgets.VBox):
         self.file_label = widgets.HTML("<i>No file yet: upload the customer's database (and its -wal, if any).</i>")
         self.answer = widgets.HTML()
         self.findings = widgets.HTML()
+        self.diagram = widgets.HTML()
         self.apply = widgets.Button(description="Apply migration 030 to a copy", button_style="warning",
                                     disabled=True, layout=widgets.Layout(width="300px"))
         self.result = widgets.HTML()
@@ -447,7 +449,8 @@ class TriageWebApp(widgets.VBox):
         self.upload.observe(self._on_upload, names="value")
         self.apply.on_click(lambda _: self.run_fix())
         super().__init__([widgets.HBox([self.upload, self.file_label]),
-                          self.answer, self.findings, self.apply, self.result, self.view, self.downloads])
+                          self.answer, self.diagram, self.findings, self.apply, self.result, self.view,
+                          self.downloads])
 
     def _on_upload(self, change: dict) -> None:
         if change["new"]:
@@ -460,7 +463,7 @@ class TriageWebApp(widgets.VBox):
             old.unlink()
         names = ", ".join(html.escape(Path(str(f["name"])).name) for f in files)
         self.file_label.value = f"Uploaded: <code>{names}</code>"
-        self.result.value = self.downloads.value = ""
+        self.result.value = self.downloads.value = self.diagram.value = ""
         self.view.clear()
         try:
             d = diagnose(self.path)
@@ -470,6 +473,7 @@ class TriageWebApp(widgets.VBox):
             return
         self.answer.value = message_html(d.answer, d.healthy)
         self.findings.value = findings_html(d)
+        self.diagram.value = diagram_html(d)
         self.apply.disabled = d.state == "no-upscales-table"
 
     def run_fix(self) -> MigrationResult | None:
@@ -493,6 +497,7 @@ class TriageWebApp(widgets.VBox):
             self.result.value = outcome_html(m)
         if m is not None and not m.skipped:
             self.view.show(record.comparison)
+            self.diagram.value = record.diagram_html
             links.insert(0, download_link(fixed, fixed.name, "application/vnd.sqlite3", "Download the fixed copy",
                                           "fk-download-fixed"))
         self.downloads.value = "".join(links)

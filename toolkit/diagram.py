@@ -1,0 +1,417 @@
+"""A picture of the references around one table, the failing one in red, before and after.
+
+`reference_diagram` turns a `Diagnosis` into a `Diagram`: one box per table in the
+neighbourhood of the table of interest (its parents and children, `depth` steps out, at most
+`max_tables` of them), one edge per foreign key, labelled with its columns and ON DELETE
+action.  The insert simulation's failing reference is red and says why; a REFERENCES clause
+naming a table that does not exist points at a dashed ghost box; a parent key that is not
+unique is marked in orange.  `before_after` draws two diagrams with one layout: the after
+side keeps the references migration 030 dropped as invisible edges, so Graphviz places every
+box where it was and the only difference is the missing arrows.
+
+Graphviz (`dot`) does the layout.  Every name reaches it inside an escaped HTML-like label
+and nodes are addressed by generated ids, so no name can break the picture or put markup
+in it.  Without `dot`, building a `Diagram` still works and drawing it raises
+`MissingProgramError` with one sentence on how to install it.
+"""
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import appmodel as app
+from . import errors
+from .diagnosis import Diagnosis
+from .schema import DatabaseInfo, TableInfo
+
+INSTALL_DOT = ("Graphviz's dot program is not installed, so no diagram was drawn; install it with "
+               "`apt-get install graphviz` (Debian, Ubuntu), `brew install graphviz` or `conda install graphviz`.")
+RED, ORANGE, GREY, INK = "#c0392b", "#d68910", "#9a9a9a", "#2c3e50"
+NAME_LIMIT = 48
+LEGEND = "red: the insert fails on it · dashed: no such table · orange: parent key not unique"
+
+
+@dataclass
+class Box:
+    """One table (or the ghost of a missing one) as drawn."""
+
+    id: str
+    name: str
+    rows: int | None
+    keys: list[str] = field(default_factory=list)  # primary-key columns
+    references: list[str] = field(default_factory=list)  # columns of this table's drawn foreign keys
+    referenced: list[str] = field(default_factory=list)  # columns other tables' drawn foreign keys point at
+    not_unique: list[str] = field(default_factory=list)  # referenced columns with no unique key behind them
+    released: list[str] = field(default_factory=list)  # after side of a pair: columns whose reference was dropped
+    ghost: bool = False
+    focus: bool = False
+
+    def columns(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for c in [*self.keys, *self.referenced, *self.references]:
+            seen.setdefault(c, None)
+        return list(seen)
+
+
+@dataclass
+class Edge:
+    """One foreign key: from the child's columns to the parent's."""
+
+    id: str
+    child: str  # box ids
+    parent: str
+    columns: list[str]
+    parent_columns: list[str]
+    on_delete: str
+    failing: str | None = None  # the insert simulation's reason, when this reference fails
+    ghost: bool = False
+    not_unique: bool = False
+    dropped: bool = False  # after side of a pair: migration 030 removed it (drawn invisible)
+
+    @property
+    def key(self) -> tuple:
+        return (self.child, tuple(c.lower() for c in self.columns), self.parent,
+                tuple(c.lower() for c in self.parent_columns))
+
+
+@dataclass
+class Diagram:
+    table: str
+    depth: int
+    boxes: list[Box]
+    edges: list[Edge]
+    omitted: int = 0  # tables of the neighbourhood beyond max_tables, not drawn
+    title: str = ""
+
+    def box(self, name: str) -> Box | None:
+        return next((b for b in self.boxes if b.name.lower() == name.lower()), None)
+
+    @property
+    def failing_edges(self) -> list[Edge]:
+        return [e for e in self.edges if e.failing]
+
+    def source(self) -> str:
+        """The diagram in Graphviz's dot language."""
+        return self.graph().source
+
+    def graph(self):
+        import graphviz
+
+        g = graphviz.Digraph("references", graph_attr={
+            "rankdir": "LR", "bgcolor": "white", "pad": "0.3", "nodesep": "0.5", "ranksep": "1.1",
+            "fontname": "Helvetica", "fontsize": "10", "labelloc": "b", "labeljust": "l",
+            "label": f"<{_label_text(self.title + (' · ' if self.title else '') + LEGEND)}>"},
+            node_attr={"shape": "plain", "fontname": "Helvetica", "fontsize": "11"},
+            edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": INK, "arrowsize": "0.8"})
+        for b in self.boxes:
+            g.node(b.id, label=f"<{_box_label(b)}>", id=f"box-{b.id}", **{"class": _classes(
+                "table", ghost=b.ghost, focus=b.focus)})
+        for e in self.edges:
+            g.edge(f"{e.child}:{_port(self.box_by_id(e.child), e.columns)}",
+                   f"{e.parent}:{_port(self.box_by_id(e.parent), e.parent_columns)}",
+                   **_edge_attrs(e))
+        if self.omitted:
+            g.node("more", label=f"<{_label_text(f'+ {self.omitted} more tables not drawn (raise --depth or --max-tables)')}>",
+                   shape="note", color=GREY, fontcolor=GREY, id="omitted")
+        return g
+
+    def box_by_id(self, box_id: str) -> Box:
+        return next(b for b in self.boxes if b.id == box_id)
+
+    def svg(self) -> str:
+        """The picture as an SVG element, ready to inline in HTML (no XML prolog)."""
+        return _inline(self._pipe("svg").decode("utf-8"))
+
+    def png(self) -> bytes:
+        return self._pipe("png")
+
+    def _pipe(self, fmt: str) -> bytes:
+        require_dot()
+        import graphviz
+
+        try:
+            return self.graph().pipe(format=fmt)
+        except graphviz.ExecutableNotFound:
+            raise errors.MissingProgramError(INSTALL_DOT) from None
+        except graphviz.CalledProcessError as exc:
+            raise errors.DiagramError(f"Graphviz could not draw the diagram of {self.table} "
+                                      f"({(exc.stderr or b'').decode(errors='replace').strip()[:200]}); "
+                                      "send the file to engineering.") from None
+
+    def _repr_html_(self) -> str:
+        return html_or_reason(self.svg)
+
+
+@dataclass
+class DiagramPair:
+    """The same layout twice: before migration 030 and after it."""
+
+    before: Diagram
+    after: Diagram
+
+    @property
+    def dropped(self) -> list[Edge]:
+        return [e for e in self.after.edges if e.dropped]
+
+    def html(self) -> str:
+        return (f'<div class="fk-diagram-pair" style="display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start">'
+                f'<figure class="fk-diagram" data-side="before" style="margin:0">{self.before.svg()}'
+                f'<figcaption>Before: {_count(self.before.failing_edges, "failing reference")}</figcaption></figure>'
+                f'<figure class="fk-diagram" data-side="after" style="margin:0">{self.after.svg()}'
+                f'<figcaption>After migration 030: {_count(self.dropped, "reference")} dropped</figcaption>'
+                "</figure></div>")
+
+    def svg(self) -> str:
+        """Both sides in one SVG document (for `diagram --before-after --out FILE.svg`)."""
+        left, right = self.before.svg(), self.after.svg()
+        (w1, h1), (w2, h2) = _size(left), _size(right)
+        gap = 30
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w1 + gap + w2}pt" height="{max(h1, h2)}pt" '
+                f'viewBox="0 0 {w1 + gap + w2} {max(h1, h2)}">'
+                f'<g class="before">{_placed(left, 0)}</g><g class="after">{_placed(right, w1 + gap)}</g></svg>')
+
+    def _repr_html_(self) -> str:
+        return html_or_reason(self.html)
+
+
+# --------------------------------------------------------------------------- building
+def reference_diagram(diagnosis: Diagnosis | DatabaseInfo, *, table: str = app.UPSCALES, depth: int = 1,
+                      max_tables: int = 30) -> Diagram:
+    """The tables within `depth` foreign-key steps of `table`, the insert's failing reference red."""
+    schema = diagnosis.schema if isinstance(diagnosis, Diagnosis) else diagnosis
+    if schema is None:
+        raise errors.DiagramError("This diagnosis carries no schema to draw.")
+    if depth < 0 or max_tables < 1:
+        raise errors.DiagramError("--depth must be 0 or more and --max-tables 1 or more.")
+    focus = schema.table(table)
+    if focus is None:
+        raise errors.DiagramError(f"{schema.database} has no table named {table!r} to draw; "
+                                  "run inspect to see the tables it has.")
+    failing = _failing(diagnosis, focus) if isinstance(diagnosis, Diagnosis) else {}
+    names, omitted = _neighbourhood(schema, focus, depth, max_tables)
+    boxes: dict[str, Box] = {}
+    for i, name in enumerate(names):
+        t = schema.table(name)
+        boxes[name.lower()] = Box(f"t{i}", t.name if t else name, t.row_count if t else None,
+                                  keys=t.primary_key if t else [], ghost=t is None,
+                                  focus=name.lower() == focus.name.lower())
+    edges = []
+    for t in schema.tables:
+        child = boxes.get(t.name.lower())
+        if child is None:
+            continue
+        for fk in t.foreign_keys:
+            parent = boxes.get(fk.parent_table.lower())
+            if parent is None:
+                continue
+            parent_table = schema.table(fk.parent_table)
+            parent_cols = [_spelled(parent_table, c) for c in fk.parent_columns] or list(parent.keys)
+            columns = [_spelled(t, c) for c in fk.columns]
+            child.references += [c for c in columns if c not in child.references]
+            parent.referenced += [c for c in parent_cols if c not in parent.referenced]
+            if fk.parent_table_exists and not fk.parent_key_unique:
+                parent.not_unique += [c for c in parent_cols if c not in parent.not_unique]
+            reason = failing.get(columns[0].lower()) if child.focus and len(columns) == 1 else None
+            edges.append(Edge(f"fk-{child.id}-{fk.id}", child.id, parent.id, columns, parent_cols,
+                              fk.on_delete, failing=reason, ghost=not fk.parent_table_exists,
+                              not_unique=fk.parent_table_exists and not fk.parent_key_unique))
+    title = f"{focus.name}, {depth} step{'s' if depth != 1 else ''} out"
+    return Diagram(focus.name, depth, list(boxes.values()), edges, omitted, title)
+
+
+def before_after(before: Diagnosis, after: Diagnosis | DatabaseInfo, *, table: str = app.UPSCALES, depth: int = 1,
+                 max_tables: int = 30) -> DiagramPair:
+    """Before and after migration 030 with one layout (see the module's docstring)."""
+    b = reference_diagram(before, table=table, depth=depth, max_tables=max_tables)
+    a = reference_diagram(after, table=table, depth=depth, max_tables=max_tables)
+    ids = {box.name.lower(): box.id for box in b.boxes}
+    # the after side draws the before side's boxes (with the after counts), in the same order
+    rows_after = {box.name.lower(): box.rows for box in a.boxes}
+    boxes = [replace(box, rows=rows_after.get(box.name.lower(), box.rows)) for box in b.boxes]
+    renamed = {box.id: ids.get(box.name.lower()) for box in a.boxes}
+    kept = {replace(e, child=renamed[e.child], parent=renamed[e.parent]).key
+            for e in a.edges if renamed[e.child] and renamed[e.parent]}
+    # A dropped edge keeps its label (drawn invisible, like the edge) and the title stays the
+    # same, so every label has the size it had and Graphviz computes the very same layout.
+    edges = [replace(e, dropped=e.key not in kept, failing=e.failing if e.key not in kept else None)
+             for e in b.edges]
+    for box in boxes:
+        still = {c for e in edges if e.child == box.id and not e.dropped for c in e.columns}
+        box.released = [c for e in edges if e.child == box.id and e.dropped for c in e.columns if c not in still]
+    after = Diagram(a.table, depth, boxes, edges, b.omitted, b.title)
+    return DiagramPair(b, after)
+
+
+def _spelled(table: TableInfo | None, column: str) -> str:
+    """The column as its table declares it (SQLite matches names case-insensitively)."""
+    found = table.column(column) if table else None
+    return found.name if found else column
+
+
+def _failing(d: Diagnosis, focus: TableInfo) -> dict[str, str]:
+    if focus.name.lower() != app.UPSCALES.lower():
+        return {}
+    return {r.column.lower(): r.reason for r in d.insert_simulation.references if r.reason != "ok"}
+
+
+def _neighbourhood(schema: DatabaseInfo, focus: TableInfo, depth: int, limit: int) -> tuple[list[str], int]:
+    """Table names (ghosts included) in breadth-first order out from `focus`, and how many
+    beyond `limit` were left out."""
+    links: dict[str, list[str]] = {}
+    for t in schema.tables:
+        for fk in t.foreign_keys:
+            links.setdefault(t.name.lower(), []).append(fk.parent_table)
+            links.setdefault(fk.parent_table.lower(), []).append(t.name)
+    order, seen = [focus.name], {focus.name.lower()}
+    queue = deque([(focus.name, 0)])
+    while queue:
+        name, d = queue.popleft()
+        if d == depth:
+            continue
+        for other in links.get(name.lower(), []):
+            if other.lower() not in seen:
+                seen.add(other.lower())
+                order.append(other)
+                queue.append((other, d + 1))
+    return order[:limit], max(0, len(order) - limit)
+
+
+# --------------------------------------------------------------------------- drawing
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _label_text(text: str) -> str:
+    """A name as HTML-like label text: control characters shown as escapes, markup escaped."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    return html.escape(text, quote=True)
+
+
+def _name(text: str) -> str:
+    return _label_text(text if len(text) <= NAME_LIMIT else text[:NAME_LIMIT - 1] + "…")
+
+
+def _port(box: Box, columns: list[str]) -> str:
+    cols = box.columns()
+    return f"c{cols.index(columns[0])}" if columns and columns[0] in cols else "title"
+
+
+def _box_label(b: Box) -> str:
+    head = "#fcf3cf" if b.focus else ("#ffffff" if b.ghost else "#d6e4f0")  # red is kept for failures
+    border = GREY if b.ghost else INK
+    rows = ["missing table" if b.ghost else ("? rows" if b.rows is None else f"{b.rows:,} row{'s' if b.rows != 1 else ''}")]
+    cells = [f'<TR><TD PORT="title" BGCOLOR="{head}"><B>{_name(b.name)}</B></TD></TR>',
+             f'<TR><TD><FONT POINT-SIZE="9" COLOR="#555555">{rows[0]}</FONT></TD></TR>']
+    for i, c in enumerate(b.columns()):
+        # the same markup on both sides of a pair, so the box keeps its width to the point
+        fk = f'<S><FONT COLOR="{GREY}">FK</FONT></S>' if c in b.released else f'<FONT COLOR="{INK}">FK</FONT>'
+
+        tags = [t for t, on in (("PK", c in b.keys), (fk, c in b.references)) if on]
+        text = "&#160;".join([*tags, _name(c)])  # a plain space next to markup is dropped by Graphviz
+        if c in b.not_unique:
+            cells.append(f'<TR><TD PORT="c{i}" ALIGN="LEFT" BGCOLOR="#fdebd0"><FONT COLOR="{ORANGE}">{text} '
+                         "· not unique</FONT></TD></TR>")
+        else:
+            cells.append(f'<TR><TD PORT="c{i}" ALIGN="LEFT">{text}</TD></TR>')
+    style = ' STYLE="dashed"' if b.ghost else ""
+    return (f'<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="4" COLOR="{border}"{style}>'
+            + "".join(cells) + "</TABLE>")
+
+
+def _edge_attrs(e: Edge) -> dict[str, str]:
+    lines = [f"{', '.join(map(_name, e.columns))} → {', '.join(map(_name, e.parent_columns)) or '(its key)'}",
+             f"ON DELETE {_label_text(e.on_delete)}"]
+    color = INK
+    if e.not_unique:
+        lines.append(f'<FONT COLOR="{ORANGE}">parent key not unique</FONT>')
+        color = ORANGE
+    if e.failing:
+        lines.append(f"<B>fails: {_label_text(e.failing)}</B>")
+        color = RED
+    classes = (_classes("fk", dropped=True) if e.dropped else
+               _classes("fk", failing=bool(e.failing), ghost=e.ghost, not_unique=e.not_unique))
+    attrs = {"label": "<" + "<BR/>".join(lines) + ">", "id": e.id, "color": color, "fontcolor": color,
+             "class": classes}
+    if e.failing:
+        attrs["penwidth"] = "2.5"
+    if e.ghost:
+        attrs["style"] = "dashed"
+    if e.dropped:
+        attrs["style"] = "invis"  # kept for the layout, not drawn
+    return attrs
+
+
+def _classes(base: str, **flags: bool) -> str:
+    return " ".join([base, *(name.replace("_", "-") for name, on in flags.items() if on)])
+
+
+def _count(items: list, noun: str) -> str:
+    return f"{len(items)} {noun}{'s' if len(items) != 1 else ''}"
+
+
+def _inline(svg: str) -> str:
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg
+
+
+def _size(svg: str) -> tuple[float, float]:
+    m = re.search(r'<svg[^>]*\bwidth="([\d.]+)pt"[^>]*\bheight="([\d.]+)pt"', svg)
+    return (float(m.group(1)), float(m.group(2))) if m else (600.0, 400.0)
+
+
+def _placed(svg: str, x: float) -> str:
+    return svg.replace("<svg", f'<svg x="{x}" y="0"', 1)
+
+
+def dot_available() -> bool:
+    return shutil.which("dot") is not None
+
+
+def require_dot() -> None:
+    if not dot_available():
+        raise errors.MissingProgramError(INSTALL_DOT)
+
+
+def html_or_reason(draw) -> str:
+    """`draw()`'s markup, or, when the picture cannot be drawn, the one sentence why."""
+    try:
+        return draw()
+    except errors.ToolkitError as exc:
+        return f'<p class="fk-diagram-missing"><em>{html.escape(str(exc))}</em></p>'
+
+
+def diagram_html(diagnosis: Diagnosis, after: DatabaseInfo | None = None) -> str:
+    """The diagram of a diagnosis for an HTML page (the report, the web app), before and after
+    when the fixed copy's schema is given; or the one sentence why it could not be drawn."""
+    if diagnosis.schema is None or diagnosis.schema.table(app.UPSCALES) is None:
+        return ""
+    if after is not None:
+        return f'<div class="fk-diagram-box">{html_or_reason(lambda: before_after(diagnosis, after).html())}</div>'
+    return f'<div class="fk-diagram-box">{html_or_reason(lambda: reference_diagram(diagnosis).svg())}</div>'
+
+
+def write(drawing: Diagram | DiagramPair, out: str | Path) -> Path:
+    """Write a diagram to `out` (.svg, .png, or .html); written whole or not at all."""
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix == ".svg":
+        data = ('<?xml version="1.0" encoding="UTF-8"?>\n' + drawing.svg()).encode("utf-8")
+    elif suffix == ".html":
+        body = drawing.html() if isinstance(drawing, DiagramPair) else drawing.svg()
+        data = (f'<!doctype html><meta charset="utf-8"><title>references</title>'
+                f'<style>body {{ font: 14px system-ui, sans-serif; }}</style>{body}').encode("utf-8")
+    elif suffix == ".png" and isinstance(drawing, Diagram):
+        data = drawing.png()
+    else:
+        raise errors.RefusedError(f"Cannot write a diagram{' pair' if isinstance(drawing, DiagramPair) else ''} as "
+                                  f"{out.name}: give --out a name ending in .svg{'' if isinstance(drawing, DiagramPair) else ', .png'} "
+                                  "or .html.")
+    tmp = out.with_name(f".{out.name}.partial")
+    tmp.write_bytes(data)
+    tmp.replace(out)
+    return out
+
+
