@@ -266,3 +266,51 @@ def test_sqlite_utils_transform_loses_triggers_and_refuses_orphans(tmp_path):
         orphans["veo3_video_upscales"].transform(drop_foreign_keys=list(app.REFERENCE_COLUMNS))
     ours = apply_030(tmp_path / "o.db", tmp_path / "o_fixed.db")
     assert ours.proof.ok
+
+
+# ---- the row comparison the proof rests on --------------------------------------------
+DECLARED = ["INTEGER", "REAL", "NUMERIC", "TEXT", "TEXT COLLATE NOCASE", "BLOB", ""]
+PAIRS = [(1, 1.0), (2.0, 2), ("a", b"a"), ("A", "a"), (None, ""), ("1", 1), ("x", "x "), (b"\x00", b"")]
+
+
+@pytest.mark.parametrize("declared", DECLARED, ids=lambda d: d or "untyped")
+def test_rows_differing_tells_every_kind_of_value_apart(declared, tmp_path):
+    from toolkit.migration import rows_differing
+    from toolkit.schema import read_schema
+
+    path = tmp_path / "two.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("ATTACH ? AS before", (str(tmp_path / "before.db"),))
+    for schema in ("main", "before"):
+        conn.execute(f"CREATE TABLE {schema}.t (v {declared})")
+    # SQLite's affinity may turn both values of a pair into the same one on the way in (REAL makes
+    # 1 and 1.0 both 1.0): the expected count is what was stored, read back with typeof
+    expected = 0
+    for i, (old, new) in enumerate(PAIRS):
+        conn.execute("INSERT INTO before.t (rowid, v) VALUES (?, ?)", (i, old))
+        conn.execute("INSERT INTO main.t (rowid, v) VALUES (?, ?)", (i, new))
+        stored = conn.execute("SELECT typeof(b.v), quote(b.v), typeof(a.v), quote(a.v) FROM before.t b, main.t a "
+                              "WHERE a.rowid = ? AND b.rowid = ?", (i, i)).fetchone()
+        expected += stored[:2] != stored[2:]
+    conn.execute("INSERT INTO before.t (rowid, v) VALUES (99, 'only before')")
+    table = read_schema(conn, database="before.db", count_rows=False).table("t")
+    assert expected >= 3  # the pairs really differ in storage for every affinity
+    assert rows_differing(conn, table) == expected + 1
+    if table.columns[0].affinity in ("INTEGER", "REAL", "NUMERIC"):
+        assert rows_differing(conn, table, copied=True) == expected + 1
+
+
+@pytest.mark.parametrize("declared", DECLARED, ids=lambda d: d or "untyped")
+def test_a_copy_changes_integer_and_real_only_where_the_proof_still_looks(declared, tmp_path):
+    # rows_differing(copied=True) skips typeof() on TEXT and BLOB affinity: copying into a column
+    # declared alike, by either statement the plan uses, never turns 1 into 1.0 there
+    conn = sqlite3.connect(tmp_path / "copy.db", isolation_level=None)
+    conn.execute(f"CREATE TABLE old (k TEXT UNIQUE, v {declared})")
+    values = [1, 1.0, 2.5, "1", "1.0", b"1", None, 10**18, -0.0]
+    conn.executemany("INSERT INTO old VALUES (?, ?)", [(str(i), v) for i, v in enumerate(values)])
+    for target, copy in (("fast", "INSERT INTO fast SELECT * FROM old"),
+                         ("named", "INSERT INTO named (rowid, k, v) SELECT rowid, k, v FROM old")):
+        conn.execute(f"CREATE TABLE {target} (k TEXT UNIQUE, v {declared})")
+        conn.execute(copy)
+        assert conn.execute(f"SELECT count(*) FROM old o JOIN {target} n ON n.rowid = o.rowid "
+                            "WHERE typeof(o.v) <> typeof(n.v) OR o.v IS NOT n.v").fetchone() == (0,)
