@@ -225,3 +225,15 @@ def test_report_carries_the_pair_inline(sample, tmp_path):
     section = page[page.index('id="diagram"'):]
     assert section.count("<svg") == 2 and "fails: missing&#45;row" in section  # dot escapes the hyphen
     assert not re.search(r"(src|href)=\"https?://", page)  # still one self-contained file
+
+
+def test_without_dot_notebooks_and_pages_show_the_sentence_instead(sample, monkeypatch, tmp_path):
+    from toolkit.diagram import diagram_html
+
+    d = diagnose(sample(HEADLINE))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert reference_diagram(d).source().startswith("digraph")  # the diagram itself is built without dot
+    for page in (reference_diagram(d)._repr_html_(), diagram_html(d), diagram_html(d, after=d.schema)):
+        assert "Graphviz&#x27;s dot program is not installed" in page and "<svg" not in page
+    with pytest.raises(errors.MissingProgramError, match="apt-get install graphviz"):
+        reference_diagram(d).svg()
