@@ -181,9 +181,13 @@ def per_row_growth(sizes: dict[int, tuple[list[Measurement], float]]) -> list[st
             ("bare sqlite3 baseline", per_row(small, "baseline: sqlite3 .backup + fix"),
              per_row(big, "baseline: sqlite3 .backup + fix")),
             ("what `fix` adds to the baseline", added(small), added(big))]
+    def growth(a: float, b: float) -> str:
+        # a negative cost (fix faster than the baseline) has no meaningful growth
+        return f"×{b / a:.2f}" if a > 0 and b > 0 else "none: `fix` is the faster"
+
     return [f"Time per row, {small:,} → {big:,} rows (flat is ×1):", "",
             "| | µs per row at " + f"{small:,} | µs per row at {big:,} | growth |", "|---|---:|---:|---:|",
-            *[f"| {name} | {a * 1e6:.2f} | {b * 1e6:.2f} | ×{b / a:.2f} |" for name, a, b in rows]]
+            *[f"| {name} | {a * 1e6:.2f} | {b * 1e6:.2f} | {growth(a, b)} |" for name, a, b in rows]]
 
 
 def render(sizes: dict[int, tuple[list[Measurement], float]], triage: list[Measurement], command: str) -> str:
