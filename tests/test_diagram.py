@@ -237,3 +237,30 @@ def test_without_dot_notebooks_and_pages_show_the_sentence_instead(sample, monke
         assert "Graphviz&#x27;s dot program is not installed" in page and "<svg" not in page
     with pytest.raises(errors.MissingProgramError, match="apt-get install graphviz"):
         reference_diagram(d).svg()
+
+
+def test_composite_self_and_implicit_references(tmp_path):
+    # a composite key holding project_id, a reference back to the table itself, an implicit parent
+    # key in another spelling, WITHOUT ROWID: drawn, and red where the insert fails
+    path = tmp_path / "odd.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE profiles (id TEXT PRIMARY KEY);
+        CREATE TABLE veo3_projects (id TEXT, owner TEXT, PRIMARY KEY (id, owner));
+        CREATE TABLE veo3_video_generations (id TEXT PRIMARY KEY, profile_id TEXT, project_id TEXT, created_at TEXT);
+        CREATE TABLE veo3_video_upscales (id TEXT PRIMARY KEY, source_generation_id TEXT NOT NULL
+          REFERENCES veo3_video_generations(ID), profile_id TEXT NOT NULL REFERENCES Profiles, project_id TEXT
+          NOT NULL, owner TEXT, parent TEXT REFERENCES veo3_video_upscales(id),
+          FOREIGN KEY (project_id, owner) REFERENCES veo3_projects(id, owner)) WITHOUT ROWID;
+        INSERT INTO veo3_video_generations VALUES ('g1', 'p1', 'j1', '2024');
+    """)
+    conn.close()
+    diagram = reference_diagram(diagnose(path))
+    red = {tuple(e.columns): e.failing for e in diagram.failing_edges}
+    assert red == {("profile_id",): "missing-row", ("project_id", "owner"): "missing-row"}
+    generations = next(e for e in diagram.edges if e.columns == ["source_generation_id"])
+    assert generations.parent_columns == ["id"]  # REFERENCES ...(ID), as the parent spells it
+    assert any(e.child == e.parent for e in diagram.edges)  # the reference to itself
+    root = parse(diagram.svg())
+    assert len(groups(root, "fk")) == 4 and len([g for g in groups(root, "fk").values()
+                                                 if "failing" in g.get("class")]) == 2

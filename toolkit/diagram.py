@@ -215,7 +215,8 @@ def reference_diagram(diagnosis: Diagnosis | DatabaseInfo, *, table: str = app.U
             parent.referenced += [c for c in parent_cols if c not in parent.referenced]
             if fk.parent_table_exists and not fk.parent_key_unique:
                 parent.not_unique += [c for c in parent_cols if c not in parent.not_unique]
-            reason = failing.get(columns[0].lower()) if child.focus and len(columns) == 1 else None
+            # a composite key fails with any of its columns (the simulation judges each column)
+            reason = next((failing[c.lower()] for c in columns if c.lower() in failing), None) if child.focus else None
             edges.append(Edge(f"fk-{child.id}-{fk.id}", child.id, parent.id, columns, parent_cols,
                               fk.on_delete, failing=reason, ghost=not fk.parent_table_exists,
                               not_unique=fk.parent_table_exists and not fk.parent_key_unique))
