@@ -241,13 +241,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _demo_picture(report, out: Path) -> str:
     """The references before and after (or as they are), or why there is no picture."""
-    from .diagram import before_after, reference_diagram, write
+    from .diagram import drawing_of, write
 
-    d, c = report.diagnosis, report.comparison
-    if d.schema is None or d.schema.table("veo3_video_upscales") is None:
+    drawing = drawing_of(report.diagnosis, report.comparison.schema_after if report.comparison else None)
+    if drawing is None:
         return "(no diagram: the file has no upscale table)"
     try:
-        return str(write(before_after(d, c.schema_after) if c else reference_diagram(d), out))
+        return str(write(drawing, out))
     except errors.MissingProgramError as exc:
         return f"(no diagram: {exc})"
 

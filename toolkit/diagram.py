@@ -384,14 +384,21 @@ def html_or_reason(draw) -> str:
         return f'<p class="fk-diagram-missing"><em>{html.escape(str(exc))}</em></p>'
 
 
-def diagram_html(diagnosis: Diagnosis, after: DatabaseInfo | None = None) -> str:
-    """The diagram of a diagnosis for an HTML page (the report, the web app), before and after
-    when the fixed copy's schema is given; or the one sentence why it could not be drawn."""
+def drawing_of(diagnosis: Diagnosis, after: DatabaseInfo | None = None) -> Diagram | DiagramPair | None:
+    """The picture of a diagnosis: before and after when the fixed copy's schema is given;
+    None when the file has no upscale table to draw around."""
     if diagnosis.schema is None or diagnosis.schema.table(app.UPSCALES) is None:
+        return None
+    return before_after(diagnosis, after) if after is not None else reference_diagram(diagnosis)
+
+
+def diagram_html(diagnosis: Diagnosis, after: DatabaseInfo | None = None) -> str:
+    """`drawing_of` for an HTML page (the report, the web app), or the one sentence why it
+    could not be drawn."""
+    drawing = drawing_of(diagnosis, after)
+    if drawing is None:
         return ""
-    if after is not None:
-        return f'<div class="fk-diagram-box">{html_or_reason(lambda: before_after(diagnosis, after).html())}</div>'
-    return f'<div class="fk-diagram-box">{html_or_reason(lambda: reference_diagram(diagnosis).svg())}</div>'
+    return f'<div class="fk-diagram-box">{html_or_reason(drawing.html if isinstance(drawing, DiagramPair) else drawing.svg)}</div>'
 
 
 def write(drawing: Diagram | DiagramPair, out: str | Path) -> Path:
