@@ -121,7 +121,7 @@ def test_before_and_after_share_a_layout_and_differ_exactly_by_the_dropped_refer
 
 
 HOSTILE = ['"; DROP TABLE x; --', "<script>alert(1)</script>", "a & b", "ünïcødé 表", "line\nbreak",
-           "x" * 200, "]]><!--", "tab\tand\\back"]
+           "x" * 200, "]]><!--", "tab\tand\\back", "", " ", "é\u202e<b>"]
 
 
 def hostile_file(path):
@@ -135,6 +135,9 @@ def hostile_file(path):
                  f"ON DELETE CASCADE, project_id TEXT NOT NULL REFERENCES {q(HOSTILE[5])}(id), {cols}, "
                  f"FOREIGN KEY ({q(HOSTILE[3])}) REFERENCES {q(HOSTILE[4])}({q(HOSTILE[6])}))")
     conn.execute(f"CREATE TABLE {q(HOSTILE[7])} (u TEXT REFERENCES veo3_video_upscales(id) ON DELETE SET NULL)")
+    # empty and blank names, and a right-to-left override, as a table, a column and a missing parent
+    conn.execute(f"CREATE TABLE {q(HOSTILE[8])} ({q(HOSTILE[8])} TEXT REFERENCES veo3_video_upscales(id), "
+                 f"{q(HOSTILE[9])} TEXT REFERENCES {q(HOSTILE[10])}(id))")
     conn.commit()
     conn.close()
     return path
@@ -151,7 +154,10 @@ def test_hostile_names_neither_break_the_picture_nor_inject_markup(tmp_path):
     for name in ('"; DROP TABLE x; --', "<script>alert(1)</script>", "a & b", "ünïcødé 表", "line\\x0abreak"):
         assert name in words, name
     assert "x" * 47 + "…" in words and "x" * 60 not in words  # long names shortened
-    assert len(groups(root, "table")) == 6  # four parents (two missing: ghosts), the table, its child
+    assert '""' in words  # the empty name, shown quoted
+    assert len(groups(root, "table")) == 7  # four parents (two missing: ghosts), the table, two children
+    wider = reference_diagram(diagnose(path), depth=2)
+    assert len(groups(parse(wider.svg()), "table")) == 8  # two steps out: the empty-named child's missing parent
 
 
 def test_large_schema_draws_only_the_neighbourhood(tmp_path):

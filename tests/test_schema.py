@@ -113,3 +113,14 @@ def test_without_rowid_comes_from_sqlite_not_from_the_sql_text(tmp_path):
     conn.close()
     info = inspect(path)
     assert info.table("keyed").without_rowid and not info.table("spelled").without_rowid
+
+
+def test_a_parent_table_named_empty_string_is_a_table_with_a_unique_key(tmp_path):
+    # "" is falsy in Python but a valid SQLite name: it must not read as a missing or keyless parent
+    path = tmp_path / "empty-name.db"
+    conn = sqlite3.connect(path)
+    conn.executescript('CREATE TABLE "" ("" TEXT PRIMARY KEY); '
+                       'CREATE TABLE child (a TEXT REFERENCES ""(""), b TEXT REFERENCES "");')
+    conn.close()
+    fks = inspect(path).table("child").foreign_keys
+    assert [(fk.parent_table_exists, fk.parent_key_unique, fk.parent_columns) for fk in fks] == [(True, True, [""])] * 2

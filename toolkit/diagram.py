@@ -134,7 +134,7 @@ class Diagram:
         import graphviz
 
         try:
-            return self.graph().pipe(format=fmt)
+            return self.graph().pipe(format=fmt, quiet=True)  # its complaints go in our one sentence
         except graphviz.ExecutableNotFound:
             raise errors.MissingProgramError(INSTALL_DOT) from None
         except graphviz.CalledProcessError as exc:
@@ -292,6 +292,8 @@ def _label_text(text: str) -> str:
 
 
 def _name(text: str) -> str:
+    if not text.strip():  # SQLite allows "" and " " as names; show them, quoted, rather than nothing
+        text = '"' + text + '"'
     return _label_text(text if len(text) <= NAME_LIMIT else text[:NAME_LIMIT - 1] + "…")
 
 

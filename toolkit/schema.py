@@ -263,7 +263,7 @@ def read_foreign_keys(conn: sqlite3.Connection, table: str, existing: dict[str, 
         parent_named = rows[0]["table"]
         parent = existing.get(parent_named.lower())
         implicit = all(r["to"] is None for r in rows)
-        if implicit and parent:
+        if implicit and parent is not None:  # a table may be named "" (falsy, yet it exists)
             parent_cols = [r["name"] for r in sorted(
                 _rows(conn, "SELECT name, pk FROM pragma_table_info(?) WHERE pk", (parent,)), key=lambda r: r["pk"])]
         else:
@@ -276,7 +276,7 @@ def read_foreign_keys(conn: sqlite3.Connection, table: str, existing: dict[str, 
             on_delete=rows[0]["on_delete"],
             on_update=rows[0]["on_update"],
             parent_table_exists=parent is not None,
-            parent_key_unique=bool(parent and parent_cols and len(parent_cols) == len(rows)
+            parent_key_unique=bool(parent is not None and parent_cols and len(parent_cols) == len(rows)
                                    and parent_key_is_unique(conn, parent, parent_cols)),
             implicit_parent_key=implicit,
         ))
