@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import REPO
 from toolkit.diagnosis import diagnose
@@ -252,7 +253,7 @@ def test_triage_app_takes_a_large_upload_and_a_bad_file(browser, voila, tmp_path
         bad.write_text("not a database")
         upload(page, bad)
         page.get_by_text("is not a SQLite database").wait_for(timeout=60_000)
-        assert page.get_by_role("button", name="Apply migration 030 to a copy").is_disabled()
+        expect(page.get_by_role("button", name="Apply migration 030 to a copy")).to_be_disabled(timeout=10_000)
         shot(page, "app-5-bad-file")
     finally:
         page.close()

@@ -465,11 +465,11 @@ class TriageWebApp(widgets.VBox):
         self.file_label.value = f"Uploaded: <code>{names}</code>"
         self.result.value = self.downloads.value = self.diagram.value = ""
         self.view.clear()
+        self.apply.disabled = True  # until this file's answer is shown: never fix the previous upload's
         try:
             d = diagnose(self.path)
         except errors.ToolkitError as exc:
             self.answer.value, self.findings.value = message_html(exc.message, False), ""
-            self.apply.disabled = True
             return
         self.answer.value = message_html(d.answer, d.healthy)
         self.findings.value = findings_html(d)
