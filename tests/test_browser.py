@@ -160,10 +160,13 @@ def test_notebook_runs_in_jupyterlab_with_widgets_rendered(browser, lab, name):
             assert "Explorer(children=" not in text  # the text fallback a missing widget manager shows
         shot(page, f"lab-{Path(name).stem}")
         if name[:3] in ("01_", "02_", "03_"):  # the reference diagrams render inline as SVG
-            assert page.locator(".jp-OutputArea-output svg g.node.table").count() >= 4
+            boxes = page.locator(".jp-OutputArea-output svg g.node.table")
+            boxes.first.wait_for(state="attached", timeout=30_000)
+            assert boxes.count() >= 4
         if name.startswith("02_"):
             red = page.locator(".jp-OutputArea-output svg g.fk.failing")
-            assert red.count() == 1 and "project_id" in red.first.text_content()
+            expect(red).to_have_count(1, timeout=30_000)
+            assert "project_id" in red.first.text_content()
             page.locator(".widget-dropdown select").first.select_option(HEADLINE)
             page.get_by_role("button", name="Simulate insert").click()
             table = page.locator('table[data-fk="references"]')
@@ -200,13 +203,14 @@ def test_triage_app_upload_answer_fix_and_download(browser, voila, tmp_path):
         page.locator('table[data-fk="findings"]').wait_for(timeout=30_000)
         assert "fk-constraints-present" in page.locator('table[data-fk="findings"]').inner_text()
         red = page.locator(".fk-diagram-box svg g.fk.failing")
-        red.wait_for(timeout=30_000)
-        assert red.count() == 1 and "project_id" in red.text_content()
+        expect(red).to_have_count(1, timeout=30_000)
+        assert "project_id" in red.text_content()
         shot(page, "app-2-answer")
         page.get_by_role("button", name="Apply migration 030 to a copy").click()
         link = page.locator("#fk-download-fixed")
         link.wait_for(timeout=60_000)
         sides = page.locator(".fk-diagram-pair figure")
+        expect(sides).to_have_count(2, timeout=30_000)
         drawn = [sides.nth(i).locator("g.fk").count() for i in range(2)]
         assert sides.count() == 2 and drawn[1] == drawn[0] - 3  # after: the three dropped references are gone
         shot(page, "app-3-fixed")
