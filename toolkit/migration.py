@@ -34,7 +34,7 @@ from . import appmodel as app
 from . import errors
 from .ddl import relax_columns, tokenize
 from .diagnosis import default_values, simulate_insert, table_state
-from .safe_access import check_integrity, connect, copy_database, fingerprint, sqlite_errors, verify_unchanged
+from .safe_access import CHECKS, check_integrity, connect, copy_database, fingerprint, sqlite_errors, verify_unchanged
 from .schema import DatabaseInfo, TableInfo, read_schema
 from .sqlnames import quote
 
@@ -447,7 +447,7 @@ def _tune_work_copy(conn: sqlite3.Connection) -> None:
 
 
 def _integrity_pragma(full_check: bool) -> str:
-    return "integrity_check" if full_check else "quick_check"
+    return CHECKS["full" if full_check else "quick"]
 
 
 def _integrity_messages(path: Path, full_check: bool) -> list[str]:
