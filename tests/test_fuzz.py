@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit import errors, safe_access
+from toolkit import errors
 from toolkit.diagnosis import diagnose
 from toolkit.migration import apply_030
 from toolkit.safe_access import fingerprint
@@ -57,7 +57,7 @@ def apply_mutations(name: str, edits: list, tail) -> bytes:
 def test_mutated_files_only_ever_raise_toolkit_errors(case, tmp_path_factory, monkeypatch, guarantees):
     name, edits, tail = case
     data = apply_mutations(name, edits, tail)
-    monkeypatch.setattr(safe_access, "DEFAULT_TIME_LIMIT", 20.0)
+    monkeypatch.setenv("TOOLKIT_TIME_LIMIT", "20")
     folder = tmp_path_factory.mktemp("fuzz")
     path = folder / name
     path.write_bytes(data)
@@ -95,7 +95,7 @@ def test_a_query_that_never_ends_is_cut_off(sample, monkeypatch):
         END;
     """)
     conn.close()
-    monkeypatch.setattr(safe_access, "DEFAULT_TIME_LIMIT", 2.0)
+    monkeypatch.setenv("TOOLKIT_TIME_LIMIT", "2")
     before = fingerprint(path)
     with pytest.raises(errors.QueryTimeoutError, match="time limit"):
         diagnose(path)

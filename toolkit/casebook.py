@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from .comparison import Comparison
 from .diagnosis import Diagnosis, diagnose
 from .migration import MigrationResult
 from .report import build_report
+from .safe_access import work_folder
 from .samples import SAMPLES_DIR, SCENARIOS
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class Case:
 def triage_case(path: str | Path, *, keep_fixed: bool = False) -> Case:
     """The full case record for one file; a bad file gives `Case.error`, not an exception."""
     case = Case(str(path))
-    workdir = Path(tempfile.mkdtemp(prefix="fk-toolkit-case-"))
+    workdir = work_folder("case")
     case.workdir = str(workdir)
     try:
         report = build_report(path, fixed=workdir / "fixed.db")

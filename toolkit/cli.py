@@ -174,20 +174,24 @@ def cmd_triage(args: argparse.Namespace) -> int:
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:
-    import tempfile
+    import shutil
 
     from .diagnosis import diagnose
     from .diagram import before_after, reference_diagram, require_dot, write
     from .migration import apply_030
+    from .safe_access import work_folder
 
     require_dot()  # say so before the work, not after it
     before = diagnose(args.db)
     options = {"table": args.table, "depth": args.depth, "max_tables": args.max_tables}
     if args.before_after:
-        with tempfile.TemporaryDirectory(prefix="fk-toolkit-diagram-") as tmp:
-            fixed = apply_030(args.db, Path(tmp) / "fixed.db")
+        tmp = work_folder("diagram")
+        try:
+            fixed = apply_030(args.db, tmp / "fixed.db")
             after = diagnose(fixed.output) if fixed.output else before
             drawing = before_after(before, after, **options)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     else:
         drawing = reference_diagram(before, **options)
     out = write(drawing, args.out)

@@ -15,6 +15,7 @@ EXIT_BAD_INPUT = 2
 EXIT_PROOF_FAILED = 3
 EXIT_MISSING_PROGRAM = 4
 EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 class ToolkitError(Exception):
@@ -77,6 +78,20 @@ class QueryTimeoutError(BadInputError):
     """A query on customer data ran past its time limit (a crafted or huge file)."""
 
 
+class LimitExceededError(BadInputError):
+    """The file needs more than a limit the toolkit keeps on untrusted files (memory, value
+    size, expression depth, view nesting): it says which limit, never that the file is damaged."""
+
+
+class UnsafeContentError(BadInputError):
+    """The file holds something the toolkit will not run or follow (a journal naming another
+    file, a function that is not SQLite's own, a name SQL cannot spell)."""
+
+
+class SQLiteRefusedError(BadInputError):
+    """SQLite refused a statement on the copy for a reason that is neither damage nor a limit."""
+
+
 class RefusedError(ToolkitError):
     """The operation would be unsafe or meaningless on this file."""
 
@@ -89,6 +104,12 @@ class ProofFailedError(ToolkitError):
     """The fixed copy could not be proven identical; it was not kept."""
 
     exit_code = EXIT_PROOF_FAILED
+
+
+class UserInterruptError(ToolkitError):
+    """Ctrl-C: the work stopped, the work folder was removed, nothing was written."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 class OriginalChangedError(BadInputError):

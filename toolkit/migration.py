@@ -23,7 +23,6 @@ import contextlib
 import os
 import shutil
 import sqlite3
-import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -34,12 +33,12 @@ from . import appmodel as app
 from . import errors
 from .ddl import relax_columns, tokenize
 from .diagnosis import default_values, simulate_insert, table_state
-from .safe_access import CHECKS, check_integrity, connect, copy_database, fingerprint, sqlite_errors, verify_unchanged
+from .safe_access import (CHECKS, check_integrity, check_tables, connect, copy_database, fingerprint, sqlite_errors,
+                          verify_unchanged, work_folder)
 from .schema import DatabaseInfo, TableInfo, read_schema
 from .sqlnames import quote
 
 MIGRATION_NAME = "030_fix_upscale_foreign_key_constraints"
-WORKDIR_PREFIX = ".fk-toolkit-fix-"
 
 
 @dataclass
@@ -375,18 +374,6 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
 
 
 # --------------------------------------------------------------------------- apply
-def _clean_stale_workdirs(folder: Path) -> None:
-    """Remove work folders that a killed run of `fix` left behind (their PID is gone)."""
-    for stale in folder.glob(WORKDIR_PREFIX + "*"):
-        try:
-            pid = int(stale.name[len(WORKDIR_PREFIX):].split("-")[0])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(stale, ignore_errors=True)
-        except (ValueError, PermissionError, OSError):
-            continue
-
-
 def _prepare_dest(src: Path, dest: Path, force: bool) -> None:
     if dest.resolve() == src.resolve() or dest.resolve() in {Path(f"{src}{s}").resolve() for s in ("-wal", "-shm", "-journal")}:
         raise errors.RefusedError(f"--out {dest} is the customer's file itself; the fix only ever writes a copy.", src)
@@ -426,9 +413,8 @@ def apply_030(src: str | Path, dest: str | Path, *, force: bool = False, full_ch
     started = time.perf_counter()
     src, dest = Path(src), Path(dest)
     _prepare_dest(src, dest, force)
-    _clean_stale_workdirs(dest.parent)
     try:
-        workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=dest.parent))
+        workdir = work_folder("fix", dest.parent, hidden=True)
     except OSError as exc:
         raise errors.RefusedError(f"Cannot write beside --out {dest} ({exc.strerror}); choose a writable folder.", src) from None
     try:

@@ -20,6 +20,7 @@ from . import appmodel as app
 from .comparison import Comparison, compare
 from .diagnosis import Diagnosis, diagnose
 from .migration import MigrationResult, apply_030
+from .safe_access import work_folder
 
 
 @dataclass
@@ -72,7 +73,7 @@ def build_report(path: str | Path, *, full_check: bool = False, fixed: str | Pat
     diagnosis = diagnose(path, full_check=full_check)
     migration = comparison = None
     if diagnosis.state != "no-upscales-table":
-        tmp = Path(tempfile.mkdtemp(prefix="fk-toolkit-report-"))
+        tmp = work_folder("report")
         try:
             migration = apply_030(path, fixed or tmp / "fixed.db", full_check=full_check, force=force)
             comparison = compare(path, migration.output) if migration.output else None

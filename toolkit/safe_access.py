@@ -20,9 +20,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from . import errors
+from . import errors, guards
+from .sqlnames import quote
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 WAL_MAGICS = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
@@ -30,7 +31,6 @@ SIDECAR_SUFFIXES = ("-wal", "-shm", "-journal")
 #: Sidecars SQLite needs to see the same data the app sees (-shm is rebuilt from -wal).
 COPIED_SIDECARS = ("-wal", "-journal")
 CHUNK = 1 << 20
-DEFAULT_TIME_LIMIT = float(os.environ.get("TOOLKIT_TIME_LIMIT", "900"))
 
 ASK_FOR_COPY = "ask the customer to close the app and send the .db file together with its -wal file"
 
@@ -252,50 +252,96 @@ def check_input(path: str | Path) -> Path:
 
 
 # --------------------------------------------------------------------------- connections
-def connect(path: str | Path, *, time_limit: float | None = None, uri: bool = False) -> sqlite3.Connection:
-    """Open a database (always a COPY) with the toolkit's guards in place.
-
-    Autocommit mode (the caller spells out its transactions), untrusted schema (a customer's
-    views and triggers cannot call functions with side effects), no extension loading, no
-    recursive triggers (Debian builds SQLite with them on; the app has them off), and a
-    deadline enforced by SQLite's progress handler so no crafted file can hang the tool.
-    """
-    conn = sqlite3.connect(str(path), isolation_level=None, uri=uri, check_same_thread=False)
+def connect(path: str | Path, *, time_limit: float | None = None, uri: bool = False) -> guards.GuardedConnection:
+    """Open a database (always a COPY) with the toolkit's guards in place (`guards.guard`):
+    SQLite's limits, a heap limit, a deadline (`time_limit` seconds, by default scaled by the
+    file's size), an authorizer that lets views and triggers call only SQLite's built-in
+    functions, no extension loading and no recursive triggers (Debian builds SQLite with them
+    on; the app has them off).  Autocommit mode: the caller spells out its transactions."""
+    conn = sqlite3.connect(str(path), isolation_level=None, uri=uri, check_same_thread=False,
+                           factory=guards.GuardedConnection)
     # customer files can hold TEXT that is not valid UTF-8; show it, never crash on it
     conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
-    limit = DEFAULT_TIME_LIMIT if time_limit is None else time_limit
-    deadline = time.monotonic() + limit
-    conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 20_000)
-    conn.execute("PRAGMA trusted_schema = OFF")
-    conn.execute("PRAGMA recursive_triggers = OFF")
-    conn.execute("PRAGMA cell_size_check = ON")
-    if hasattr(conn, "enable_load_extension"):
-        conn.enable_load_extension(False)
+    if time_limit is None:
+        time_limit = guards.default_time_limit(0 if uri else _size(Path(path)))
+    guards.guard(conn, time_limit)
     return conn
 
 
-def translate(exc: sqlite3.Error, path: str | Path) -> errors.ToolkitError:
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+#: SQLite's texts for its limits (guards.LIMITS), and what each means for the file.
+_LIMIT_TEXTS = {
+    "string or blob too big": f"a value larger than the toolkit's {guards.MAX_VALUE_BYTES // guards.MB} MB limit",
+    "expression tree is too large": "an expression nested deeper than SQLite's limit",
+    "too many columns": "more columns than SQLite's limit of 2000 in one table or result",
+    "too many terms in compound select": "a compound SELECT of more than 500 parts",
+    "too many levels of trigger recursion": "triggers that fire one another more than 100 levels deep",
+    "statement too long": "an SQL statement longer than 1,000,000 bytes",
+    "too many sql variables": "more bound values than SQLite's limit",
+    "too many attached databases": "more attached files than the toolkit allows",
+    "too many arguments on function": "a function call with more than 127 arguments",
+    "too many operations": "a statement that compiles to more than 5 million operations",
+}
+
+
+def translate(exc: sqlite3.Error | MemoryError, path: str | Path) -> errors.ToolkitError:
     """Turn an unexpected SQLite error on a customer's data into a toolkit error."""
     text = str(exc)
-    if "interrupted" in text:
+    lower = text.lower()
+    if "interrupted" in lower:
+        if guards.interrupt_requested():
+            return errors.UserInterruptError(
+                f"Interrupted (Ctrl-C) while reading {path}; nothing was written and the work folder was removed.",
+                path)
+        seconds = guards.last_stop.seconds if guards.last_stop else guards.BASE_TIME_LIMIT
         return errors.QueryTimeoutError(
-            f"{path} took longer than the time limit to read ({DEFAULT_TIME_LIMIT:g} s, set "
-            "TOOLKIT_TIME_LIMIT to raise it); the file may be crafted or damaged, so send it to engineering.",
+            f"{path}: SQLite was still working after the time limit ({seconds:g} s); a trigger, view or "
+            "expression in the file runs very long (or without end), so raise --time-limit or send the file "
+            "to engineering.",
             path,
         )
-    if "not a database" in text or "file is encrypted" in text:
+    if isinstance(exc, MemoryError) or "out of memory" in lower:
+        return errors.LimitExceededError(
+            f"{path} needs more memory than the toolkit lets SQLite use ({guards.HEAP_LIMIT // guards.MB} MB): "
+            "a value, view or trigger in it builds something huge, so the file may be crafted; send it to "
+            "engineering.", path)
+    for needle, meaning in _LIMIT_TEXTS.items():
+        if needle in lower:
+            return errors.LimitExceededError(
+                f"{path} holds {meaning} (SQLite says \"{text}\"), a limit the toolkit keeps on files it did "
+                "not write; send the file to engineering.", path)
+    if "not authorized" in lower:
+        return errors.UnsafeContentError(
+            f"{path} has a view or trigger that calls a function outside SQLite's own built-ins, or writes "
+            "where the toolkit's own step must not; the toolkit runs nothing of the kind, so send the file to "
+            "engineering.", path)
+    if "no such function" in lower:
+        return errors.UnsafeContentError(
+            f"{path} uses a function its app defines itself (SQLite says \"{text}\"), which the toolkit "
+            "cannot run; ask which app wrote the file, or send it to engineering.", path)
+    if "not a database" in lower or "file is encrypted" in lower:
         return errors.NotADatabaseError(
             f"{path} is not a readable SQLite database (SQLite says: {text}); "
             "ask the customer for the app's .db file, unencrypted.",
             path,
         )
-    if "locked" in text or "busy" in text:
+    if "locked" in lower or "busy" in lower:
         return errors.LockedDatabaseError(
             f"{path} is locked (SQLite says: {text}); close the app and copy the file again.", path
         )
-    return errors.CorruptDatabaseError(
-        f"{path} is damaged: SQLite says \"{text}\"; {ASK_FOR_COPY}, or restore it from a backup.", path
-    )
+    if "malformed" in lower or "corrupt" in lower or "disk image" in lower:
+        return errors.CorruptDatabaseError(
+            f"{path} is damaged: SQLite says \"{text}\"; {ASK_FOR_COPY}, or restore it from a backup.", path
+        )
+    return errors.SQLiteRefusedError(
+        f"SQLite could not read {path} as the toolkit asked (it says \"{text}\"); nothing was written, so send "
+        "the file to engineering.", path)
 
 
 @contextlib.contextmanager
@@ -303,12 +349,11 @@ def sqlite_errors(path: str | Path) -> Iterator[None]:
     """Report any SQLite error raised inside as the toolkit's error for `path`."""
     try:
         yield
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, MemoryError) as exc:
         raise translate(exc, path) from None
-    except (MemoryError, RecursionError, OverflowError, UnicodeError) as exc:
-        raise errors.CorruptDatabaseError(
-            f"{path} could not be read ({type(exc).__name__}); the file may be crafted or damaged, "
-            "so send it to engineering.",
+    except (RecursionError, OverflowError, UnicodeError) as exc:
+        raise errors.LimitExceededError(
+            f"{path} could not be read ({type(exc).__name__}); the file may be crafted, so send it to engineering.",
             path,
         ) from None
 
@@ -324,20 +369,95 @@ class WorkCopy:
     wal_frames: int
     journal_mode: str
 
-    def connect(self, *, time_limit: float | None = None) -> sqlite3.Connection:
+    def connect(self, *, time_limit: float | None = None) -> guards.GuardedConnection:
         return connect(self.path, time_limit=time_limit)
 
 
-def _copy_bytes(src: Path, dest: Path) -> str:
+ZERO_CHUNK = bytes(CHUNK)
+
+
+def _copy_bytes(src: Path, dest: Path, limit: int | None = None) -> str:
+    """Hash all of `src` and copy its first `limit` bytes (all by default) to `dest`.
+
+    Runs of zeros are skipped, not written (the copy is sparse where the original is): a file
+    padded with a 1 GiB hole costs a read, not a gigabyte of the work folder."""
     digest = hashlib.sha256()
+    written = 0
     with open(src, "rb") as fin, open(dest, "wb") as fout:
         while chunk := fin.read(CHUNK):
             digest.update(chunk)
-            fout.write(chunk)
+            part = chunk if limit is None else chunk[: max(0, limit - written)]
+            if part == ZERO_CHUNK[: len(part)]:
+                fout.seek(len(part), os.SEEK_CUR)
+            else:
+                fout.write(part)
+            written += len(part)
+        fout.truncate(written)
     return digest.hexdigest()
 
 
+def pages_held(head: bytes, size: int) -> int:
+    """Bytes of the database file SQLite reads: the header's page count when it is valid
+    (fileformat2.html: the change counter matches version-valid-for), else the whole file."""
+    raw = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if raw == 1 else raw
+    change_counter, page_count = struct.unpack(">II", head[24:32])
+    valid_for = int.from_bytes(head[92:96], "big")
+    if page_count and change_counter == valid_for and page_size:
+        return min(size, page_count * page_size)
+    return size
+
+
+def _refuse_super_journal(src: Path) -> None:
+    """A rollback journal that names a super-journal makes SQLite delete that file after the
+    rollback, wherever it is (the customer's file itself, a file of the engineer's): the
+    toolkit never replays one."""
+    journal = sidecar(src, "-journal")
+    if not journal.is_file():
+        return
+    name = guards.super_journal(guards.journal_tail(journal))
+    if name is not None:
+        shown = name.decode("utf-8", "replace")[:120]
+        raise errors.UnsafeContentError(
+            f"{src}-journal belongs to a transaction across several database files and names another file "
+            f"({shown!r}) that SQLite would delete while recovering, so the toolkit will not replay it: ask the "
+            "customer to open and close the app once, then send the .db (with its -wal, if any).", src)
+
+
+def _refuse_hostile_schema(conn: sqlite3.Connection, src: Path) -> None:
+    """Refuse, before SQLite prepares anything on it, a schema that would make it recurse
+    without bound, or that names things SQL cannot spell."""
+    views = conn.execute("SELECT name, sql FROM sqlite_schema WHERE type = 'view'").fetchall()
+    nesting = guards.view_nesting(views)
+    if nesting.too_deep:
+        raise errors.LimitExceededError(
+            f"{src} has views nested {nesting.depth} deep (expanding to {nesting.expansion:,} references, "
+            f"at {nesting.deepest!r}); the toolkit expands at most {guards.MAX_VIEW_DEPTH} levels and "
+            f"{guards.MAX_VIEW_EXPANSION:,} references, so the file may be crafted: send it to engineering.", src)
+    conn.text_factory = bytes
+    try:
+        names = conn.execute("SELECT type, name FROM sqlite_schema").fetchall()
+    finally:
+        conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
+    for kind, raw in names:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise errors.UnsafeContentError(
+                f"{src} has a {kind.decode()} whose name is not valid UTF-8 text ({raw[:40]!r}); SQL cannot "
+                "spell that name, so the toolkit stops here: ask which app wrote the file, or send it to "
+                "engineering.", src) from None
+
+
 CHECKS = {"quick": "quick_check", "full": "integrity_check", "none": None}
+
+
+def _damage(path: str | Path, pragma: str, messages: list) -> errors.CorruptDatabaseError:
+    lines = [line for m in messages for line in str(m).splitlines() if line and not line.startswith("***")]
+    first = (lines or ["?"])[0][:200]
+    return errors.CorruptDatabaseError(
+        f"{path} is damaged: PRAGMA {pragma} reports problems, the first being \"{first}\"; "
+        f"{ASK_FOR_COPY}, or restore it from a backup.", path)
 
 
 def check_integrity(conn: sqlite3.Connection, path: str | Path, check: str = "quick") -> None:
@@ -347,11 +467,22 @@ def check_integrity(conn: sqlite3.Connection, path: str | Path, check: str = "qu
         return
     messages = [r[0] for r in conn.execute(f"PRAGMA {pragma}(10)")]
     if messages != ["ok"]:
-        lines = [line for m in messages for line in str(m).splitlines() if line and not line.startswith("***")]
-        first = (lines or ["?"])[0][:200]
-        raise errors.CorruptDatabaseError(
-            f"{path} is damaged: PRAGMA {pragma} reports problems, the first being \"{first}\"; "
-            f"{ASK_FOR_COPY}, or restore it from a backup.", path)
+        raise _damage(path, pragma, messages)
+
+
+def check_tables(conn: sqlite3.Connection, path: str | Path, tables: Iterable[str], schema: str = "main") -> None:
+    """PRAGMA integrity_check of just these tables and their indexes.
+
+    quick_check does not compare an index with its table, and an answer read through an
+    index (a parent key looked up by a foreign-key check) is only as good as that index:
+    the tables an answer depends on get the full check, the rest of the file the quick one."""
+    for table in dict.fromkeys(tables):
+        if not conn.execute(f"SELECT 1 FROM {schema}.sqlite_schema WHERE type = 'table' AND name = ?",
+                            (table,)).fetchone():
+            continue
+        messages = [r[0] for r in conn.execute(f"PRAGMA {schema}.integrity_check({quote(table)})")]
+        if messages != ["ok"]:
+            raise _damage(path, f"integrity_check({table})", messages)
 
 
 def copy_database(src: str | Path, dest: str | Path, *, check: str = "quick") -> WorkCopy:
@@ -359,21 +490,27 @@ def copy_database(src: str | Path, dest: str | Path, *, check: str = "quick") ->
     (`check`: 'quick' = PRAGMA quick_check, 'full' = integrity_check, 'none').
 
     After this, `dest` is one self-contained file holding exactly what the app would see;
-    the original has only been read.
+    the original has only been read.  The copy holds only the pages SQLite reads (a padded
+    tail is not copied), and a journal that would make SQLite touch another file is refused.
     """
     src = check_input(src)
     dest = Path(dest)
+    _refuse_super_journal(src)
     with open(src, "rb") as fh:
-        header = fh.read(20)
+        header = fh.read(100)
     journal_mode = "wal" if header[18:20] == b"\x02\x02" else "delete"
     # One read of each file both copies and fingerprints it; the -shm is only hashed (SQLite
     # rebuilds it from the -wal).  A change during the copy shows up in the final comparison.
+    # Without a log to replay, the header says which pages SQLite reads; a journal or -wal may
+    # need pages past that count, so then the whole file is copied and trimmed after recovery.
+    replays = any(sidecar(src, s).is_file() for s in COPIED_SIDECARS)
     hashes = {}
     for suffix in ("",) + COPIED_SIDECARS:
         sidecar(dest, suffix).unlink(missing_ok=True)
         original = sidecar(src, suffix)
         if original.is_file():
-            hashes[original.name] = _copy_bytes(original, sidecar(dest, suffix))
+            limit = pages_held(header, original.stat().st_size) if suffix == "" and not replays else None
+            hashes[original.name] = _copy_bytes(original, sidecar(dest, suffix), limit)
     shm = sidecar(src, "-shm")
     if shm.is_file():
         hashes[shm.name] = sha256_file(shm)
@@ -385,18 +522,63 @@ def copy_database(src: str | Path, dest: str | Path, *, check: str = "quick") ->
             # TRUNCATE reports the frame counts after its reset, so count with PASSIVE first.
             _, log_frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            _refuse_hostile_schema(conn, src)
             check_integrity(conn, src, check)
         finally:
             conn.close()
     for suffix in COPIED_SIDECARS + ("-shm",):
         sidecar(dest, suffix).unlink(missing_ok=True)
+    _trim(dest)
     return WorkCopy(src, dest, before, max(log_frames, 0), journal_mode)
+
+
+def _trim(path: Path) -> None:
+    """Cut a recovered copy to the pages SQLite reads: a rolled-back journal can leave the
+    file extended to the size it claims (262,144 pages: a gigabyte of nothing)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(100)
+    held = pages_held(head, size)
+    if held < size:
+        os.truncate(path, held)
+
+
+# --------------------------------------------------------------------------- work folders
+WORKDIR_PREFIX = "fk-toolkit-"
+
+
+def work_folder(kind: str, parent: str | Path | None = None, *, hidden: bool = False) -> Path:
+    """A private folder for one run's copies, named with this process's id so that the next
+    run can remove it if this one is killed (`remove_stale_work_folders`)."""
+    folder = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    remove_stale_work_folders(folder)
+    prefix = f"{'.' if hidden else ''}{WORKDIR_PREFIX}{kind}-{os.getpid()}-"
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=folder))
+
+
+def remove_stale_work_folders(folder: Path) -> list[Path]:
+    """Remove the work folders in `folder` that a killed run left behind (their process is gone)."""
+    removed = []
+    for stale in [*folder.glob(WORKDIR_PREFIX + "*"), *folder.glob("." + WORKDIR_PREFIX + "*")]:
+        kind, _, rest = stale.name.lstrip(".")[len(WORKDIR_PREFIX):].partition("-")
+        pid_text = rest.partition("-")[0]
+        if not (kind.isalpha() and pid_text.isdigit()) or int(pid_text) == os.getpid():
+            continue
+        pid = int(pid_text)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+            removed.append(stale)
+        except OSError:
+            continue
+    return removed
 
 
 @contextlib.contextmanager
 def open_copy(path: str | Path, *, workdir: str | Path | None = None, check: str = "quick") -> Iterator[WorkCopy]:
     """Yield a recovered, checked work copy of `path`; afterwards prove the original unchanged."""
-    tmp = Path(tempfile.mkdtemp(prefix="fk-toolkit-", dir=workdir))
+    tmp = work_folder("copy", workdir)
     work: WorkCopy | None = None
     try:
         work = copy_database(path, tmp / "work.db", check=check)
