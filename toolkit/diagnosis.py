@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from . import appmodel as app
-from .safe_access import open_copy, sqlite_errors
+from .safe_access import check_tables, open_copy, sqlite_errors
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo, read_schema
 from .sqlnames import quote
 
@@ -64,6 +64,36 @@ class InsertSimulation:
     failing: list[str]
     error_code: str | None = None
     note: str = ""
+
+    @property
+    def fails_on_foreign_key(self) -> bool:
+        """Whether SQLite's own error is a foreign-key one (not NOT NULL, UNIQUE, CHECK, FULL...)."""
+        return self.error is not None and is_foreign_key_error(self.error, self.error_code)
+
+    @property
+    def fails_otherwise(self) -> bool:
+        return self.error is not None and not self.fails_on_foreign_key
+
+
+def is_foreign_key_error(message: str | None, code: str | None = None) -> bool:
+    """SQLite's errors for a foreign key: the constraint itself, a parent key that is not unique
+    (`foreign key mismatch`) and a parent table that does not exist (`no such table`)."""
+    if code == "SQLITE_CONSTRAINT_FOREIGNKEY":
+        return True
+    text = (message or "").lower()
+    return "foreign key" in text or "no such table" in text
+
+
+#: What each of SQLite's other refusals of an insert means, for the answer.
+OTHER_FAILURES = {
+    "SQLITE_FULL": "SQLite reports the database full: a table's AUTOINCREMENT counter (sqlite_sequence) may "
+                   "have reached the largest rowid, or the file its max_page_count",
+    "SQLITE_CONSTRAINT_NOTNULL": "a NOT NULL column gets no value from the app's insert",
+    "SQLITE_CONSTRAINT_UNIQUE": "a row with the same unique value already exists",
+    "SQLITE_CONSTRAINT_PRIMARYKEY": "a row with the same primary key already exists",
+    "SQLITE_CONSTRAINT_CHECK": "a CHECK constraint of the table rejects the row",
+    "SQLITE_CONSTRAINT_TRIGGER": "a trigger of the file refuses the row (RAISE)",
+}
 
 
 @dataclass
@@ -528,7 +558,10 @@ def diagnose_connection(conn: sqlite3.Connection, *, database: str, insert: dict
                         wal_frames: int = 0, journal_mode: str | None = None) -> Diagnosis:
     """Diagnose an open, already integrity-checked copy."""
     info = read_schema(conn, database=database, wal_frames=wal_frames, journal_mode=journal_mode)
-    state = table_state(info.table(app.UPSCALES))
+    up = info.table(app.UPSCALES)
+    # the answer reads the parents' key indexes: quick_check does not compare them with their rows
+    check_tables(conn, database, [fk.parent_table for fk in (up.foreign_keys if up else []) if fk.parent_table_exists])
+    state = table_state(up)
     findings = schema_findings(info, state)
     defaults = default_values(conn, info)
     values = {**(defaults or {}), **insert} if insert else defaults
@@ -572,6 +605,13 @@ def answer_sentence(d: Diagnosis) -> str:
     if not sim.attempted:
         return (f"No generation exists in {name} yet, so there is nothing to upscale; the table is {d.state}, "
                 + ("so apply migration 030 before the first upscale." if d.needs_migration_030 else "so nothing to do."))
+    if sim.fails_otherwise:
+        meaning = OTHER_FAILURES.get(sim.error_code or "", "compare the app's insert with this table's columns, "
+                                     "constraints and triggers")
+        also = [r.explanation for r in sim.references if r.reason != "ok"]
+        then = f"; once that is solved it would still fail because {'; and '.join(also)}" if also else ""
+        return (f"The insert fails with '{sim.error}' ({sim.error_code or 'SQLite error'}), which is not a foreign "
+                f"key: {meaning}{then}.")
     if sim.failing:
         parts = [r.explanation for r in sim.references if r.reason != "ok"]
         fixes = []

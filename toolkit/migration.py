@@ -32,11 +32,12 @@ from typing import Any, Iterator
 from . import appmodel as app
 from . import errors
 from .ddl import relax_columns, tokenize
-from .diagnosis import default_values, simulate_insert, table_state
+from .diagnosis import default_values, is_foreign_key_error, simulate_insert, table_state
 from .safe_access import (CHECKS, check_integrity, check_tables, connect, copy_database, fingerprint, sqlite_errors,
                           verify_unchanged, work_folder)
 from .schema import DatabaseInfo, TableInfo, read_schema
-from .sqlnames import quote
+from .scripts import check_statement, script
+from .sqlnames import any_of, quote
 
 MIGRATION_NAME = "030_fix_upscale_foreign_key_constraints"
 
@@ -48,12 +49,19 @@ class Plan:
     table: str
     new_table: str
     statements: list[str]
+    #: The file the plan was made for (named when a statement is refused).
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        # every statement is checked before anything runs or prints it (part of it is the file's text)
+        for statement in self.statements:
+            check_statement(statement, self.source)
 
     def script(self) -> str:
         header = (f"-- Migration 030 for this file: rebuild {self.table} without foreign keys on "
                   f"{', '.join(app.REFERENCE_COLUMNS)}\n-- and with those columns nullable; "
                   "everything else as the file declares it.\n")
-        return header + "".join(s.rstrip().rstrip(";") + ";\n" for s in self.statements)
+        return script(self.statements, self.source, header)
 
 
 @dataclass
@@ -75,10 +83,37 @@ class Proof:
     insert_after_ok: bool
     original_unchanged: bool = False
     problems: list[str] = field(default_factory=list)
+    #: SQLite's error for the app's insert on the fixed copy, when it still fails (not on a
+    #: foreign key, or the proof fails): what remains to be done.
+    insert_after_error: str | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def lines(self) -> list[tuple[str, bool]]:
+        """The proof as (check, passed) pairs: the one list every rendering shows.  Each pair
+        passes exactly when the proof's own check did, so a proven copy shows no failed line."""
+        if self.insert_after_ok:
+            insert = (f"the app's insert: {'ok' if self.insert_before_ok else 'failed'} before, ok after", True)
+        else:
+            fk = self.insert_after_error is not None and is_foreign_key_error(self.insert_after_error)
+            insert = (f"the app's insert fails on no foreign key after (it still fails: {self.insert_after_error}; "
+                      "that is not what migration 030 changes)" if not fk
+                      else f"the app's insert still fails on a foreign key: {self.insert_after_error}", not fk)
+        return [
+            (f"rows {self.rows_before} -> {self.rows_after}, every row identical (compared in SQL), rowids kept",
+             self.rows_before == self.rows_after and self.data_identical),
+            ("every index, trigger and view preserved verbatim",
+             self.indexes_preserved and self.triggers_preserved and self.views_preserved),
+            ("every other column and foreign key unchanged", self.other_columns_unchanged),
+            ("foreign keys on the three columns removed, the columns nullable",
+             self.foreign_keys_removed and self.columns_nullable),
+            ("every other table has its rows, and none of the file's triggers ran", self.other_tables_unchanged),
+            (f"PRAGMA {self.integrity_check} ok", self.integrity_ok),
+            insert,
+            ("the original is byte-identical (SHA-256, sidecars included)", self.original_unchanged),
+        ]
 
 
 @dataclass
@@ -170,14 +205,22 @@ def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
                    f"ALTER TABLE {quote(new)} RENAME TO {quote(table.name)}",
                    "PRAGMA legacy_alter_table = OFF"]
     statements += [i.sql for i in table.indexes if i.sql]
-    statements += [sql for _, _, sql in dependents if sql]
     seq = _autoincrement_seq(conn, table.name)
     if seq is not None:
         statements.append(f"UPDATE sqlite_sequence SET seq = max(seq, {int(seq)}) WHERE name = {_literal(table.name)}")
-    statements += _record_version(conn, info)
+    # Recording the version must not fire the file's triggers on its migrations table (one could
+    # change other tables): those are set aside around the insert, and the dependents are
+    # recreated only after it.
+    dependent_names = {name.lower() for _, name, _ in dependents}
+    aside = [t for t in info.triggers if t.table.lower() == app.MIGRATIONS_TABLE and t.sql
+             and t.name.lower() not in dependent_names]
+    record = _record_version(conn, info)
+    if record:
+        statements += [f"DROP TRIGGER {quote(t.name)}" for t in aside] + record + [t.sql for t in aside]
+    statements += [sql for _, _, sql in dependents if sql]
     # the documented procedure's check: lists (in the shell) any row the change broke
     statements += ["PRAGMA foreign_key_check", "COMMIT", "PRAGMA foreign_keys = ON"]
-    return Plan(table.name, new, statements)
+    return Plan(table.name, new, statements, info.database)
 
 
 def _copy_rows(table: TableInfo, new: str, target: str, *, rowid: str | None) -> list[str]:
@@ -245,6 +288,11 @@ def _inject_disk_limit(conn: sqlite3.Connection) -> None:
 
 
 def execute_plan(conn: sqlite3.Connection, plan: Plan) -> None:
+    """Run the plan; the file's triggers may fire none of their writes meanwhile (the
+    authorizer refuses the statement instead, so nothing the plan does not say can happen)."""
+    authorizer = getattr(conn, "authorizer", None)
+    if authorizer is not None:
+        authorizer.own_writes = True
     try:
         for statement in plan.statements:
             conn.execute(statement)
@@ -252,6 +300,9 @@ def execute_plan(conn: sqlite3.Connection, plan: Plan) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    finally:
+        if authorizer is not None:
+            authorizer.own_writes = False
 
 
 # --------------------------------------------------------------------------- proof
@@ -291,7 +342,7 @@ def rows_differing(conn: sqlite3.Connection, table: TableInfo, before: str = "be
             differs.append(f"typeof(a.{name}) <> typeof(b.{name})")
     missing = f"a.{quote(key[0])} IS NULL"
     sql = (f"SELECT count(*) FROM {before}.{quote(table.name)} AS b LEFT JOIN {after}.{quote(table.name)} AS a "
-           f"ON {join} WHERE {missing} OR {' OR '.join(differs)}")
+           f"ON {join} WHERE {any_of([missing, *differs])}")
     return conn.execute(sql).fetchone()[0]
 
 
@@ -300,11 +351,6 @@ def _violations(conn: sqlite3.Connection, schema: str, table: str) -> int | str:
         return len(conn.execute(f"PRAGMA {schema}.foreign_key_check({quote(table)})").fetchall())
     except sqlite3.OperationalError as exc:  # a broken declaration: the same error on both sides is no change
         return str(exc)
-
-
-def is_foreign_key_error(message: str | None) -> bool:
-    text = (message or "").lower()
-    return "foreign key" in text or "no such table" in text
 
 
 def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict | None, full_check: bool,
@@ -361,7 +407,7 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
         "a table referencing the upscale table has new foreign-key violations": children_same,
         f"PRAGMA {pragma} reports: {'; '.join(messages)}": messages == ["ok"],
         f"the app's insert still fails on a foreign key after the fix: {insert_after.error if insert_after else ''}":
-            insert_after is None or not is_foreign_key_error(insert_after.error),
+            insert_after is None or not insert_after.fails_on_foreign_key,
     }
     problems += [text for text, ok in checks.items() if not ok]
     return Proof(
@@ -370,7 +416,8 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
         triggers_preserved=triggers_ok, views_preserved=views_ok, other_columns_unchanged=others_same and other_fks_same,
         foreign_keys_removed=fks_removed, columns_nullable=nullable, other_tables_unchanged=tables_same,
         integrity_ok=messages == ["ok"], integrity_check=pragma,
-        insert_before_ok=False, insert_after_ok=insert_after.ok if insert_after else True, problems=problems)
+        insert_before_ok=False, insert_after_ok=insert_after.ok if insert_after else True, problems=problems,
+        insert_after_error=insert_after.error if insert_after else None)
 
 
 # --------------------------------------------------------------------------- apply
@@ -504,7 +551,11 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
         try:
             with _damage_first(input_check):
                 info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
-                values = default_values(conn, info) if info.table(app.UPSCALES) else None
+                up = info.table(app.UPSCALES)
+                # the proof's insert reads the parents' key indexes, which quick_check does not compare
+                check_tables(conn, src, [fk.parent_table for fk in (up.foreign_keys if up else [])
+                                         if fk.parent_table_exists])
+                values = default_values(conn, info) if up else None
                 insert_before = simulate_insert(conn, info, values) if values else None
                 state = table_state(info.table(app.UPSCALES))
                 result = MigrationResult(str(src), None, False, "", state, recorded_version_before=info.recorded_version)

@@ -19,3 +19,12 @@ def affinity(declared_type: str | None) -> str:
     if "REAL" in t or "FLOA" in t or "DOUB" in t:
         return "REAL"
     return "NUMERIC"
+
+
+def any_of(terms: list[str]) -> str:
+    """`t1 OR t2 OR ...` nested as a balanced tree: SQLite parses a flat chain of N terms as an
+    expression N deep, and a table of 500 columns would meet its expression-depth limit."""
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return f"({any_of(terms[:middle])} OR {any_of(terms[middle:])})"

@@ -3,13 +3,22 @@
 `triage_file` never raises for a bad file: the toolkit's one sentence goes into the row.
 Each file is diagnosed on its own safe copy, so files are independent work items and the
 runner can hand them to processes on this machine or to a Dask scheduler.
+
+On this machine every file gets its own worker process (forked, at most `jobs` at a time,
+never the caller's own process), with a memory cap and a wall-clock budget: a file that makes
+SQLite crash the process (a stack overflow on a crafted schema), eat memory or hang becomes
+that file's row ("the tool could not read this file safely"), never the end of the batch.
 """
 from __future__ import annotations
 
 import csv
+import faulthandler
+import multiprocessing
 import os
+import re
+import signal
 import time
-from concurrent.futures import ProcessPoolExecutor
+import traceback
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -17,6 +26,11 @@ from typing import Iterable, Iterator
 from . import errors
 
 SIDECARS = ("-wal", "-shm", "-journal")
+#: Address space a worker may add to what it inherits: crafted files drove one process to 0.7-2.9 GB
+#: (issue 13), so one file must not be able to take the machine's memory; healthy files need far less.
+WORKER_MEMORY_LIMIT = 2 << 30
+#: Seconds a worker gets beyond the toolkit's own time limit (TOOLKIT_TIME_LIMIT) before it is killed.
+WORKER_GRACE = 10.0
 
 
 @dataclass
@@ -68,7 +82,7 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def _progress(rows: Iterator[TriageRow], total: int, show: bool) -> Iterator[TriageRow]:
+def _progress(rows: Iterator, total: int, show: bool) -> Iterator:
     if not show:
         yield from rows
         return
@@ -78,16 +92,175 @@ def _progress(rows: Iterator[TriageRow], total: int, show: bool) -> Iterator[Tri
 
 
 def triage(paths: Iterable[str | Path], *, jobs: int = 1, progress: bool = False, scheduler: str | None = None,
-           full_check: bool = False) -> list[TriageRow]:
-    """Triage every file; rows come back in input order."""
+           full_check: bool = False, time_limit: float | None = None) -> list[TriageRow]:
+    """Triage every file; rows come back in input order.
+
+    Without a scheduler each file runs in its own worker process, `jobs` at a time; a worker
+    that dies (a signal, a non-zero exit) or is still running after `time_limit` seconds of wall
+    clock (default: `worker_time_limit`, the toolkit's time limit for that file plus WORKER_GRACE)
+    is killed and becomes that file's 'bad-file' row with exit code 2.
+    """
     files = [str(p) for p in expand(paths)]
     if scheduler:
         return _triage_dask(files, scheduler, full_check)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(files) or 1))
-    if jobs == 1:
-        return list(_progress((triage_file(f, full_check) for f in files), len(files), progress))
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return list(_progress(pool.map(triage_file, files, [full_check] * len(files)), len(files), progress))
+    budgets = [worker_time_limit(f) if time_limit is None else time_limit for f in files]
+    rows: list[TriageRow | None] = [None] * len(files)
+    for index, row in _progress(_run_workers(files, full_check, jobs, budgets), len(files), progress):
+        rows[index] = row
+    return rows  # type: ignore[return-value]  # every index was filled
+
+
+# --------------------------------------------------------------------------- the workers
+def worker_time_limit(path: str | Path) -> float:
+    """Wall-clock seconds one file's worker may run: the toolkit's own time limit (TOOLKIT_TIME_LIMIT,
+    30 if unset, or more where the toolkit scales its deadline with the file's size) plus WORKER_GRACE,
+    so SQLite's deadline gives its own sentence first and the kill only catches what it cannot stop."""
+    limit = float(os.environ.get("TOOLKIT_TIME_LIMIT", "30"))
+    try:
+        from .guards import default_time_limit  # the per-file deadline, scaled by size (issue 13)
+    except ImportError:
+        return limit + WORKER_GRACE
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0  # the worker will say what is wrong with it
+    return max(limit, default_time_limit(size)) + WORKER_GRACE
+
+
+def _start_method() -> str:
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _run_workers(files: list[str], full_check: bool, jobs: int,
+                 budgets: list[float]) -> Iterator[tuple[int, TriageRow]]:
+    """Yield (index, row) as each file's worker finishes; no worker outlives this generator."""
+    from multiprocessing.connection import wait
+
+    ctx = multiprocessing.get_context(_start_method())
+    if ctx.get_start_method() == "fork":
+        from . import diagnosis  # noqa: F401  imported once here, not once per forked worker
+    queue = list(enumerate(files))[::-1]
+    running: dict = {}  # receiving end -> (index, path, process, started, deadline)
+    try:
+        while queue or running:
+            while queue and len(running) < jobs:
+                index, path = queue.pop()
+                receive, send = ctx.Pipe(duplex=False)
+                worker = ctx.Process(target=_worker, args=(send, path, full_check), name=f"triage-{index}")
+                started = time.monotonic()
+                worker.start()
+                send.close()  # only the worker holds the sending end: its death is EOF here
+                running[receive] = (index, path, worker, started, started + budgets[index])
+            timeout = max(0.0, min(entry[4] for entry in running.values()) - time.monotonic())
+            for receive in wait(list(running), timeout):
+                index, path, worker, started, _ = running.pop(receive)
+                try:
+                    row = receive.recv()
+                except (EOFError, OSError):
+                    row = None  # it died before sending its row
+                receive.close()
+                worker.join(WORKER_GRACE)
+                if worker.is_alive():  # sent its row but will not exit: not a reason to lose the row
+                    worker.kill()
+                    worker.join()
+                yield index, row if row is not None else _stopped_row(path, started, _how_it_stopped(worker.exitcode))
+            now = time.monotonic()
+            for receive in [r for r, entry in running.items() if entry[4] <= now]:
+                index, path, worker, started, _ = running.pop(receive)
+                worker.kill()
+                worker.join()
+                receive.close()
+                yield index, _stopped_row(path, started, f"its worker was still running at the time limit "
+                                                        f"({budgets[index]:g} s) and was stopped", "WorkerTimedOut")
+    finally:  # an interrupted batch (Ctrl-C, the caller stopped iterating) leaves no worker behind
+        for receive, (_, _, worker, _, _) in running.items():
+            worker.kill()
+            worker.join()
+            receive.close()
+
+
+def _how_it_stopped(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"its worker stopped with signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"its worker stopped with signal {-exitcode}"
+    if exitcode:
+        return f"its worker stopped with exit code {exitcode}"
+    return "its worker stopped without a result"
+
+
+def _stopped_row(path: str, started: float, how: str, reason: str = "WorkerCrashed") -> TriageRow:
+    how = re.sub(r"\s+", " ", how).strip()
+    return TriageRow(path, "bad-file", None, "", reason, "", "",
+                     f"{path}: the tool could not read this file safely ({how}); send it to engineering.",
+                     errors.EXIT_BAD_INPUT, time.monotonic() - started)
+
+
+def _worker(send, path: str, full_check: bool) -> None:
+    """Runs in the worker process: diagnose one file, send its row back."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops every worker
+    if not os.environ.get("TOOLKIT_DEBUG"):
+        faulthandler.disable()  # inherited (pytest, PYTHONFAULTHANDLER): a crash is the row's sentence, not a dump
+    _cap_memory()
+    started = time.monotonic()
+    try:
+        _inject_fault(path)
+        row = triage_file(path, full_check)
+    except MemoryError:
+        row = _stopped_row(path, started, f"its worker reached its memory limit "
+                                          f"({WORKER_MEMORY_LIMIT / 2**30:g} GiB)", "WorkerOutOfMemory")
+    except Exception as exc:  # a bug met on this file: its row says so, the batch goes on
+        if os.environ.get("TOOLKIT_DEBUG"):
+            traceback.print_exc()
+        row = _stopped_row(path, started, f"its worker stopped with {type(exc).__name__}: {exc}", "WorkerError")
+    send.send(row)
+    send.close()
+
+
+def _cap_memory() -> None:
+    """Let this worker grow by at most WORKER_MEMORY_LIMIT: past it, allocations fail (MemoryError).
+    And no core dump: a crashed worker's memory holds the customer's data."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+    except (ValueError, OSError):
+        pass
+    try:
+        with open("/proc/self/statm") as fh:  # what the fork inherited from the parent already counts
+            inherited = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        inherited = 0
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = inherited + WORKER_MEMORY_LIMIT
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if soft == resource.RLIM_INFINITY or soft > limit:
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def _inject_fault(path: str) -> None:
+    """Fault injection for tests, in the worker, for a path containing the given text:
+    TOOLKIT_FAULT_CRASH_ON=TEXT  the worker dies of SIGSEGV, as SQLite does on a stack overflow;
+    TOOLKIT_FAULT_HANG_ON=TEXT   the worker stops itself (SIGSTOP), so only the time limit ends it;
+    TOOLKIT_FAULT_MEMORY_ON=TEXT the worker asks for a little more than its memory limit at once."""
+    def hit(name: str) -> bool:
+        text = os.environ.get(name)
+        return bool(text) and text in path
+
+    if hit("TOOLKIT_FAULT_CRASH_ON"):
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if hit("TOOLKIT_FAULT_HANG_ON"):
+        os.kill(os.getpid(), signal.SIGSTOP)
+    if hit("TOOLKIT_FAULT_MEMORY_ON"):
+        bytes(WORKER_MEMORY_LIMIT + (64 << 20))  # calloc'd, untouched: without the cap it would succeed
 
 
 def _triage_dask(files: list[str], scheduler: str, full_check: bool) -> list[TriageRow]:

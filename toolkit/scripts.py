@@ -1,0 +1,62 @@
+"""SQL scripts the toolkit prints for the sqlite3 shell, made only of statements that say
+exactly what they show.
+
+Part of each script is text from the customer's file (a table's declaration, its indexes,
+triggers and views).  A crafted schema entry can carry more after its statement: another
+statement, or a line the sqlite3 shell runs as a dot-command (`.shell`, `.system`).  Every
+statement is therefore checked before it is executed or printed: one statement, complete,
+parsed by SQLite on a blank in-memory database, and with no line a shell could take as a
+command of its own.
+"""
+from __future__ import annotations
+
+import sqlite3
+
+from . import errors
+
+#: SQLite's words for text it could not parse (anything else, "no such table" on the blank
+#: database for one, means the statement parsed).
+_PARSE_ERRORS = ("syntax error", "incomplete input", "unrecognized token", "one statement at a time", "near \"")
+
+
+def terminated(statement: str) -> str:
+    """The statement with a terminator the shell sees (after a trailing `--` comment, on a new line)."""
+    body = statement.rstrip().rstrip(";").rstrip()
+    return body + ";" if sqlite3.complete_statement(body + ";") else body + "\n;"
+
+
+def check_statement(statement: str, source: str) -> str:
+    """Return `statement` if it is one complete statement SQLite parses, with no line that
+    starts a shell command; else refuse it in one sentence (`source` names the file)."""
+    body = statement.rstrip().rstrip(";").rstrip()
+    shown = body.splitlines()[0][:80] if body else ""
+
+    def refuse(why: str) -> errors.UnsafeContentError:
+        return errors.UnsafeContentError(
+            f"{source}: the statement beginning {shown!r} {why}, so the toolkit will not run or print it; "
+            "the file's schema may be crafted: send it to engineering.", source)
+
+    if "\x00" in body:
+        raise refuse("holds a NUL character")
+    if any(line.startswith(".") for line in body.split("\n")):
+        raise refuse("has a line starting with '.', which the sqlite3 shell would run as a command")
+    whole = terminated(body)
+    if not sqlite3.complete_statement(whole):
+        raise refuse("is not a complete statement")
+    for i, char in enumerate(body):
+        if char == ";" and sqlite3.complete_statement(body[: i + 1]):
+            raise refuse("is followed by more text after its end")
+    blank = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        blank.execute("EXPLAIN " + body)
+    except sqlite3.Error as exc:
+        if any(marker in str(exc) for marker in _PARSE_ERRORS):
+            raise refuse(f"does not parse (SQLite: {exc})") from None
+    finally:
+        blank.close()
+    return statement
+
+
+def script(statements: list[str], source: str, header: str = "") -> str:
+    """The statements as one script for the sqlite3 shell, each checked."""
+    return header + "".join(terminated(check_statement(s, source)) + "\n" for s in statements)
