@@ -220,41 +220,49 @@ def read_columns(conn: sqlite3.Connection, table: str) -> list[ColumnInfo]:
     ]
 
 
-def read_indexes(conn: sqlite3.Connection, table: str) -> list[IndexInfo]:
+def read_indexes(conn: sqlite3.Connection, table: str, index_sql: dict[str, str | None] | None = None
+                 ) -> list[IndexInfo]:
+    """`index_sql`: every index's SQL by name, read once (a query per index scans sqlite_schema
+    each time: minutes on a file of 10,000 indexes)."""
     result = []
     for r in _rows(conn, "SELECT * FROM pragma_index_list(?) ORDER BY name", (table,)):
         cols = [
             c["name"] if c["name"] is not None else ("<expression>" if c["cid"] == -2 else "rowid")
             for c in _rows(conn, "SELECT * FROM pragma_index_xinfo(?) WHERE key ORDER BY seqno", (r["name"],))
         ]
-        sql = conn.execute(
-            "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?", (r["name"],)
-        ).fetchone()
-        result.append(IndexInfo(r["name"], cols, bool(r["unique"]), bool(r["partial"]), r["origin"],
-                                sql[0] if sql else None))
+        if index_sql is not None:
+            sql = index_sql.get(r["name"])
+        else:
+            row = conn.execute("SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?",
+                               (r["name"],)).fetchone()
+            sql = row[0] if row else None
+        result.append(IndexInfo(r["name"], cols, bool(r["unique"]), bool(r["partial"]), r["origin"], sql))
     return result
 
 
-def _unique_keys(conn: sqlite3.Connection, table: str) -> list[list[str]]:
+def _unique_keys(conn: sqlite3.Connection, table: str, indexes: list[IndexInfo] | None = None) -> list[list[str]]:
     """Column lists SQLite accepts as a parent key: the PRIMARY KEY and each non-partial UNIQUE index."""
     keys = []
     pk = [r["name"] for r in sorted(_rows(conn, "SELECT name, pk FROM pragma_table_info(?) WHERE pk", (table,)),
                                     key=lambda r: r["pk"])]
     if pk:
         keys.append(pk)
-    for idx in read_indexes(conn, table):
+    for idx in read_indexes(conn, table) if indexes is None else indexes:
         if idx.unique and not idx.partial:
             keys.append(idx.columns)
     return keys
 
 
-def parent_key_is_unique(conn: sqlite3.Connection, parent: str, columns: list[str]) -> bool:
+def parent_key_is_unique(conn: sqlite3.Connection, parent: str, columns: list[str],
+                         indexes: list[IndexInfo] | None = None) -> bool:
     wanted = {c.lower() for c in columns}
     return any({c.lower() for c in key} == wanted and len(key) == len(columns)
-               for key in _unique_keys(conn, parent))
+               for key in _unique_keys(conn, parent, indexes))
 
 
-def read_foreign_keys(conn: sqlite3.Connection, table: str, existing: dict[str, str]) -> list[ForeignKeyInfo]:
+def read_foreign_keys(conn: sqlite3.Connection, table: str, existing: dict[str, str],
+                      indexes: dict[str, list[IndexInfo]] | None = None) -> list[ForeignKeyInfo]:
+    """`indexes`: each table's indexes, already read (else read here per parent)."""
     groups: dict[int, list[sqlite3.Row]] = {}
     for r in _rows(conn, "SELECT * FROM pragma_foreign_key_list(?) ORDER BY id, seq", (table,)):
         groups.setdefault(r["id"], []).append(r)
@@ -277,7 +285,8 @@ def read_foreign_keys(conn: sqlite3.Connection, table: str, existing: dict[str, 
             on_update=rows[0]["on_update"],
             parent_table_exists=parent is not None,
             parent_key_unique=bool(parent is not None and parent_cols and len(parent_cols) == len(rows)
-                                   and parent_key_is_unique(conn, parent, parent_cols)),
+                                   and parent_key_is_unique(conn, parent, parent_cols,
+                                                            (indexes or {}).get(parent))),
             implicit_parent_key=implicit,
         ))
     return result
@@ -325,6 +334,8 @@ def read_schema(conn: sqlite3.Connection, *, database: str, wal_frames: int = 0,
     existing = {o["name"].lower(): o["name"] for o in table_rows}
     # SQLite's own flag, not a text search of the SQL (a comment or a default could spell it)
     without_rowid = {r[0] for r in conn.execute("SELECT name FROM pragma_table_list WHERE schema = 'main' AND wr")}
+    index_sql = {o["name"]: o["sql"] for o in objects if o["type"] == "index"}
+    indexes = {o["name"]: read_indexes(conn, o["name"], index_sql) for o in table_rows}
     tables = []
     for o in table_rows:
         name = o["name"]
@@ -332,8 +343,8 @@ def read_schema(conn: sqlite3.Connection, *, database: str, wal_frames: int = 0,
             name=name,
             row_count=row_count(conn, name) if count_rows else None,
             columns=read_columns(conn, name),
-            foreign_keys=read_foreign_keys(conn, name, existing),
-            indexes=read_indexes(conn, name),
+            foreign_keys=read_foreign_keys(conn, name, existing, indexes),
+            indexes=indexes[name],
             sql=o["sql"],
             without_rowid=name in without_rowid,
         ))
