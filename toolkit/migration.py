@@ -109,7 +109,7 @@ class Proof:
             ("every other column and foreign key unchanged", self.other_columns_unchanged),
             ("foreign keys on the three columns removed, the columns nullable",
              self.foreign_keys_removed and self.columns_nullable),
-            ("every other table has its rows, and none of the file's triggers ran", self.other_tables_unchanged),
+            ("every other table has its rows; the fix's own writes fired none of the file's triggers", self.other_tables_unchanged),
             (f"PRAGMA {self.integrity_check} ok", self.integrity_ok),
             insert,
             ("the original is byte-identical (SHA-256, sidecars included)", self.original_unchanged),
