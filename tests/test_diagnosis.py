@@ -6,6 +6,7 @@ import pytest
 
 from conftest import APP_FILES, ids
 from toolkit import appmodel as app
+from toolkit import errors
 from toolkit.diagnosis import REASONS, STATES, diagnose
 from toolkit.safe_access import fingerprint
 from toolkit.samples import delete_parent_of_newest, load_dataset, make_dataset
@@ -198,3 +199,66 @@ def test_frames_for_notebooks(sample):
     d = diagnose(sample("v26_seed_failure.db"))
     assert list(d.references_frame()["reason"]) == ["ok", "ok", "missing-row"]
     assert "fk-constraints-present" in set(d.findings_frame()["code"])
+
+
+def _alter(path, script):
+    conn = sqlite3.connect(path)
+    conn.executescript(script)
+    conn.close()
+
+
+@pytest.mark.parametrize("script, code, words", [
+    # the app inserts status 'pending'; the rows already there are completed, failed or processing
+    ("ALTER TABLE veo3_video_upscales ADD COLUMN queued TEXT CHECK (status IS NOT 'pending');",
+     "SQLITE_CONSTRAINT_CHECK", "CHECK constraint"),
+    ("ALTER TABLE veo3_video_upscales ADD COLUMN owner TEXT NOT NULL DEFAULT 'x';"
+     "CREATE TRIGGER no_owner BEFORE INSERT ON veo3_video_upscales BEGIN "
+     "UPDATE veo3_video_upscales SET owner = NULL WHERE 0; END;"
+     "CREATE TABLE seen(id TEXT PRIMARY KEY);"
+     "CREATE TRIGGER twice BEFORE INSERT ON veo3_video_upscales BEGIN INSERT INTO seen VALUES ('one');"
+     " INSERT INTO seen VALUES ('one'); END;",
+     "SQLITE_CONSTRAINT_PRIMARYKEY", "same primary key"),
+    ("CREATE TABLE log(n INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT);"
+     "INSERT INTO log(n, what) VALUES (9223372036854775807, 'last');"
+     "CREATE TRIGGER logged AFTER INSERT ON veo3_video_upscales BEGIN INSERT INTO log(what) VALUES ('up'); END;",
+     "SQLITE_FULL", "AUTOINCREMENT"),
+    ("CREATE TRIGGER refuse BEFORE INSERT ON veo3_video_upscales BEGIN SELECT RAISE(ABORT, 'no upscales'); END;",
+     "SQLITE_CONSTRAINT_TRIGGER", "trigger"),
+])
+def test_an_insert_failing_for_another_reason_is_not_blamed_on_a_reference(sample, script, code, words):
+    """The headline file's project is missing too: the answer names SQLite's real refusal first."""
+    path = sample("v26_seed_failure.db")
+    _alter(path, script)
+    d = diagnose(path)
+    sim = d.insert_simulation
+    assert sim.error_code == code and sim.fails_otherwise and not sim.fails_on_foreign_key
+    assert d.answer.startswith(f"The insert fails with '{sim.error}' ({code}), which is not a foreign key")
+    assert words in d.answer and "would still fail because project_id" in d.answer
+    assert d.exit_code == 1
+
+
+def _desynchronise_parent_index(path):
+    """veo3_projects' key index loses a row's entry (SQLite never does this; a crafted or damaged
+    file can): its autoindex and a twin table's swap root pages, so quick_check, which does not
+    compare an index with its table, still says ok."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE twin(id TEXT PRIMARY KEY)")
+    conn.execute("INSERT INTO twin SELECT id FROM veo3_projects WHERE rowid <> (SELECT max(rowid) FROM veo3_projects)")
+    roots = dict(conn.execute("SELECT name, rootpage FROM sqlite_schema WHERE name LIKE 'sqlite_autoindex_%'"))
+    a, b = roots["sqlite_autoindex_veo3_projects_1"], roots["sqlite_autoindex_twin_1"]
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_schema SET rootpage = CASE rootpage WHEN ? THEN ? ELSE ? END "
+                 "WHERE rootpage IN (?, ?)", (a, b, a, a, b))
+    conn.execute("PRAGMA writable_schema = OFF")
+    conn.close()
+    check = sqlite3.connect(path)
+    quick, full = check.execute("PRAGMA quick_check").fetchall(), check.execute("PRAGMA integrity_check").fetchall()
+    check.close()
+    assert quick == [("ok",)] and full != [("ok",)]  # the case is real on this SQLite
+
+
+def test_a_parent_index_out_of_step_is_damage_not_a_missing_row(sample):
+    path = sample("v26_seed_failure.db")
+    _desynchronise_parent_index(path)
+    with pytest.raises(errors.CorruptDatabaseError, match=r"integrity_check\(veo3_projects\)"):
+        diagnose(path)

@@ -314,3 +314,66 @@ def test_a_copy_changes_integer_and_real_only_where_the_proof_still_looks(declar
         conn.execute(copy)
         assert conn.execute(f"SELECT count(*) FROM old o JOIN {target} n ON n.rowid = o.rowid "
                             "WHERE typeof(o.v) <> typeof(n.v) OR o.v IS NOT n.v").fetchone() == (0,)
+
+
+def test_recording_version_30_fires_none_of_the_files_triggers(tmp_path):
+    """A trigger on the migrations table that would empty other tables is set aside around the
+    record (and kept verbatim), so the fixed copy has every row of every table."""
+    path = app_file(tmp_path / "app.db")
+    trap = ("CREATE TRIGGER wipe AFTER INSERT ON migrations BEGIN DELETE FROM profiles; "
+            "UPDATE veo3_projects SET name = 'x'; END")
+    conn = sqlite3.connect(path)
+    conn.execute(trap)
+    before = {t: conn.execute(f'SELECT count(*), total(length(name)) FROM "{t}"').fetchone()
+              for t in ("profiles", "veo3_projects")}
+    conn.close()
+    result = apply_030(path, tmp_path / "fixed.db")
+    assert result.proof.ok and result.recorded_version_after == 30
+    fixed = sqlite3.connect(result.output)
+    assert {t: fixed.execute(f'SELECT count(*), total(length(name)) FROM "{t}"').fetchone()
+            for t in before} == before
+    assert fixed.execute("SELECT sql FROM sqlite_schema WHERE name = 'wipe'").fetchone() == (trap,)
+    fixed.close()
+
+
+def test_a_parent_index_out_of_step_is_refused_not_proven(sample, tmp_path):
+    from test_diagnosis import _desynchronise_parent_index
+
+    path = sample("v26_seed_failure.db")
+    _desynchronise_parent_index(path)
+    with pytest.raises(errors.CorruptDatabaseError, match=r"integrity_check\(veo3_projects\)"):
+        apply_030(path, tmp_path / "fixed.db")
+    assert not (tmp_path / "fixed.db").exists()
+
+
+def test_text_stored_after_a_declaration_never_reaches_a_script(sample, tmp_path):
+    """A crafted schema entry carries a shell command after the table's declaration."""
+    path = sample("v26_seed_failure.db")
+    canary = tmp_path / "CANARY"
+    conn = sqlite3.connect(path, isolation_level=None)
+    (sql,) = conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'veo3_video_upscales'").fetchone()
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_schema SET sql = ? WHERE name = 'veo3_video_upscales'",
+                 (f"{sql};\n.shell touch {canary}",))
+    conn.close()
+    before = fingerprint(path)
+    with pytest.raises(errors.UnsafeContentError, match="sqlite3 shell would run|more text"):
+        plan_for(path)
+    with pytest.raises(errors.UnsafeContentError):
+        apply_030(path, tmp_path / "fixed.db")
+    assert not canary.exists() and not (tmp_path / "fixed.db").exists() and fingerprint(path) == before
+
+
+def test_fix_exits_1_with_no_failed_line_when_the_insert_still_fails_for_another_reason(sample, tmp_path):
+    import sys
+
+    path = sample("v26_seed_failure.db")
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TRIGGER refuse BEFORE INSERT ON veo3_video_upscales "
+                       "BEGIN SELECT RAISE(ABORT, 'no upscales today'); END;")
+    conn.close()
+    out = tmp_path / "fixed.db"
+    run = subprocess.run([sys.executable, "-m", "toolkit", "fix", str(path), "--out", str(out)],
+                         capture_output=True, text=True)
+    assert run.returncode == 1, run.stderr
+    assert "[FAILED]" not in run.stdout and "no upscales today" in run.stdout and out.exists()

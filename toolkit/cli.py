@@ -2,7 +2,7 @@
 
 Exit codes: 0 success / healthy, 1 a problem was found, 2 bad input or refused,
 3 a proof failed, 4 a program the command needs is missing (Graphviz's dot), 70 an internal
-error (a bug: please report it).
+error (a bug: please report it), 130 interrupted (Ctrl-C).
 """
 from __future__ import annotations
 
