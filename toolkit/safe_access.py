@@ -437,14 +437,28 @@ def _refuse_hostile_schema(conn: sqlite3.Connection, src: Path) -> None:
     conn.text_factory = bytes
     try:
         names = conn.execute("SELECT type, name FROM sqlite_schema").fetchall()
+        _check_utf8(src, names)
+        try:
+            columns = conn.execute("SELECT 'column', c.name FROM sqlite_schema AS s, pragma_table_xinfo(s.name) AS c "
+                                   "WHERE s.type = 'table'").fetchall()
+        except sqlite3.OperationalError as exc:  # a virtual table whose module this SQLite lacks
+            if "interrupted" in str(exc):
+                raise
+            columns = []
+        _check_utf8(src, columns)
     finally:
         conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
+
+
+def _check_utf8(src: Path, names: list[tuple[bytes, bytes]]) -> None:
     for kind, raw in names:
+        if not isinstance(raw, bytes):  # a crafted row can hold NULL or a number
+            continue
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError:
             raise errors.UnsafeContentError(
-                f"{src} has a {kind.decode()} whose name is not valid UTF-8 text ({raw[:40]!r}); SQL cannot "
+                f"{src} has a {bytes(kind or b'').decode('utf-8', 'replace')} whose name is not valid UTF-8 text ({raw[:40]!r}); SQL cannot "
                 "spell that name, so the toolkit stops here: ask which app wrote the file, or send it to "
                 "engineering.", src) from None
 
