@@ -407,6 +407,19 @@ def _on_sigint(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _start_budget(args: argparse.Namespace) -> None:
+    """The whole command gets the time limit of the file it reads (not each of its steps)."""
+    from . import guards
+
+    db = getattr(args, "db", None)
+    if db and args.command != "triage":
+        try:
+            size = Path(db).stat().st_size
+        except OSError:
+            return  # the command itself says what is wrong with the path
+        guards.start_command(guards.default_time_limit(size))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -415,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--time-limit must be a positive number of seconds")
         os.environ["TOOLKIT_TIME_LIMIT"] = str(args.time_limit)  # triage's workers inherit it
     signal.signal(signal.SIGINT, _on_sigint)
+    _start_budget(args)
     try:
         return args.func(args)
     except errors.ToolkitError as exc:

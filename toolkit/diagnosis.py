@@ -80,6 +80,8 @@ def is_foreign_key_error(message: str | None, code: str | None = None) -> bool:
     (`foreign key mismatch`) and a parent table that does not exist (`no such table`)."""
     if code == "SQLITE_CONSTRAINT_FOREIGNKEY":
         return True
+    if code and code != "SQLITE_ERROR":  # RAISE(ABORT, 'FOREIGN KEY constraint failed') is a trigger's
+        return False
     text = (message or "").lower()
     return "foreign key" in text or "no such table" in text
 

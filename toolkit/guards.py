@@ -87,12 +87,24 @@ def interrupt_requested() -> bool:
     return _interrupt_requested
 
 
+#: One command's budget (`start_command`): every connection it opens stops by then, so a command
+#: of several steps (report: diagnose, fix, compare) is bounded as a whole, not step by step.
+_command: tuple[float, float] | None = None  # (seconds, monotonic deadline)
+
+
+def start_command(seconds: float) -> None:
+    global _command
+    _command = (seconds, time.monotonic() + seconds)
+
+
 class Deadline:
     """A progress handler: stops SQLite at the deadline or on Ctrl-C, and remembers which."""
 
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.at = time.monotonic() + seconds
+        if _command is not None and _command[1] < self.at:
+            self.seconds, self.at = _command
         self.stopped: Stop | None = None
 
     def __call__(self) -> int:

@@ -32,11 +32,12 @@ from typing import Any, Iterator
 from . import appmodel as app
 from . import errors
 from .ddl import relax_columns, tokenize
-from .diagnosis import default_values, is_foreign_key_error, simulate_insert, table_state
+from .diagnosis import default_values, simulate_insert, table_state
 from .safe_access import (CHECKS, check_integrity, check_tables, connect, copy_database, fingerprint, sqlite_errors,
                           verify_unchanged, work_folder)
 from .schema import DatabaseInfo, TableInfo, read_schema
-from .scripts import check_statement, script
+from .guards import BUILTIN_FUNCTIONS
+from .scripts import check_statement, functions_called, script
 from .sqlnames import any_of, quote
 
 MIGRATION_NAME = "030_fix_upscale_foreign_key_constraints"
@@ -86,6 +87,7 @@ class Proof:
     #: SQLite's error for the app's insert on the fixed copy, when it still fails (not on a
     #: foreign key, or the proof fails): what remains to be done.
     insert_after_error: str | None = None
+    insert_after_fails_on_foreign_key: bool = False
 
     @property
     def ok(self) -> bool:
@@ -97,7 +99,7 @@ class Proof:
         if self.insert_after_ok:
             insert = (f"the app's insert: {'ok' if self.insert_before_ok else 'failed'} before, ok after", True)
         else:
-            fk = self.insert_after_error is not None and is_foreign_key_error(self.insert_after_error)
+            fk = self.insert_after_fails_on_foreign_key
             insert = (f"the app's insert fails on no foreign key after (it still fails: {self.insert_after_error}; "
                       "that is not what migration 030 changes)" if not fk
                       else f"the app's insert still fails on a foreign key: {self.insert_after_error}", not fk)
@@ -220,7 +222,32 @@ def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
     statements += [sql for _, _, sql in dependents if sql]
     # the documented procedure's check: lists (in the shell) any row the change broke
     statements += ["PRAGMA foreign_key_check", "COMMIT", "PRAGMA foreign_keys = ON"]
-    return Plan(table.name, new, statements, info.database)
+    plan = Plan(table.name, new, statements, info.database)  # checks each statement first
+    _refuse_foreign_functions(info, [table] + ([info.table(app.MIGRATIONS_TABLE)] if record else []))
+    return plan
+
+
+def _refuse_foreign_functions(info: DatabaseInfo, written: list[TableInfo | None]) -> None:
+    """The plan writes rows to these tables: whatever their CHECKs, DEFAULTs, generated columns
+    and indexes call runs then, in the toolkit (no application function exists there) and in
+    the sqlite3 shell running `fix --sql` (where load_extension() works).  Only SQLite's own
+    built-in functions may be among them."""
+    tables = [t for t in written if t is not None and t.sql]
+    try:
+        called = functions_called([t.sql for t in tables] + [i.sql for t in tables for i in t.indexes if i.sql],
+                                  [c.default for t in tables for c in t.columns if c.default is not None])
+    except sqlite3.Error as exc:
+        raise errors.UnsafeContentError(
+            f"{info.database}: the declaration of {', '.join(t.name for t in tables)} could not be checked on a "
+            f"blank database (SQLite says \"{exc}\"), so the toolkit will not write to it; send the file to "
+            "engineering.", info.database) from None
+    foreign = sorted(called - BUILTIN_FUNCTIONS)
+    if foreign:
+        raise errors.UnsafeContentError(
+            f"{info.database}: {', '.join(t.name for t in tables)} call {', '.join(f + '()' for f in foreign)} in a "
+            "CHECK, DEFAULT, generated column or index, which is not one of SQLite's own functions and would run "
+            "when the fix writes rows there (in the sqlite3 shell too), so the toolkit will not run or print the "
+            "fix; send the file to engineering.", info.database)
 
 
 def _copy_rows(table: TableInfo, new: str, target: str, *, rowid: str | None) -> list[str]:
@@ -417,7 +444,8 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
         foreign_keys_removed=fks_removed, columns_nullable=nullable, other_tables_unchanged=tables_same,
         integrity_ok=messages == ["ok"], integrity_check=pragma,
         insert_before_ok=False, insert_after_ok=insert_after.ok if insert_after else True, problems=problems,
-        insert_after_error=insert_after.error if insert_after else None)
+        insert_after_error=insert_after.error if insert_after else None,
+        insert_after_fails_on_foreign_key=insert_after is not None and insert_after.fails_on_foreign_key)
 
 
 # --------------------------------------------------------------------------- apply

@@ -11,8 +11,9 @@ command of its own.
 from __future__ import annotations
 
 import sqlite3
+from typing import Iterable
 
-from . import errors
+from . import errors, guards
 
 #: SQLite's words for text it could not parse (anything else, "no such table" on the blank
 #: database for one, means the statement parsed).
@@ -60,3 +61,31 @@ def check_statement(statement: str, source: str) -> str:
 def script(statements: list[str], source: str, header: str = "") -> str:
     """The statements as one script for the sqlite3 shell, each checked."""
     return header + "".join(terminated(check_statement(s, source)) + "\n" for s in statements)
+
+
+def functions_called(declarations: Iterable[str], defaults: Iterable[str] = ()) -> set[str]:
+    """Every function SQLite resolves in these CREATE TABLE / CREATE INDEX statements (CHECK,
+    generated columns, index expressions) and DEFAULT expressions, as SQLite itself names them.
+
+    Found on a blank in-memory database by an authorizer that records each function: a CHECK
+    is evaluated with no authorizer when rows are written later (the sqlite3 shell has none, and
+    loads extensions), so a script that writes to a table must know what that table calls."""
+    called: set[str] = set()
+
+    def record(action: int, arg1, arg2, db, source) -> int:
+        if action == sqlite3.SQLITE_FUNCTION and arg2:
+            called.add(arg2.lower())
+        return sqlite3.SQLITE_OK
+
+    blank = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        for limit, value in guards.LIMITS.items():
+            blank.setlimit(limit, value)
+        blank.set_authorizer(record)
+        for statement in declarations:
+            blank.execute(statement)
+        for expression in defaults:
+            blank.execute(f"EXPLAIN SELECT {expression}")
+    finally:
+        blank.close()
+    return called
