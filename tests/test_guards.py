@@ -104,6 +104,7 @@ def test_own_writes_fire_no_trigger(tmp_path):
 
 @pytest.mark.parametrize("sql", [
     "SELECT length(printf('%.*c', 900000000, 'x'))",
+    "SELECT length(printf('%.*c', 900000, 'x')) + length(printf('%.*c', 900000, 'y'))",
     "SELECT length(zeroblob(2000000000))",
     "SELECT length(randomblob(1000000000))",
     "SELECT length(replace(printf('%.*c', 50000000, 'a'), 'a', 'abc'))",
@@ -207,3 +208,22 @@ def test_ctrl_c_exits_130_with_one_sentence(tmp_path):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, (out, err)
     assert len(err.strip().splitlines()) == 1 and "Ctrl-C" in err and "Traceback" not in err
+
+
+def test_printf_is_sqlites_own_with_its_endless_repeat_refused(tmp_path):
+    conn = connect(tmp_path / "x.db")
+    plain = sqlite3.connect(":memory:")
+    for sql in ("SELECT printf('%5.2f|%d|%-4s|%c|%x', 3.14159, 42, 'ab', 'q', 255)", "SELECT format('%.*c', 3, 'x')",
+                "SELECT printf('%s and %s', 'one', x'41')", "SELECT printf(NULL)"):
+        assert conn.execute(sql).fetchone() == plain.execute(sql).fetchone()
+    started = time.monotonic()
+    with pytest.raises(errors.LimitExceededError, match="printf"), sqlite_errors("x.db"):
+        conn.execute("SELECT printf('%.*c', 900000000, 'x')").fetchone()
+    assert time.monotonic() - started < 1  # SQLite's own takes seconds in one uninterruptible call
+
+
+def test_the_deadline_is_checked_between_small_statements(tmp_path):
+    conn = connect(tmp_path / "x.db", time_limit=0.2)
+    time.sleep(0.3)
+    with pytest.raises(errors.QueryTimeoutError), sqlite_errors("x.db"):
+        conn.cursor().execute("SELECT 1")

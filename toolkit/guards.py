@@ -16,6 +16,7 @@ Everything a crafted file can make SQLite do is bounded here, in one place:
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import struct
 import time
@@ -55,12 +56,12 @@ MAX_VIEW_DEPTH = 100
 MAX_VIEW_EXPANSION = 20_000
 
 # --------------------------------------------------------------------------- deadline
-BASE_TIME_LIMIT = 25.0
+BASE_TIME_LIMIT = 20.0
 SECONDS_PER_BYTE = 1 / (5 * MB)  # a million-row file (~300 MB) gets about 85 s
 
 
 def default_time_limit(size_bytes: int) -> float:
-    """Seconds SQLite may work on one file: TOOLKIT_TIME_LIMIT, else 25 s plus 1 s per 5 MB."""
+    """Seconds SQLite may work on one file: TOOLKIT_TIME_LIMIT, else 20 s plus 1 s per 5 MB."""
     override = os.environ.get("TOOLKIT_TIME_LIMIT")
     if override:
         return float(override)
@@ -117,6 +118,11 @@ class Deadline:
             return 0
         last_stop = self
         return 1
+
+    def check(self) -> None:
+        """Stop before a statement, as the progress handler stops one that runs."""
+        if self():
+            raise sqlite3.OperationalError("interrupted")
 
 
 #: The deadline that stopped SQLite last in this process (for the sentence that reports it).
@@ -179,17 +185,67 @@ class Authorizer:
 _WRITES = frozenset({sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE})
 
 
+class GuardedCursor(sqlite3.Cursor):
+    def execute(self, sql: str, parameters=(), /):  # type: ignore[override]
+        self.connection.deadline.check()
+        return super().execute(sql, parameters)
+
+
 class GuardedConnection(sqlite3.Connection):
-    """A connection that keeps its guards at hand: why SQLite stopped, what was denied."""
+    """A connection that keeps its guards at hand: why SQLite stopped, what was denied.
+
+    The deadline is also checked before each statement: SQLite calls the progress handler
+    only every N virtual-machine steps, and ten thousand small statements (one per table of a
+    crafted file) may never reach N."""
 
     deadline: Deadline
     authorizer: Authorizer
+
+    def execute(self, sql: str, parameters=(), /):  # type: ignore[override]
+        self.deadline.check()
+        return super().execute(sql, parameters)
+
+    def cursor(self, factory=GuardedCursor):  # type: ignore[override]
+        return super().cursor(factory)
+
+
+#: printf('%.*c', N, 'x') repeats its character in a loop SQLite cannot interrupt (N = 900 million:
+#: six seconds in one function call, long after the value limit has failed it).
+MAX_PRINTF_REPEAT = 1_000_000
+_PRINTF_SPEC = re.compile(r"%[-+ 0#,!]*(\*|\d+)?(?:\.(\*|\d*))?([a-zA-Z%])")
+
+
+class BoundedPrintf:
+    """printf() and format() for a guarded connection: SQLite's own, reached through a private
+    in-memory connection, after refusing a width or precision that would loop for seconds.
+    Registered before the schema loads, so CHECKs, indexes and views resolve to it too."""
+
+    def __init__(self) -> None:
+        self.builtin = sqlite3.connect(":memory:", check_same_thread=False)
+        self.builtin.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+
+    def __call__(self, fmt, *args):
+        if not isinstance(fmt, str):
+            return self.builtin.execute("SELECT printf(?)", (fmt,)).fetchone()[0]
+        queue = list(args)
+        for width, precision, _ in _PRINTF_SPEC.findall(fmt):
+            for size in (width, precision):
+                if size == "*":
+                    size = queue.pop(0) if queue else 0
+                if isinstance(size, (int, float)) or (isinstance(size, str) and size.isdigit()):
+                    if abs(int(float(size))) > MAX_PRINTF_REPEAT:
+                        raise ValueError("printf width or precision over the toolkit's limit")
+        marks = ", ".join("?" * (1 + len(args)))
+        return self.builtin.execute(f"SELECT printf({marks})", (fmt, *args)).fetchone()[0]
 
 
 def guard(conn: GuardedConnection, time_limit: float) -> None:
     """Put every guard on a fresh connection to a copy."""
     for limit, value in LIMITS.items():
         conn.setlimit(limit, value)
+    printf = BoundedPrintf()
+    for name in ("printf", "format"):
+        conn.create_function(name, -1, printf, deterministic=True)
     conn.deadline = Deadline(time_limit)
     conn.set_progress_handler(conn.deadline, 10_000)
     if hasattr(conn, "enable_load_extension"):

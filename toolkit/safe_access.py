@@ -287,6 +287,8 @@ _LIMIT_TEXTS = {
     "too many attached databases": "more attached files than the toolkit allows",
     "too many arguments on function": "a function call with more than 127 arguments",
     "too many operations": "a statement that compiles to more than 5 million operations",
+    # the only function the toolkit registers is its bounded printf (guards.BoundedPrintf)
+    "user-defined function raised exception": f"a printf() width or precision over {guards.MAX_PRINTF_REPEAT:,}",
 }
 
 
