@@ -25,10 +25,11 @@ test: $(STAMP)  ## the whole test suite
 fuzz: $(STAMP)  ## a long fuzzing run (FUZZ_EXAMPLES mutated files, default 5000)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_fuzz.py
 
-guarantees: $(STAMP)  ## the robustness suite with a longer fuzz; prints the README's Guarantees figures
+guarantees: $(STAMP)  ## the robustness suite (crafted files included) with a longer fuzz; prints the README's Guarantees figures
 	bash .ci/system-deps
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(BIN)/python -m pytest -q -n 2 tests/test_hostile_inputs.py \
-		tests/test_fuzz.py tests/test_faults.py tests/test_hostile_content.py
+		tests/test_fuzz.py tests/test_faults.py tests/test_hostile_content.py \
+		tests/test_hostile_files.py tests/test_hostile_generator.py tests/test_guards.py
 
 bench: $(STAMP)  ## benchmarks at 10k, 100k and 1M rows -> BENCHMARKS.md
 	bash .ci/system-deps

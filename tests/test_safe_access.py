@@ -103,3 +103,46 @@ def test_path_with_spaces_and_unicode_works(sample, tmp_path):
     shutil.copyfile(src, odd)
     with open_copy(odd) as work:
         assert work.connect().execute("SELECT count(*) FROM veo3_video_upscales").fetchone()[0] > 0
+
+
+def test_a_padded_tail_is_not_copied(sample, tmp_path):
+    """A gigabyte of nothing after the pages the header counts: read once (hashed), never written."""
+    path = sample("v26_seed_failure.db")
+    held = path.stat().st_size
+    os.truncate(path, 1 << 30)
+    before = fingerprint(path)
+    work = copy_database(path, tmp_path / "copy.db")
+    assert work.path.stat().st_size == held
+    assert sqlite3.connect(work.path).execute("PRAGMA quick_check").fetchone() == ("ok",)
+    verify_unchanged(before)
+
+
+def test_a_journal_naming_a_super_journal_is_refused_and_deletes_nothing(sample, tmp_path):
+    from hostile.journal import hot_journal
+
+    path = sample("v26_seed_failure.db")
+    canary = tmp_path / "canary.txt"
+    canary.write_text("the engineer's file")
+    hot_journal(path, page_size=4096, initial_pages=path.stat().st_size // 4096, super_journal=str(canary))
+    before = fingerprint(path)
+    with pytest.raises(errors.UnsafeContentError, match="names another file") as caught:
+        with open_copy(path):
+            pass
+    assert str(canary) in caught.value.message
+    assert canary.read_text() == "the engineer's file" and fingerprint(path) == before
+
+
+def test_a_killed_runs_work_folder_is_removed_by_the_next_run(sample, tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"fk-toolkit-copy-{dead.pid}-abcd1234"
+    stale.mkdir()
+    (stale / "work.db").write_bytes(b"the customer's data")
+    alive = tmp_path / "fk-toolkit-copy-1-efgh5678"  # pid 1 is always alive
+    alive.mkdir()
+    unrelated = tmp_path / "fk-toolkit-notes"
+    unrelated.mkdir()
+    with open_copy(sample("v30_fixed.db"), workdir=tmp_path):
+        pass
+    assert not stale.exists() and alive.exists() and unrelated.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, unrelated.name, "v30_fixed.db"])
