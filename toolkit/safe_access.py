@@ -566,7 +566,8 @@ WORKDIR_PREFIX = "fk-toolkit-"
 def work_folder(kind: str, parent: str | Path | None = None, *, hidden: bool = False) -> Path:
     """A private folder for one run's copies, named with this process's id so that the next
     run can remove it if this one is killed (`remove_stale_work_folders`)."""
-    folder = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    # absolute: SQLite resolves nothing in it against the working directory (the customer's folder, perhaps)
+    folder = (Path(parent) if parent is not None else Path(tempfile.gettempdir())).resolve()
     remove_stale_work_folders(folder)
     prefix = f"{'.' if hidden else ''}{WORKDIR_PREFIX}{kind}-{os.getpid()}-"
     return Path(tempfile.mkdtemp(prefix=prefix, dir=folder))
