@@ -318,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     limits = argparse.ArgumentParser(add_help=False)
     limits.add_argument("--time-limit", type=float, metavar="SECONDS",
-                        help="how long SQLite may work on one file (default: 25 s plus 1 s per 5 MB)")
+                        help="how long SQLite may work on one file (default: 20 s plus 1 s per 5 MB, for the whole command)")
 
     p = sub.add_parser("inspect", parents=[limits], help="show a database's tables, columns, foreign keys, indexes, triggers")
     p.add_argument("db", help="the customer's database file")

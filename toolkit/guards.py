@@ -57,7 +57,7 @@ MAX_VIEW_EXPANSION = 20_000
 
 # --------------------------------------------------------------------------- deadline
 BASE_TIME_LIMIT = 20.0
-SECONDS_PER_BYTE = 1 / (5 * MB)  # a million-row file (~300 MB) gets about 85 s
+SECONDS_PER_BYTE = 1 / (5 * MB)  # a 300 MB file gets 80 s
 
 
 def default_time_limit(size_bytes: int) -> float:
