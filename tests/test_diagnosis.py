@@ -260,5 +260,25 @@ def _desynchronise_parent_index(path):
 def test_a_parent_index_out_of_step_is_damage_not_a_missing_row(sample):
     path = sample("v26_seed_failure.db")
     _desynchronise_parent_index(path)
-    with pytest.raises(errors.CorruptDatabaseError, match=r"integrity_check\(veo3_projects\)"):
+    with pytest.raises(errors.CorruptDatabaseError, match="sqlite_autoindex_veo3_projects_1 of veo3_projects holds"):
+        diagnose(path)
+
+
+def test_a_key_index_that_lacks_the_looked_up_row_is_damage_even_when_counts_agree(sample):
+    """The project is back in veo3_projects, but the key index SQLite reads leads elsewhere
+    (same number of entries, one of them another key): "restore the row" would be wrong."""
+    path = sample("v26_seed_failure.db")
+    project = diagnose(path).insert_simulation.values["project_id"]
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("INSERT INTO veo3_projects (id, name, created_at) VALUES (?, 'back', '2026')", (project,))
+    conn.execute("CREATE TABLE twin(id TEXT PRIMARY KEY)")
+    conn.execute("INSERT INTO twin SELECT id FROM veo3_projects WHERE id <> ?", (project,))
+    conn.execute("INSERT INTO twin VALUES ('not-a-project')")
+    roots = dict(conn.execute("SELECT name, rootpage FROM sqlite_schema WHERE name LIKE 'sqlite_autoindex_%'"))
+    a, b = roots["sqlite_autoindex_veo3_projects_1"], roots["sqlite_autoindex_twin_1"]
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_schema SET rootpage = CASE rootpage WHEN ? THEN ? ELSE ? END "
+                 "WHERE rootpage IN (?, ?)", (a, b, a, a, b))
+    conn.close()
+    with pytest.raises(errors.CorruptDatabaseError, match=f"lacks the row whose id is '{project}'"):
         diagnose(path)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from . import appmodel as app
-from .safe_access import check_tables, open_copy, sqlite_errors
+from .safe_access import check_indexes, index_damage, open_copy, sqlite_errors
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo, read_schema
 from .sqlnames import quote
 
@@ -394,10 +394,13 @@ def orphan_findings(violations: list[Violation]) -> list[Finding]:
 
 
 # --------------------------------------------------------------------------- the insert
-def _lookup(conn: sqlite3.Connection, parent: str, column: str, value: Any) -> bool:
+def _lookup(conn: sqlite3.Connection, parent: str, column: str, value: Any, *, indexed: bool = True) -> bool:
     # A bound value has no affinity, so SQLite applies the parent column's affinity and
-    # collation to it: the same comparison a foreign-key lookup makes.
-    return conn.execute(f"SELECT 1 FROM {quote(parent)} WHERE {quote(column)} = ? LIMIT 1", (value,)).fetchone() is not None
+    # collation to it: the same comparison a foreign-key lookup makes.  `indexed=False` reads
+    # the rows themselves (a scan), not the key index.
+    hint = "" if indexed else " NOT INDEXED"
+    return conn.execute(f"SELECT 1 FROM {quote(parent)}{hint} WHERE {quote(column)} = ? LIMIT 1",
+                        (value,)).fetchone() is not None
 
 
 def stored_as(conn: sqlite3.Connection, value: Any, affinity: str) -> Any:
@@ -488,6 +491,10 @@ def _check_reference(conn: sqlite3.Connection, info: DatabaseInfo, up: TableInfo
         if fails:
             near = _near(conn, parent_info.name, parent_column, value)
             check.reason, check.candidate = near if near else ("missing-row", None)
+            if check.reason == "missing-row" and _lookup(conn, parent_info.name, parent_column, value, indexed=False):
+                # the row is there but the key index SQLite reads does not lead to it
+                raise index_damage(info.database, parent_info.name, "on its key",
+                                   f"lacks the row whose {parent_column} is {_fmt(value)}")
     check.explanation = _explain(check)
     base = leftover_base(parent_table, {t.name.lower() for t in info.tables})
     live = info.table(base) if base else None
@@ -562,7 +569,7 @@ def diagnose_connection(conn: sqlite3.Connection, *, database: str, insert: dict
     info = read_schema(conn, database=database, wal_frames=wal_frames, journal_mode=journal_mode)
     up = info.table(app.UPSCALES)
     # the answer reads the parents' key indexes: quick_check does not compare them with their rows
-    check_tables(conn, database, [fk.parent_table for fk in (up.foreign_keys if up else []) if fk.parent_table_exists])
+    check_indexes(conn, database, [fk.parent_table for fk in (up.foreign_keys if up else []) if fk.parent_table_exists])
     state = table_state(up)
     findings = schema_findings(info, state)
     defaults = default_values(conn, info)

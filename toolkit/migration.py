@@ -33,7 +33,7 @@ from . import appmodel as app
 from . import errors
 from .ddl import relax_columns, tokenize
 from .diagnosis import default_values, simulate_insert, table_state
-from .safe_access import (CHECKS, check_integrity, check_tables, connect, copy_database, fingerprint, sqlite_errors,
+from .safe_access import (CHECKS, check_integrity, check_indexes, connect, copy_database, fingerprint, sqlite_errors,
                           verify_unchanged, work_folder)
 from .schema import DatabaseInfo, TableInfo, read_schema
 from .guards import BUILTIN_FUNCTIONS
@@ -581,7 +581,7 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
                 info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
                 up = info.table(app.UPSCALES)
                 # the proof's insert reads the parents' key indexes, which quick_check does not compare
-                check_tables(conn, src, [fk.parent_table for fk in (up.foreign_keys if up else [])
+                check_indexes(conn, src, [fk.parent_table for fk in (up.foreign_keys if up else [])
                                          if fk.parent_table_exists])
                 values = default_values(conn, info) if up else None
                 insert_before = simulate_insert(conn, info, values) if values else None
