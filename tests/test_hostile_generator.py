@@ -326,7 +326,8 @@ BOMBS = {
 def test_memory_bomb_goes_off_in_plain_sqlite(name, tmp_path):
     sql, over_500_mb, answer = BOMBS[name]
     result = probe(build(name, tmp_path).db, sql, tmp_path=tmp_path, stop_above_mb=500)
-    assert result.killed == over_500_mb, result
+    # the watcher samples memory: a bomb may pass 500 MB and finish between two samples
+    assert (result.killed or result.peak_mb > 500) == over_500_mb, result
     if answer is not None:
         assert result.stdout.strip() == answer, result
 
