@@ -17,7 +17,6 @@ import sqlite3
 import stat
 import struct
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
