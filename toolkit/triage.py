@@ -113,19 +113,16 @@ def triage(paths: Iterable[str | Path], *, jobs: int = 1, progress: bool = False
 
 # --------------------------------------------------------------------------- the workers
 def worker_time_limit(path: str | Path) -> float:
-    """Wall-clock seconds one file's worker may run: the toolkit's own time limit (TOOLKIT_TIME_LIMIT,
-    30 if unset, or more where the toolkit scales its deadline with the file's size) plus WORKER_GRACE,
-    so SQLite's deadline gives its own sentence first and the kill only catches what it cannot stop."""
-    limit = float(os.environ.get("TOOLKIT_TIME_LIMIT", "30"))
-    try:
-        from .guards import default_time_limit  # the per-file deadline, scaled by size (issue 13)
-    except ImportError:
-        return limit + WORKER_GRACE
+    """Wall-clock seconds one file's worker may run: the toolkit's own deadline for that file
+    (guards.default_time_limit) plus WORKER_GRACE, so SQLite's deadline gives its own sentence
+    first and the kill only catches what it cannot stop."""
+    from .guards import default_time_limit
+
     try:
         size = os.path.getsize(path)
     except OSError:
         size = 0  # the worker will say what is wrong with it
-    return max(limit, default_time_limit(size)) + WORKER_GRACE
+    return default_time_limit(size) + WORKER_GRACE
 
 
 def _start_method() -> str:
