@@ -4,6 +4,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -146,3 +147,39 @@ def test_a_killed_runs_work_folder_is_removed_by_the_next_run(sample, tmp_path):
         pass
     assert not stale.exists() and alive.exists() and unrelated.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, unrelated.name, "v30_fixed.db"])
+
+
+def test_a_file_that_is_mostly_a_hole_is_refused_before_it_is_read(sample):
+    path = sample("v26_seed_failure.db")
+    os.truncate(path, 5 << 40)  # five terabytes, a few pages of them written: hours to hash
+    started = __import__("time").monotonic()
+    with pytest.raises(errors.LimitExceededError, match="is a hole that holds nothing"):
+        with open_copy(path):
+            pass
+    assert __import__("time").monotonic() - started < 5
+
+
+def test_a_journal_that_claims_pages_it_does_not_hold_is_refused(sample):
+    """The journal puts back page 1 with a header that counts 262,144 pages: rolled back, the copy
+    would be a gigabyte of nothing that SQLite then reads as the database."""
+    import struct
+
+    from hostile.journal import header
+
+    path = sample("v26_seed_failure.db")
+    data = path.read_bytes()
+    page_size = int.from_bytes(data[16:18], "big")
+    page1 = bytearray(data[:page_size])
+    claimed = 262_144
+    page1[28:32] = claimed.to_bytes(4, "big")
+    page1[92:96] = page1[24:28]  # version-valid-for = change counter: the count is believed
+    nonce = 0x5A17C0DE
+    checksum = (nonce + sum(page1[i] for i in range(page_size - 200, 0, -200))) & 0xFFFFFFFF
+    record = struct.pack(">I", 1) + bytes(page1) + struct.pack(">I", checksum)
+    journal = header(page_size=page_size, initial_pages=claimed, records=1)
+    Path(f"{path}-journal").write_bytes(journal + record)
+    before = fingerprint(path)
+    with pytest.raises((errors.LimitExceededError, errors.CorruptDatabaseError), match="claims pages|header counts"):
+        with open_copy(path):
+            pass
+    assert fingerprint(path) == before

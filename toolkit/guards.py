@@ -26,6 +26,13 @@ from typing import Iterable
 
 # --------------------------------------------------------------------------- limits
 MB = 1 << 20
+GB = 1 << 30
+#: Holes (never-written ranges) the toolkit will read through in one customer file: every byte
+#: is hashed, and a terabyte of nothing would take hours.
+MAX_HOLE_BYTES = 4 * GB
+#: How much a recovered copy may outgrow the files it was made from (its own pages, the log's
+#: frames): a -wal commit frame or a journal header can claim any size.
+MAX_RECOVERY_GROWTH = 64 * MB
 #: The largest string or blob SQLite may build or read; legitimate app rows are far smaller,
 #: and printf('%.*c', 900000000, 'x') or zeroblob(2e9) stop here instead of at the heap.
 MAX_VALUE_BYTES = 64 * MB

@@ -9,6 +9,7 @@ and fails loudly if a single byte changed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import math
 import os
@@ -531,13 +532,17 @@ def copy_database(src: str | Path, dest: str | Path, *, check: str = "quick") ->
     # Without a log to replay, the header says which pages SQLite reads; a journal or -wal may
     # need pages past that count, so then the whole file is copied and trimmed after recovery.
     replays = any(sidecar(src, s).is_file() for s in COPIED_SIDECARS)
+    for suffix in SIDECAR_SUFFIXES + ("",):
+        _refuse_holes(sidecar(src, suffix), src)
     hashes = {}
+    stored = 0
     for suffix in ("",) + COPIED_SIDECARS:
         sidecar(dest, suffix).unlink(missing_ok=True)
         original = sidecar(src, suffix)
         if original.is_file():
             limit = pages_held(header, original.stat().st_size) if suffix == "" and not replays else None
             hashes[original.name] = _copy_bytes(original, sidecar(dest, suffix), limit)
+            stored += sidecar(dest, suffix).stat().st_size
     shm = sidecar(src, "-shm")
     if shm.is_file():
         hashes[shm.name] = sha256_file(shm)
@@ -549,14 +554,81 @@ def copy_database(src: str | Path, dest: str | Path, *, check: str = "quick") ->
             # TRUNCATE reports the frame counts after its reset, so count with PASSIVE first.
             _, log_frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.close()
+        _remove_sidecars(dest)
+        _trim(dest)
+        _refuse_growth(dest, src, stored)
+        # a second connection, on the settled file: what it reads is what the checks saw
+        conn = connect(dest)
+        try:
             _refuse_hostile_schema(conn, src)
             check_integrity(conn, src, check)
         finally:
             conn.close()
-    for suffix in COPIED_SIDECARS + ("-shm",):
-        sidecar(dest, suffix).unlink(missing_ok=True)
-    _trim(dest)
+    _remove_sidecars(dest)
     return WorkCopy(src, dest, before, max(log_frames, 0), journal_mode)
+
+
+def _remove_sidecars(path: Path) -> None:
+    for suffix in COPIED_SIDECARS + ("-shm",):
+        sidecar(path, suffix).unlink(missing_ok=True)
+
+
+def hole_bytes(path: Path, *, max_segments: int = 100_000) -> int:
+    """Bytes of `path` that are holes (never written, read back as zeros), by SEEK_DATA /
+    SEEK_HOLE; 0 where the file system cannot say."""
+    holes = pos = 0
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fd = fh.fileno()
+        for _ in range(max_segments):
+            if pos >= size:
+                break
+            try:
+                data = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:  # no data after pos: the rest is a hole
+                    return holes + size - pos
+                return 0  # SEEK_DATA not supported here
+            holes += data - pos
+            pos = os.lseek(fd, data, os.SEEK_HOLE)
+    return holes
+
+
+def _refuse_holes(path: Path, src: Path) -> None:
+    """Every byte of the customer's files is read (to hash it): a file that is mostly a hole, a
+    terabyte long with a few pages written, would take hours to read and holds nothing."""
+    if not path.is_file():
+        return
+    holes = hole_bytes(path)
+    if holes > guards.MAX_HOLE_BYTES:
+        raise errors.LimitExceededError(
+            f"{path} is {path.stat().st_size / guards.GB:,.1f} GB long but {holes / guards.GB:,.1f} GB of it is a hole "
+            f"that holds nothing (a padded or crafted file); the toolkit reads at most "
+            f"{guards.MAX_HOLE_BYTES // guards.GB} GB of nothing, so ask for the file as the app wrote it.", src)
+
+
+def _refuse_growth(dest: Path, src: Path, stored: int) -> None:
+    """Replaying a -wal or -journal only puts back pages that the log or the file holds: a copy
+    that grows past them, or is shorter than its own header says, was recovered from a log
+    that claims what it does not hold."""
+    size = dest.stat().st_size
+    if size > stored + guards.MAX_RECOVERY_GROWTH:
+        raise errors.LimitExceededError(
+            f"Recovering {src} with its -wal or -journal makes it {size / guards.MB:,.0f} MB from "
+            f"{stored / guards.MB:,.0f} MB of files: the log claims pages it does not hold (a crafted or damaged "
+            f"log); {ASK_FOR_COPY}.", src)
+    with open(dest, "rb") as fh:
+        head = fh.read(100)
+    raw = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if raw == 1 else raw
+    change_counter, page_count = struct.unpack(">II", head[24:32])
+    if page_size and page_count and change_counter == int.from_bytes(head[92:96], "big") \
+            and size < page_count * page_size:
+        raise errors.CorruptDatabaseError(
+            f"{src} is damaged: once recovered it holds {size // page_size:,} pages but its header counts "
+            f"{page_count:,}; {ASK_FOR_COPY}.", src)
 
 
 def _trim(path: Path) -> None:
