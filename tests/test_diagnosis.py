@@ -237,19 +237,25 @@ def test_an_insert_failing_for_another_reason_is_not_blamed_on_a_reference(sampl
     assert d.exit_code == 1
 
 
-def _desynchronise_parent_index(path):
-    """veo3_projects' key index loses a row's entry (SQLite never does this; a crafted or damaged
-    file can): its autoindex and a twin table's swap root pages, so quick_check, which does not
+def _point_key_index_at_a_twin(conn, twin_keys):
+    """veo3_projects' key index and the key index of a twin table holding `twin_keys` swap root
+    pages (SQLite never does this; a crafted or damaged file can): quick_check, which does not
     compare an index with its table, still says ok."""
-    conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("CREATE TABLE twin(id TEXT PRIMARY KEY)")
-    conn.execute("INSERT INTO twin SELECT id FROM veo3_projects WHERE rowid <> (SELECT max(rowid) FROM veo3_projects)")
+    conn.executemany("INSERT INTO twin VALUES (?)", [(k,) for k in twin_keys])
     roots = dict(conn.execute("SELECT name, rootpage FROM sqlite_schema WHERE name LIKE 'sqlite_autoindex_%'"))
     a, b = roots["sqlite_autoindex_veo3_projects_1"], roots["sqlite_autoindex_twin_1"]
     conn.execute("PRAGMA writable_schema = ON")
     conn.execute("UPDATE sqlite_schema SET rootpage = CASE rootpage WHEN ? THEN ? ELSE ? END "
                  "WHERE rootpage IN (?, ?)", (a, b, a, a, b))
     conn.execute("PRAGMA writable_schema = OFF")
+
+
+def _desynchronise_parent_index(path):
+    """veo3_projects' key index loses its newest row's entry."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    keys = [k for (k,) in conn.execute("SELECT id FROM veo3_projects WHERE rowid <> (SELECT max(rowid) FROM veo3_projects)")]
+    _point_key_index_at_a_twin(conn, keys)
     conn.close()
     check = sqlite3.connect(path)
     quick, full = check.execute("PRAGMA quick_check").fetchall(), check.execute("PRAGMA integrity_check").fetchall()
@@ -271,14 +277,8 @@ def test_a_key_index_that_lacks_the_looked_up_row_is_damage_even_when_counts_agr
     project = diagnose(path).insert_simulation.values["project_id"]
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("INSERT INTO veo3_projects (id, name, created_at) VALUES (?, 'back', '2026')", (project,))
-    conn.execute("CREATE TABLE twin(id TEXT PRIMARY KEY)")
-    conn.execute("INSERT INTO twin SELECT id FROM veo3_projects WHERE id <> ?", (project,))
-    conn.execute("INSERT INTO twin VALUES ('not-a-project')")
-    roots = dict(conn.execute("SELECT name, rootpage FROM sqlite_schema WHERE name LIKE 'sqlite_autoindex_%'"))
-    a, b = roots["sqlite_autoindex_veo3_projects_1"], roots["sqlite_autoindex_twin_1"]
-    conn.execute("PRAGMA writable_schema = ON")
-    conn.execute("UPDATE sqlite_schema SET rootpage = CASE rootpage WHEN ? THEN ? ELSE ? END "
-                 "WHERE rootpage IN (?, ?)", (a, b, a, a, b))
+    keys = [k for (k,) in conn.execute("SELECT id FROM veo3_projects WHERE id <> ?", (project,))]
+    _point_key_index_at_a_twin(conn, keys + ["not-a-project"])
     conn.close()
     with pytest.raises(errors.CorruptDatabaseError, match=f"lacks the row whose id is '{project}'"):
         diagnose(path)
