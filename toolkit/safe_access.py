@@ -117,6 +117,17 @@ def _describe_foreign_bytes(head: bytes) -> tuple[str, bool]:
     return "some other binary format", False
 
 
+def header_pages(head: bytes) -> tuple[int, int | None]:
+    """The page size and page count a database header gives (fileformat2.html).  The count is
+    None unless it is authoritative: non-zero, with version-valid-for matching the change
+    counter (files written by SQLite >= 3.7.0); otherwise the file's size is."""
+    raw = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if raw == 1 else raw
+    change_counter, page_count = struct.unpack(">II", head[24:32])
+    valid = page_count and change_counter == int.from_bytes(head[92:96], "big")
+    return page_size, page_count if valid else None
+
+
 def _check_header(path: Path, size: int) -> None:
     with open(path, "rb") as fh:
         head = fh.read(4096)
@@ -140,19 +151,14 @@ def _check_header(path: Path, size: int) -> None:
             f"{ASK_FOR_COPY}.",
             path,
         )
-    raw_page_size = int.from_bytes(head[16:18], "big")
-    page_size = 65536 if raw_page_size == 1 else raw_page_size
+    page_size, page_count = header_pages(head)
     if page_size < 512 or page_size & (page_size - 1):
         raise errors.CorruptDatabaseError(
-            f"{path} has a damaged SQLite header (page size {raw_page_size} is impossible); "
+            f"{path} has a damaged SQLite header (page size {int.from_bytes(head[16:18], 'big')} is impossible); "
             f"{ASK_FOR_COPY}.",
             path,
         )
-    change_counter, page_count = struct.unpack(">II", head[24:32])
-    valid_for = int.from_bytes(head[92:96], "big")
-    # The header's page count is only authoritative when version-valid-for matches the
-    # change counter (files written by SQLite >= 3.7.0).
-    if page_count and change_counter == valid_for and size < page_count * page_size:
+    if page_count and size < page_count * page_size:
         raise errors.TruncatedDatabaseError(
             f"{path} is truncated: its header says {page_count} pages of {page_size} bytes "
             f"({page_count * page_size} bytes) but the file has {size}; {ASK_FOR_COPY}.",
@@ -399,15 +405,10 @@ def _copy_bytes(src: Path, dest: Path, limit: int | None = None) -> str:
 
 
 def pages_held(head: bytes, size: int) -> int:
-    """Bytes of the database file SQLite reads: the header's page count when it is valid
-    (fileformat2.html: the change counter matches version-valid-for), else the whole file."""
-    raw = int.from_bytes(head[16:18], "big")
-    page_size = 65536 if raw == 1 else raw
-    change_counter, page_count = struct.unpack(">II", head[24:32])
-    valid_for = int.from_bytes(head[92:96], "big")
-    if page_count and change_counter == valid_for and page_size:
-        return min(size, page_count * page_size)
-    return size
+    """Bytes of the database file SQLite reads: the header's page count when it is
+    authoritative (`header_pages`), else the whole file."""
+    page_size, page_count = header_pages(head)
+    return min(size, page_count * page_size) if page_count else size
 
 
 def _refuse_super_journal(src: Path) -> None:
@@ -557,8 +558,7 @@ def copy_database(src: str | Path, dest: str | Path, *, check: str = "quick") ->
         finally:
             conn.close()
         _remove_sidecars(dest)
-        _trim(dest)
-        _refuse_growth(dest, src, stored)
+        _settle(dest, src, stored)
         # a second connection, on the settled file: what it reads is what the checks saw
         conn = connect(dest)
         try:
@@ -609,37 +609,27 @@ def _refuse_holes(path: Path, src: Path) -> None:
             f"{guards.MAX_HOLE_BYTES // guards.GB} GB of nothing, so ask for the file as the app wrote it.", src)
 
 
-def _refuse_growth(dest: Path, src: Path, stored: int) -> None:
-    """Replaying a -wal or -journal only puts back pages that the log or the file holds: a copy
-    that grows past them, or is shorter than its own header says, was recovered from a log
-    that claims what it does not hold."""
+def _settle(dest: Path, src: Path, stored: int) -> None:
+    """Cut a recovered copy to the pages SQLite reads (a rolled-back journal can leave the file
+    extended to the size it claims: 262,144 pages, a gigabyte of nothing), then refuse it if it
+    still outgrows the files it was made from (replaying a log only puts back pages the log or
+    the file holds) or is shorter than its own header says: the log claims what it does not hold."""
     size = dest.stat().st_size
-    if size > stored + guards.MAX_RECOVERY_GROWTH:
-        raise errors.LimitExceededError(
-            f"Recovering {src} with its -wal or -journal makes it {size / guards.MB:,.0f} MB from "
-            f"{stored / guards.MB:,.0f} MB of files: the log claims pages it does not hold (a crafted or damaged "
-            f"log); {ASK_FOR_COPY}.", src)
     with open(dest, "rb") as fh:
-        head = fh.read(100)
-    raw = int.from_bytes(head[16:18], "big")
-    page_size = 65536 if raw == 1 else raw
-    change_counter, page_count = struct.unpack(">II", head[24:32])
-    if page_size and page_count and change_counter == int.from_bytes(head[92:96], "big") \
-            and size < page_count * page_size:
-        raise errors.CorruptDatabaseError(
-            f"{src} is damaged: once recovered it holds {size // page_size:,} pages but its header counts "
-            f"{page_count:,}; {ASK_FOR_COPY}.", src)
-
-
-def _trim(path: Path) -> None:
-    """Cut a recovered copy to the pages SQLite reads: a rolled-back journal can leave the
-    file extended to the size it claims (262,144 pages: a gigabyte of nothing)."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
         head = fh.read(100)
     held = pages_held(head, size)
     if held < size:
-        os.truncate(path, held)
+        os.truncate(dest, held)
+    if held > stored + guards.MAX_RECOVERY_GROWTH:
+        raise errors.LimitExceededError(
+            f"Recovering {src} with its -wal or -journal makes it {held / guards.MB:,.0f} MB from "
+            f"{stored / guards.MB:,.0f} MB of files: the log claims pages it does not hold (a crafted or damaged "
+            f"log); {ASK_FOR_COPY}.", src)
+    page_size, page_count = header_pages(head)
+    if page_count and held < page_count * page_size:
+        raise errors.CorruptDatabaseError(
+            f"{src} is damaged: once recovered it holds {held // page_size:,} pages but its header counts "
+            f"{page_count:,}; {ASK_FOR_COPY}.", src)
 
 
 # --------------------------------------------------------------------------- work folders
