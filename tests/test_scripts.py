@@ -4,7 +4,7 @@ import subprocess
 import pytest
 
 from toolkit import errors
-from toolkit.scripts import check_statement, script, terminated
+from toolkit.scripts import check_statement, render, terminated
 
 
 @pytest.mark.parametrize("statement", [
@@ -17,7 +17,7 @@ from toolkit.scripts import check_statement, script, terminated
 ])
 def test_single_statements_pass_and_run_in_the_shell(statement, tmp_path):
     assert check_statement(statement, "f.db") == statement
-    text = "CREATE TABLE IF NOT EXISTS t(a, b);\n" + script([statement], "f.db")
+    text = render(["CREATE TABLE IF NOT EXISTS t(a, b)", statement])
     shell = subprocess.run(["sqlite3", str(tmp_path / "s.db")], input=text, capture_output=True, text=True)
     assert shell.returncode == 0 and shell.stderr == "", shell.stderr
 

@@ -177,6 +177,11 @@ class Diagnosis:
 
 
 # --------------------------------------------------------------------------- state
+def parent_tables(table: TableInfo | None) -> list[str]:
+    """The existing tables `table`'s foreign keys reference (an insert reads their key indexes)."""
+    return [fk.parent_table for fk in (table.foreign_keys if table else []) if fk.parent_table_exists]
+
+
 def table_state(table: TableInfo | None) -> str:
     if table is None:
         return "no-upscales-table"
@@ -569,7 +574,7 @@ def diagnose_connection(conn: sqlite3.Connection, *, database: str, insert: dict
     info = read_schema(conn, database=database, wal_frames=wal_frames, journal_mode=journal_mode)
     up = info.table(app.UPSCALES)
     # the answer reads the parents' key indexes: quick_check does not compare them with their rows
-    check_indexes(conn, database, [fk.parent_table for fk in (up.foreign_keys if up else []) if fk.parent_table_exists])
+    check_indexes(conn, database, parent_tables(up))
     state = table_state(up)
     findings = schema_findings(info, state)
     defaults = default_values(conn, info)

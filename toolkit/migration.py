@@ -32,12 +32,12 @@ from typing import Any, Iterator
 from . import appmodel as app
 from . import errors
 from .ddl import relax_columns, tokenize
-from .diagnosis import default_values, simulate_insert, table_state
+from .diagnosis import default_values, parent_tables, simulate_insert, table_state
 from .safe_access import (CHECKS, check_integrity, check_indexes, connect, copy_database, fingerprint, sqlite_errors,
                           verify_unchanged, work_folder)
 from .schema import DatabaseInfo, TableInfo, read_schema
 from .guards import BUILTIN_FUNCTIONS
-from .scripts import check_statement, functions_called, script
+from .scripts import check_statement, functions_called, render
 from .sqlnames import any_of, quote
 
 MIGRATION_NAME = "030_fix_upscale_foreign_key_constraints"
@@ -62,7 +62,7 @@ class Plan:
         header = (f"-- Migration 030 for this file: rebuild {self.table} without foreign keys on "
                   f"{', '.join(app.REFERENCE_COLUMNS)}\n-- and with those columns nullable; "
                   "everything else as the file declares it.\n")
-        return script(self.statements, self.source, header)
+        return render(self.statements, header)  # each statement was checked when the plan was made
 
 
 @dataclass
@@ -581,8 +581,7 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
                 info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
                 up = info.table(app.UPSCALES)
                 # the proof's insert reads the parents' key indexes, which quick_check does not compare
-                check_indexes(conn, src, [fk.parent_table for fk in (up.foreign_keys if up else [])
-                                         if fk.parent_table_exists])
+                check_indexes(conn, src, parent_tables(up))
                 values = default_values(conn, info) if up else None
                 insert_before = simulate_insert(conn, info, values) if values else None
                 state = table_state(info.table(app.UPSCALES))

@@ -58,9 +58,9 @@ def check_statement(statement: str, source: str) -> str:
     return statement
 
 
-def script(statements: list[str], source: str, header: str = "") -> str:
-    """The statements as one script for the sqlite3 shell, each checked."""
-    return header + "".join(terminated(check_statement(s, source)) + "\n" for s in statements)
+def render(statements: list[str], header: str = "") -> str:
+    """Statements already passed by `check_statement`, as one script for the sqlite3 shell."""
+    return header + "".join(terminated(s) + "\n" for s in statements)
 
 
 def functions_called(declarations: Iterable[str], defaults: Iterable[str] = ()) -> set[str]:
