@@ -161,18 +161,9 @@ def test_view_nesting_is_counted_from_the_text():
 
 
 def test_a_deep_view_chain_is_refused_before_sqlite_expands_it(tmp_path):
-    path = tmp_path / "views.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("CREATE TABLE t(a)")
-    conn.execute("CREATE VIEW v0 AS SELECT a FROM t")
-    # written straight into the schema: 20,000 CREATE VIEWs take SQLite minutes
-    conn.execute("PRAGMA writable_schema = ON")
-    conn.execute("BEGIN")
-    conn.executemany("INSERT INTO sqlite_schema VALUES ('view', ?, ?, 0, ?)",
-                     ((f"v{i}", f"v{i}", f"CREATE VIEW v{i} AS SELECT a FROM v{i - 1}") for i in range(1, 20_000)))
-    conn.execute("COMMIT")
-    conn.execute(f"PRAGMA schema_version = {conn.execute('PRAGMA schema_version').fetchone()[0] + 1}")
-    conn.close()
+    from hostile import make_case
+
+    path = make_case("20,000 chained views", tmp_path).db
     with pytest.raises(errors.LimitExceededError, match="nested 20000 deep"):
         with open_copy(path):
             pass
