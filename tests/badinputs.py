@@ -11,7 +11,7 @@ import sys
 import struct
 import zlib
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from toolkit.samples import HEADLINE, SAMPLES_DIR
 

@@ -164,9 +164,8 @@ def test_a_deep_view_chain_is_refused_before_sqlite_expands_it(tmp_path):
     from hostile import make_case
 
     path = make_case("20,000 chained views", tmp_path).db
-    with pytest.raises(errors.LimitExceededError, match="nested 20000 deep"):
-        with open_copy(path):
-            pass
+    with pytest.raises(errors.LimitExceededError, match="nested 20000 deep"), open_copy(path):
+        pass
 
 
 def test_super_journal_record_is_read_as_sqlite_reads_it():

@@ -63,9 +63,8 @@ def test_bad_inputs_raise_the_toolkits_own_error(name, tmp_path):
     path = make_bad(name, tmp_path)
     expected = getattr(errors, CORPUS[name][1])
     before = fingerprint(path) if path.is_file() else None
-    with pytest.raises(expected) as info:
-        with open_copy(path):
-            pass
+    with pytest.raises(expected) as info, open_copy(path):
+        pass
     message = str(info.value)
     assert str(path) in message and message.count(". ") == 0 and message.endswith(".")
     if before:
@@ -81,9 +80,8 @@ def test_unreadable_file(sample):
         assert result.returncode == 2, result.stderr
         assert "permission denied" in result.stderr and "Traceback" not in result.stderr
     else:
-        with pytest.raises(errors.UnreadableFileError):
-            with open_copy(path):
-                pass
+        with pytest.raises(errors.UnreadableFileError), open_copy(path):
+            pass
 
 
 @pytest.mark.parametrize("mode", ["delete", "wal"])
@@ -91,9 +89,8 @@ def test_file_locked_by_a_writer_in_another_process(sample, mode):
     path = sample("v26_seed_failure.db")
     with write_lock_held(path, mode) as pid:
         before = fingerprint(path)
-        with pytest.raises(errors.LockedDatabaseError, match=f"process {pid}"):
-            with open_copy(path):
-                pass
+        with pytest.raises(errors.LockedDatabaseError, match=f"process {pid}"), open_copy(path):
+            pass
         assert fingerprint(path) == before
 
 
@@ -126,9 +123,8 @@ def test_a_journal_naming_a_super_journal_is_refused_and_deletes_nothing(sample,
     canary.write_text("the engineer's file")
     hot_journal(path, page_size=4096, initial_pages=path.stat().st_size // 4096, super_journal=str(canary))
     before = fingerprint(path)
-    with pytest.raises(errors.UnsafeContentError, match="names another file") as caught:
-        with open_copy(path):
-            pass
+    with pytest.raises(errors.UnsafeContentError, match="names another file") as caught, open_copy(path):
+        pass
     assert str(canary) in caught.value.message
     assert canary.read_text() == "the engineer's file" and fingerprint(path) == before
 
@@ -153,9 +149,8 @@ def test_a_file_that_is_mostly_a_hole_is_refused_before_it_is_read(sample):
     path = sample("v26_seed_failure.db")
     os.truncate(path, 5 << 40)  # five terabytes, a few pages of them written: hours to hash
     started = __import__("time").monotonic()
-    with pytest.raises(errors.LimitExceededError, match="is a hole that holds nothing"):
-        with open_copy(path):
-            pass
+    with pytest.raises(errors.LimitExceededError, match="is a hole that holds nothing"), open_copy(path):
+        pass
     assert __import__("time").monotonic() - started < 5
 
 

@@ -20,7 +20,7 @@ import tempfile
 import time
 from importlib import metadata
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 from . import __version__
@@ -158,7 +158,7 @@ def machine() -> dict[str, str]:
             "os": platform.platform(), "python": platform.python_version(),
             "sqlite (python)": sqlite3.sqlite_version, "sqlite3 shell": shell[0] if shell else "missing",
             "sqlite-utils": metadata.version("sqlite-utils"),
-            "fk-toolkit": __version__, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+            "fk-toolkit": __version__, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def _ratio(a: Measurement, b: Measurement) -> float:

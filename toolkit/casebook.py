@@ -43,7 +43,7 @@ class Case:
     def answer(self) -> str:
         return self.error if self.error else self.diagnosis.answer
 
-    def proof_frame(self) -> "pd.DataFrame":
+    def proof_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         p = self.migration.proof if self.migration else None
@@ -69,25 +69,25 @@ class Case:
         return "\n".join(lines)
 
     @staticmethod
-    def _frame(part: object, method: str) -> "pd.DataFrame":
+    def _frame(part: object, method: str) -> pd.DataFrame:
         """`part.method()`, or an empty frame when the part is absent (bad file, no table, skip)."""
         import pandas as pd
 
         return getattr(part, method)() if part is not None else pd.DataFrame()
 
-    def findings_frame(self) -> "pd.DataFrame":
+    def findings_frame(self) -> pd.DataFrame:
         return self._frame(self.diagnosis, "findings_frame")
 
-    def references_frame(self) -> "pd.DataFrame":
+    def references_frame(self) -> pd.DataFrame:
         return self._frame(self.diagnosis, "references_frame")
 
-    def schema_changes_frame(self) -> "pd.DataFrame":
+    def schema_changes_frame(self) -> pd.DataFrame:
         return self._frame(self.comparison, "schema_frame")
 
-    def data_frame(self) -> "pd.DataFrame":
+    def data_frame(self) -> pd.DataFrame:
         return self._frame(self.comparison, "data_frame")
 
-    def insert_frame(self) -> "pd.DataFrame":
+    def insert_frame(self) -> pd.DataFrame:
         return self._frame(self.comparison, "insert_frame")
 
     @property
@@ -117,7 +117,7 @@ def triage_case(path: str | Path, *, keep_fixed: bool = False) -> Case:
     return case
 
 
-def scenario_table(folder: str | Path = SAMPLES_DIR) -> "pd.DataFrame":
+def scenario_table(folder: str | Path = SAMPLES_DIR) -> pd.DataFrame:
     """Every bundled sample diagnosed: state, the failing reference and why, in one table."""
     import pandas as pd
 

@@ -56,19 +56,19 @@ class Comparison:
             "insert_after": _sim(self.insert_after),
         }
 
-    def schema_frame(self) -> "pd.DataFrame":
+    def schema_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([asdict(c) for c in self.schema_changes],
                             columns=["kind", "table", "name", "change", "before", "after"])
 
-    def data_frame(self) -> "pd.DataFrame":
+    def data_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([asdict(t) for t in self.tables],
                             columns=["table", "rows_before", "rows_after", "only_before", "only_after"])
 
-    def insert_frame(self) -> "pd.DataFrame":
+    def insert_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         rows = []
@@ -78,7 +78,7 @@ class Comparison:
                              "failing": ", ".join(sim.failing) or "—"})
         return pd.DataFrame(rows, columns=["when", "ok", "error", "failing"])
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         return self.schema_frame()
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
 
 from . import appmodel as app
 from .safe_access import check_indexes, index_damage, open_copy, sqlite_errors
@@ -157,14 +158,14 @@ class Diagnosis:
             },
         }
 
-    def findings_frame(self) -> "pd.DataFrame":
+    def findings_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"severity": f.severity, "code": f.code, "table": f.table, "column": f.column,
                               "message": f.message} for f in self.findings],
                             columns=["severity", "code", "table", "column", "message"])
 
-    def references_frame(self) -> "pd.DataFrame":
+    def references_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"column": r.column, "value": r.value, "parent": f"{r.parent_table}.{r.parent_column}",
@@ -172,7 +173,7 @@ class Diagnosis:
                              for r in self.insert_simulation.references],
                             columns=["column", "value", "parent", "parent exists", "reason", "why"])
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         return self.findings_frame()
 
 

@@ -412,7 +412,7 @@ def write(drawing: Diagram | DiagramPair, out: str | Path) -> Path:
     elif suffix == ".html":
         body = drawing.html() if isinstance(drawing, DiagramPair) else drawing.svg()
         data = (f'<!doctype html><meta charset="utf-8"><title>references</title>'
-                f'<style>body {{ font: 14px system-ui, sans-serif; }}</style>{body}').encode("utf-8")
+                f'<style>body {{ font: 14px system-ui, sans-serif; }}</style>{body}').encode()
     elif suffix == ".png" and isinstance(drawing, Diagram):
         data = drawing.png()
     else:

@@ -27,7 +27,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from . import appmodel as app
 from . import errors
@@ -466,17 +467,16 @@ def plan_for(src: str | Path) -> tuple[Plan | None, str, DatabaseInfo]:
     """The SQL of the fix for `src` (None when it is already relaxed), on a safe copy."""
     from .safe_access import open_copy
 
-    with open_copy(src) as work:
-        with sqlite_errors(src):
-            conn = work.connect()
-            try:
-                info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
-                state = table_state(info.table(app.UPSCALES))
-                if state == "no-upscales-table":
-                    plan_030(conn, info)  # raises the refusal
-                return (None if state == "fixed" else plan_030(conn, info)), state, info
-            finally:
-                conn.close()
+    with open_copy(src) as work, sqlite_errors(src):
+        conn = work.connect()
+        try:
+            info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
+            state = table_state(info.table(app.UPSCALES))
+            if state == "no-upscales-table":
+                plan_030(conn, info)  # raises the refusal
+            return (None if state == "fixed" else plan_030(conn, info)), state, info
+        finally:
+            conn.close()
 
 
 def apply_030(src: str | Path, dest: str | Path, *, force: bool = False, full_check: bool = False) -> MigrationResult:

@@ -12,7 +12,8 @@ import sqlite3
 import tempfile
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from .sqlnames import quote
 

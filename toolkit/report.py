@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import jinja2
@@ -80,7 +80,7 @@ def build_report(path: str | Path, *, full_check: bool = False, fixed: str | Pat
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return Report(diagnosis, migration, comparison, diagnosis.original_hashes,
-                  datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+                  datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def _check_out(path: Path, out: Path) -> None:

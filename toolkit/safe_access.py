@@ -20,7 +20,7 @@ import struct
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from . import errors, guards
 from .sqlnames import quote
@@ -43,7 +43,7 @@ class Fingerprint:
     path: str
     hashes: dict[str, str] = field(default_factory=dict)  # file name -> sha256
 
-    def changed_files(self, other: "Fingerprint") -> list[str]:
+    def changed_files(self, other: Fingerprint) -> list[str]:
         names = set(self.hashes) | set(other.hashes)
         return sorted(n for n in names if self.hashes.get(n) != other.hashes.get(n))
 

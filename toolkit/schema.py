@@ -164,7 +164,7 @@ class DatabaseInfo:
         }
 
     # DataFrames for notebooks -------------------------------------------------------
-    def tables_frame(self) -> "pd.DataFrame":
+    def tables_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame(
@@ -172,7 +172,7 @@ class DatabaseInfo:
               "foreign keys": len(t.foreign_keys), "indexes": len(t.indexes)} for t in self.tables]
         )
 
-    def columns_frame(self, table: str | None = None) -> "pd.DataFrame":
+    def columns_frame(self, table: str | None = None) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame(
@@ -181,7 +181,7 @@ class DatabaseInfo:
              for t in self.tables if table in (None, t.name) for c in t.columns]
         )
 
-    def foreign_keys_frame(self) -> "pd.DataFrame":
+    def foreign_keys_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame(
@@ -193,7 +193,7 @@ class DatabaseInfo:
                      "parent exists", "parent key unique"],
         )
 
-    def indexes_frame(self) -> "pd.DataFrame":
+    def indexes_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame(
@@ -202,7 +202,7 @@ class DatabaseInfo:
             columns=["table", "index", "columns", "unique", "partial", "sql"],
         )
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         return self.tables_frame()
 
 
@@ -366,11 +366,10 @@ def read_schema(conn: sqlite3.Connection, *, database: str, wal_frames: int = 0,
 
 def inspect(path: str | Path) -> DatabaseInfo:
     """Inspect a customer's database (on a safe copy; the original is proven unchanged)."""
-    with open_copy(path) as work:
-        with sqlite_errors(path):
-            conn = work.connect()
-            try:
-                return read_schema(conn, database=str(path), wal_frames=work.wal_frames,
-                                   journal_mode=work.journal_mode)
-            finally:
-                conn.close()
+    with open_copy(path) as work, sqlite_errors(path):
+        conn = work.connect()
+        try:
+            return read_schema(conn, database=str(path), wal_frames=work.wal_frames,
+                               journal_mode=work.journal_mode)
+        finally:
+            conn.close()

@@ -11,7 +11,7 @@ command of its own.
 from __future__ import annotations
 
 import sqlite3
-from typing import Iterable
+from collections.abc import Iterable
 
 from . import errors, guards
 

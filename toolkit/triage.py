@@ -21,7 +21,7 @@ import time
 import traceback
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from . import errors
 

@@ -15,7 +15,8 @@ import shutil
 import tempfile
 import weakref
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import ipywidgets as widgets
 import pandas as pd

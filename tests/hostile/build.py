@@ -8,7 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from toolkit.samples import HEADLINE, SAMPLES_DIR
 

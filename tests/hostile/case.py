@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 #: The harness puts a file of this name (random bytes) in the database's folder, in its parent and
 #: in the working directory of every run; a case that names a file to delete names one of these.

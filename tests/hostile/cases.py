@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from toolkit.samples import HEADLINE, SAMPLES_DIR
 
