@@ -32,6 +32,23 @@ def lower_bounds(pyproject_text: str) -> dict[str, str]:
     return bounds
 
 
+def _listed(dependencies: list[object]) -> tuple[dict[str, tuple[str, str]], list[object], list[str]]:
+    """environment.yml's conda specs as {name: (operator, version)}, its pip sections, what cannot be read."""
+    listed: dict[str, tuple[str, str]] = {}
+    pip_sections, problems = [], []
+    for item in dependencies:
+        match = None if isinstance(item, dict) else CONDA_SPEC.match(str(item))
+        if isinstance(item, dict):
+            pip_sections.append(item.get("pip"))
+        elif not match:
+            problems.append(f"cannot read the conda spec {item!r}")
+        elif match[1] in listed:
+            problems.append(f"{match[1]} is listed twice")
+        else:
+            listed[match[1]] = (match[2] or "", match[3] or "")
+    return listed, pip_sections, problems
+
+
 def drift(pyproject_text: str, environment_text: str) -> list[str]:
     """Every way environment.yml differs from what pyproject.toml asks of it (empty: in step)."""
     env = yaml.safe_load(environment_text)
@@ -40,28 +57,15 @@ def drift(pyproject_text: str, environment_text: str) -> list[str]:
         problems.append(f"name is {env.get('name')!r}, not 'fk-toolkit'")
     if env.get("channels") != ["conda-forge"]:
         problems.append(f"channels are {env.get('channels')!r}, not ['conda-forge']")
-    listed: dict[str, tuple[str, str]] = {}
-    pip_sections = []
-    for item in env.get("dependencies", []):
-        if isinstance(item, dict):
-            pip_sections.append(item.get("pip"))
-            continue
-        match = CONDA_SPEC.match(str(item))
-        if not match:
-            problems.append(f"cannot read the conda spec {item!r}")
-            continue
-        name, op, version = match.groups()
-        if name in listed:
-            problems.append(f"{name} is listed twice")
-        listed[name] = (op or "", version or "")
+    listed, pip_sections, unreadable = _listed(env.get("dependencies", []))
+    problems += unreadable
     expected = {name: (">=", bound) for name, bound in lower_bounds(pyproject_text).items()} | NOT_FROM_PYPROJECT
-    for name in sorted(expected.keys() - listed.keys()):
-        problems.append(f"{name} is missing (expected {name}{''.join(expected[name])})")
-    for name in sorted(listed.keys() - expected.keys()):
-        problems.append(f"{name} is not a runtime dependency of pyproject.toml (nor python, pip, graphviz)")
-    for name in sorted(expected.keys() & listed.keys()):
-        if listed[name] != expected[name]:
-            problems.append(f"{name}{''.join(listed[name])} should be {name}{''.join(expected[name])}")
+    problems += [f"{name} is missing (expected {name}{''.join(expected[name])})"
+                 for name in sorted(expected.keys() - listed.keys())]
+    problems += [f"{name} is not a runtime dependency of pyproject.toml (nor python, pip, graphviz)"
+                 for name in sorted(listed.keys() - expected.keys())]
+    problems += [f"{name}{''.join(listed[name])} should be {name}{''.join(expected[name])}"
+                 for name in sorted(expected.keys() & listed.keys()) if listed[name] != expected[name]]
     if pip_sections not in ([lines] for lines in PIP_LINES):
         problems.append(f"the pip section is {pip_sections!r}: give one, installing the package (`-e .` or `.`)")
     return problems
