@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import shutil
 import sqlite3
 import struct
+import tempfile
 import uuid
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -20,11 +22,12 @@ from pathlib import Path
 from collections.abc import Callable, Iterator
 
 from . import appmodel as app
+from .bundled import CHECKOUT, IN_CHECKOUT, cache_folder
 from .sqlnames import quote
 
 HEADLINE = "v26_seed_failure.db"
-#: The committed samples (present in a checkout or an editable install).
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample_dbs"
+#: The committed samples of a checkout (the tests use these; commands call `samples_dir()`).
+SAMPLES_DIR = CHECKOUT / "sample_dbs"
 EPOCH = datetime(2025, 3, 1, 9, 0, 0)
 WORDS = ["sunset over a neon city", "drone shot", "a red fox in fresh snow", "slow motion", "ocean waves at golden hour", "cinematic", "a robot barista pouring latte art", "timelapse of clouds over mountains", "handheld", "vintage film grain", "a paper boat in the rain", "macro lens"]
 
@@ -540,6 +543,27 @@ def manifest_markdown() -> str:
             f"{s.state or '—'} | {failing} | {s.why or '—'} | {', '.join(f'`{f}`' for f in s.findings) or '—'} |")
     lines += ["", "The app's insert uses the newest generation's id with that generation's profile_id and project_id.", ""]
     return "\n".join(lines)
+
+
+def samples_dir() -> Path:
+    """The sample databases: the checkout's committed ones, else (an installed package, which does not
+    ship them) built once into the user's cache folder."""
+    if IN_CHECKOUT and (SAMPLES_DIR / "manifest.json").is_file():
+        return SAMPLES_DIR
+    cached = cache_folder() / "sample_dbs"
+    if not (cached / "manifest.json").is_file():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        # built beside and renamed into place: a concurrent or killed build never leaves half a folder
+        building = Path(tempfile.mkdtemp(prefix="sample_dbs.building-", dir=cached.parent))
+        try:
+            build_samples(building)
+            building.rename(cached)
+        except OSError:
+            if not (cached / "manifest.json").is_file():
+                raise
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+    return cached
 
 
 def build_samples(out: str | Path) -> list[Path]:
