@@ -1,10 +1,15 @@
 """Packaging: environment.yml in step with pyproject.toml, a light command-line start-up."""
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
+from pathlib import Path
 
 import pytest
 import yaml
@@ -136,3 +141,117 @@ def test_command_line_start_up_imports_nothing_heavy(args):
     modules = imported_modules(*args)
     assert "toolkit" in modules and ("sqlite3" in modules or args == ("--help",))
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+# ---- the installed package, from outside the checkout ----------------------------------------
+#: what the fresh environment must not see from the development one: the editable install of this
+#: checkout (so `toolkit` can only come from the wheel) and Voila (so `app` meets a missing extra)
+HIDDEN = ("__editable__", "fk_toolkit", "voila", "distutils-precedence.pth")
+
+
+def _dependencies_without(hidden: tuple[str, ...], farm: Path) -> Path:
+    """The development environment's installed packages, less `hidden`, as a folder of links: the
+    fresh environment uses them instead of downloading pandas and Jupyter a second time."""
+    site = Path(sysconfig.get_paths()["purelib"])
+    farm.mkdir()
+    for entry in site.iterdir():
+        if not entry.name.startswith(hidden):
+            (farm / entry.name).symlink_to(entry)
+    return farm
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """`pip install` of a freshly built wheel into a new virtual environment; returns (bin folder, env)."""
+    work = tmp_path_factory.mktemp("installed")
+    source = work / "source"  # pip builds in the tree it is given: a copy keeps build/ out of the checkout
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copyfile(REPO / name, source / name)
+    for name in ("toolkit", "notebooks", "app"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    pip = [sys.executable, "-m", "pip"]
+    built = subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", str(source),
+                            "-w", str(work / "wheel")], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    wheel = next((work / "wheel").glob("fk_toolkit-*.whl"))
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    done = subprocess.run([*pip, "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    fresh_site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+    # a plain path line: the .pth files of that folder (the editable finder among them) are not run
+    (Path(fresh_site) / "dependencies.pth").write_text(f"{_dependencies_without(HIDDEN, work / 'deps')}\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # the samples are built into the user's cache; nbconvert's templates live in the prefix the
+    # dependencies were installed into (share/jupyter), which a real install shares with the package
+    env |= {"XDG_CACHE_HOME": str(work / "cache"), "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
+    return venv / "bin", env
+
+
+def installed_package(installed, cwd: Path) -> Path:
+    """The folder `import toolkit` loads in the fresh environment (run from `cwd`, never the checkout)."""
+    bin_folder, env = installed
+    where = subprocess.run([str(bin_folder / "python"), "-c", "import toolkit; print(toolkit.__file__)"],
+                           capture_output=True, text=True, cwd=cwd, env=env, check=True).stdout.strip()
+    package = Path(where).parent
+    assert package.is_relative_to(bin_folder.parent) and not package.is_relative_to(REPO), where
+    return package
+
+
+def fk_toolkit(installed, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    bin_folder, env = installed
+    return subprocess.run([str(bin_folder / "fk-toolkit"), *args], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=600)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("installed")  # one wheel and one environment, and the notebooks removed last
+def test_the_installed_package_works_from_another_folder(installed, tmp_path):
+    _, env = installed
+    assert (installed_package(installed, tmp_path) / "notebooks" / "01_inspect_schema.ipynb").is_file()
+
+    demo = fk_toolkit(installed, "demo", "--out", "demo", cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    assert "Answer: The insert fails because project_id" in demo.stdout
+    assert json.loads((tmp_path / "demo" / "diagnosis.json").read_text())["state"] == "strict"
+    assert (tmp_path / "demo" / "report.html").stat().st_size > 0
+    assert (tmp_path / "demo" / "v26_seed_failure.fixed.db").stat().st_size > 0
+    cached = Path(env["XDG_CACHE_HOME"]) / "fk-toolkit"
+    assert [p.name for p in cached.glob("*/sample_dbs/v26_seed_failure.db")] == ["v26_seed_failure.db"]
+
+    samples = fk_toolkit(installed, "samples", "--out", "samples", cwd=tmp_path)
+    assert samples.returncode == 0, samples.stderr
+    assert (tmp_path / "samples" / "manifest.json").read_text() == (REPO / "sample_dbs" / "manifest.json").read_text()
+
+    diagnosis = fk_toolkit(installed, "diagnose", "samples/v26_seed_failure.db", "--json", cwd=tmp_path)
+    assert diagnosis.returncode == 1, diagnosis.stderr  # a problem found
+    assert json.loads(diagnosis.stdout)["needs_migration_030"] is True
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("installed")  # one wheel and one environment, and the notebooks removed last
+def test_the_installed_notebooks_run_and_the_missing_extra_is_named(installed, tmp_path):
+    notebooks = sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    run = fk_toolkit(installed, "notebooks", "--out", "nb", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.count("Executed: ") == len(notebooks) == 5
+    assert sorted(p.name for p in (tmp_path / "nb").glob("*.html")) == [n.replace(".ipynb", ".html") for n in notebooks]
+
+    app = fk_toolkit(installed, "app", cwd=tmp_path)
+    assert app.returncode == 4 and app.stdout == "" and "Traceback" not in app.stderr
+    assert app.stderr.strip().splitlines() == [
+        "error: The triage web app needs Voila, which is not installed; run: pip install 'fk-toolkit[app]'"]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("installed")  # one wheel and one environment, and the notebooks removed last
+def test_notebooks_with_none_to_run_say_so(installed, tmp_path):
+    shutil.rmtree(installed_package(installed, tmp_path) / "notebooks")  # an incomplete installation
+    run = fk_toolkit(installed, "notebooks", "--out", "nb", cwd=tmp_path)
+    assert run.returncode == 4 and run.stdout == ""
+    assert "No notebooks to execute" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "nb").exists()
