@@ -15,7 +15,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from conftest import REPO
+from conftest import REPO, checkout_state
 
 #: pip names whose conda-forge package is called something else
 CONDA_NAMES = {"graphviz": "python-graphviz"}
@@ -255,3 +255,16 @@ def test_notebooks_with_none_to_run_say_so(installed, tmp_path):
     assert run.returncode == 4 and run.stdout == ""
     assert "No notebooks to execute" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "nb").exists()
+
+
+# ---- the suite's own check that it leaves the checkout as it was -----------------------------
+def test_the_checkout_check_sees_a_file_written_into_the_checkout():
+    before = checkout_state()
+    assert before is not None, "not a git checkout: the session check cannot run"
+    probe = REPO / "written-by-test_packaging.tmp"
+    try:
+        probe.write_text("a test's output")
+        assert checkout_state() != before and probe.name in checkout_state()
+    finally:
+        probe.unlink()
+    assert checkout_state() == before
