@@ -88,6 +88,8 @@ def make_dataset(rng: random.Random, *, profiles: int = 6, projects: int = 24,
 
 
 def insert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
+    # Not sqlite-utils' insert_all: its 3.x releases commit the caller's open transaction (`with conn:`),
+    # and a sample loaded in one transaction is what keeps the committed files byte-identical.
     if not rows:
         return
     columns = list(rows[0])
@@ -141,6 +143,8 @@ def orphan_upscales(conn: sqlite3.Connection, count: int = 4) -> None:
 def rebuilding(conn: sqlite3.Connection, table: str) -> Iterator[list[str]]:
     """A table rebuild the way the app's migrations do it: foreign keys off outside one
     transaction; yields the CREATE INDEX statements of `table`, to recreate after a drop."""
+    # By hand, not sqlite-utils' transform(): these replay the app's own migrations statement by
+    # statement, and transform() drops triggers and writes its own CREATE TABLE text.
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("BEGIN")
     yield [r[0] for r in conn.execute(
@@ -340,6 +344,8 @@ def _wal_pending(path: Path, seed: int) -> None:
 def _other_app(path: Path, seed: int) -> None:
     rng = random.Random(seed)
     conn = sqlite3.connect(path, isolation_level=None)
+    # Written out rather than sqlite-utils' Table.create: its CREATE TABLE text differs between its
+    # releases, and the committed file must be what any supported release builds.
     conn.executescript("""
         CREATE TABLE notebooks (id INTEGER PRIMARY KEY, title TEXT NOT NULL);
         CREATE TABLE notes (id INTEGER PRIMARY KEY, notebook_id INTEGER NOT NULL REFERENCES notebooks(id),
