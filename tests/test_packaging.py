@@ -212,7 +212,13 @@ def fk_toolkit(installed, *args: str, cwd: Path) -> subprocess.CompletedProcess[
 @pytest.mark.xdist_group("installed")  # one wheel and one environment, and the notebooks removed last
 def test_the_installed_package_works_from_another_folder(installed, tmp_path):
     _, env = installed
-    assert (installed_package(installed, tmp_path) / "notebooks" / "01_inspect_schema.ipynb").is_file()
+    package = installed_package(installed, tmp_path)
+    # what the commands read beside the code travels in the wheel: notebooks, the app, report templates
+    templates = (p for p in (REPO / "toolkit" / "templates").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    shipped = [*(REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"), REPO / "app" / "triage_app.ipynb", *templates]
+    for path in shipped:
+        inside = path.relative_to(REPO / "toolkit") if path.is_relative_to(REPO / "toolkit") else path.relative_to(REPO)
+        assert (package / inside).read_bytes() == path.read_bytes(), inside
 
     demo = fk_toolkit(installed, "demo", "--out", "demo", cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
