@@ -1,7 +1,7 @@
 """A real browser: JupyterLab and the triage app, driven in Debian's headless Chromium.
 
 Servers start on 127.0.0.1 on a free port with a token, are polled until they answer, and
-are stopped afterwards.  Screenshots of every step go to out/screenshots/ (printed).
+are stopped afterwards.  Screenshots of every step go to $TOOLKIT_TEST_OUT/screenshots/ (printed).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from conftest import REPO
+from conftest import REPO, output_folder
 from toolkit.diagnosis import diagnose
 from toolkit.samples import HEADLINE, SAMPLES_DIR
 from toolkit.serve import lab_command, lab_environment, voila_command
@@ -25,7 +25,7 @@ from toolkit.serve import lab_command, lab_environment, voila_command
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-SHOTS = REPO / "out" / "screenshots"
+SHOTS = output_folder() / "screenshots"
 NOTEBOOKS = sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 WIDGET_NOTEBOOKS = {"01_inspect_schema.ipynb", "02_reproduce_and_diagnose.ipynb", "03_apply_030_and_compare.ipynb"}
 

@@ -1,11 +1,12 @@
 """The CLI: pinned JSON keys, readable output, exit codes, one sentence for bad input."""
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
-from conftest import BAD, ids
+from conftest import BAD, REGENERATE_GOLDEN, REPO, ids
 from toolkit.safe_access import fingerprint
 
 
@@ -147,3 +148,19 @@ def test_report_command_html_and_md(sample, tmp_path):
         result = run("report", sample("cause_type_mismatch.db"), "--out", tmp_path / f"r.{fmt}", "--format", fmt)
         assert result.returncode == 0, result.stderr
         assert "type-mismatch" in (tmp_path / f"r.{fmt}").read_text()
+
+
+# ---- golden: the exact script `fix --sql` prints for the headline sample -----------------------
+GOLDEN = REPO / "tests" / "golden" / "v26_seed_failure.fix.sql"
+
+
+def test_fix_sql_of_the_headline_sample_is_the_golden_script(sample, tmp_path):
+    """Compared byte for byte: any change to the plan shows up as a readable diff of the golden file.
+    After an intended change, regenerate it with TOOLKIT_REGENERATE_GOLDEN=1 pytest tests/test_cli.py -k golden
+    and review the diff."""
+    result = subprocess.run([sys.executable, "-m", "toolkit", "fix", str(sample("v26_seed_failure.db")), "--sql"],
+                            capture_output=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    if os.environ.get(REGENERATE_GOLDEN) and (not GOLDEN.exists() or GOLDEN.read_bytes() != result.stdout):
+        GOLDEN.write_bytes(result.stdout)
+    assert result.stdout == GOLDEN.read_bytes()

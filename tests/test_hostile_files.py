@@ -6,7 +6,7 @@ in TMPDIR or beside the output, and for healthy files an answer rather than a re
 
 Each run is a real subprocess (`python -m toolkit ...`) in a fresh working directory with its
 own TMPDIR; its peak memory is the child's ru_maxrss from wait4. A run that passes 30 s is
-killed at HARD_LIMIT. Each run's figures go to out/hostile/runs/ (one JSON record per run).
+killed at HARD_LIMIT. Each run's figures go to $TOOLKIT_TEST_OUT/hostile/runs/ (one JSON record per run).
 """
 import hashlib
 import json
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HOSTILE_RUNS
+from conftest import hostile_runs
 from hostile import CANARY_NAME, CORPUS, DB_NAME, Built, make_case
 from hostile.build import held_bytes
 from hostile.measure import Measured, run_measured
@@ -233,9 +233,10 @@ def record(name: str, command: str, run: Measured, failed: list[str], guarantees
     guarantees["hostile_max_mb"] = max(guarantees["hostile_max_mb"], round(run.peak_mb))
     guarantees["originals_changed"] += "original or sidecar changed" in failed
     guarantees["outputs_half_written"] += any(f.startswith("OUT holds") for f in failed)
-    HOSTILE_RUNS.mkdir(parents=True, exist_ok=True)
+    runs = hostile_runs()
+    runs.mkdir(parents=True, exist_ok=True)
     slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{name}--{command}").strip("-")
-    (HOSTILE_RUNS / f"{slug}.json").write_text(json.dumps({
+    (runs / f"{slug}.json").write_text(json.dumps({
         "case": name, "command": command, "exit": run.returncode, "seconds": round(run.wall, 2),
         "peak_mb": round(run.peak_mb, 1), "killed": run.killed, "failed": failed,
         "stderr": run.stderr[:2000], "stdout_head": run.stdout[:500]}, indent=1))

@@ -72,7 +72,7 @@ def test_01_shows_the_strict_table_and_a_dangling_reference(executed):
 
 def test_02_names_project_id_for_the_headline_sample(executed):
     nb = executed("02_reproduce_and_diagnose.ipynb")
-    assert "Database constraint error - ensure referenced records exist" in text_of(nb, "what_the_customer_saw(SAMPLES_DIR")
+    assert "Database constraint error - ensure referenced records exist" in text_of(nb, "what_the_customer_saw(samples_dir()")
     assert text_of(nb, "print(d.answer)").startswith("The insert fails because project_id")
     refs = text_of(nb, "d.references_frame()")
     assert "missing-row" in refs and "project_id" in refs

@@ -124,3 +124,27 @@ def test_a_parent_table_named_empty_string_is_a_table_with_a_unique_key(tmp_path
     conn.close()
     fks = inspect(path).table("child").foreign_keys
     assert [(fk.parent_table_exists, fk.parent_key_unique, fk.parent_columns) for fk in fks] == [(True, True, [""])] * 2
+
+
+# ---- sqlite-utils' introspection gives the same answer on trusted files ------------------------
+@pytest.mark.parametrize("scenario", GOOD, ids=ids)
+def test_inspect_agrees_with_sqlite_utils_introspection(scenario, sample):
+    """inspect() reads the PRAGMAs sqlite-utils reads, but through safe_access (see schema.py): on the
+    committed samples, which are trusted, both must say the same."""
+    import sqlite_utils
+
+    path = sample(scenario.filename)
+    info = inspect(path)
+    db = sqlite_utils.Database(path, recursive_triggers=False)
+    try:
+        assert sorted(t.name for t in info.tables) == sorted(db.table_names())
+        for table in info.tables:
+            theirs = db.table(table.name)
+            assert [(c.name, c.type, c.notnull, c.pk) for c in table.columns] == [
+                (c.name, c.type, bool(c.notnull), c.is_pk) for c in theirs.columns]
+            assert sorted((tuple(fk.columns), fk.parent_table, tuple(fk.parent_columns)) for fk in table.foreign_keys) \
+                == sorted((fk.columns, fk.other_table, fk.other_columns) for fk in theirs.foreign_keys)
+            assert sorted((i.name, tuple(i.columns), i.unique) for i in table.indexes) \
+                == sorted((i.name, tuple(i.columns), bool(i.unique)) for i in theirs.indexes)
+    finally:
+        db.close()

@@ -18,7 +18,7 @@ from .diagnosis import Diagnosis, diagnose
 from .migration import MigrationResult
 from .report import build_report
 from .safe_access import work_folder
-from .samples import SAMPLES_DIR, SCENARIOS
+from .samples import SCENARIOS, samples_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -117,13 +117,14 @@ def triage_case(path: str | Path, *, keep_fixed: bool = False) -> Case:
     return case
 
 
-def scenario_table(folder: str | Path = SAMPLES_DIR) -> pd.DataFrame:
+def scenario_table(folder: str | Path | None = None) -> pd.DataFrame:
     """Every bundled sample diagnosed: state, the failing reference and why, in one table."""
     import pandas as pd
 
     rows = []
+    folder = samples_dir() if folder is None else Path(folder)
     for s in SCENARIOS:
-        path = Path(folder) / s.filename
+        path = folder / s.filename
         try:
             d = diagnose(path)
         except errors.ToolkitError as exc:
@@ -181,4 +182,4 @@ class _ListHandler(logging.Handler):
 
 def sample_paths(include_bad: bool = False) -> dict[str, Path]:
     """Bundled samples by file name (for pickers and loops)."""
-    return {s.filename: SAMPLES_DIR / s.filename for s in SCENARIOS if include_bad or s.error is None}
+    return {s.filename: samples_dir() / s.filename for s in SCENARIOS if include_bad or s.error is None}

@@ -205,8 +205,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_app(args: argparse.Namespace) -> int:
     import subprocess
 
-    from .serve import voila_command
+    from .serve import require_voila, voila_command
 
+    require_voila()
     print(f"Triage app on http://127.0.0.1:{args.port}/ (Ctrl-C to stop)")
     return subprocess.call(voila_command(args.port, token=args.token))
 
@@ -214,9 +215,9 @@ def cmd_app(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on one file (the headline sample by default): diagnose, fix a copy, report."""
     from .report import build_report, save_report
-    from .samples import HEADLINE, SAMPLES_DIR
+    from .samples import HEADLINE, samples_dir
 
-    db = Path(args.db) if args.db else SAMPLES_DIR / HEADLINE
+    db = Path(args.db) if args.db else samples_dir() / HEADLINE
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = build_report(db, fixed=out / f"{db.stem}.fixed.db", force=True)

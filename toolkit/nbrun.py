@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+from . import errors
+from .bundled import folder
+
+NOTEBOOKS_DIR = folder("notebooks")
 
 
 def execute(path: str | Path, *, parameters: dict | None = None, timeout: int = 300, output: str | Path | None = None):
@@ -46,13 +49,17 @@ def to_html(nb, dest: str | Path) -> Path:
 
 def build_all(out: str | Path) -> list[Path]:
     """Execute every notebook into `out` as .ipynb and .html; fail on any error output."""
+    notebooks = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        raise errors.MissingProgramError(f"No notebooks to execute: {NOTEBOOKS_DIR} holds none (an incomplete "
+                                         "installation); reinstall with pip install --force-reinstall fk-toolkit.")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")):
+    for path in notebooks:
         nb = execute(path, output=out / path.name)
-        errors = error_outputs(nb)
-        if errors:
-            raise RuntimeError(f"{path.name}: {errors[0].get('ename')}: {errors[0].get('evalue')}")
+        failures = error_outputs(nb)
+        if failures:
+            raise RuntimeError(f"{path.name}: {failures[0].get('ename')}: {failures[0].get('evalue')}")
         written.append(to_html(nb, out / path.with_suffix(".html").name))
     return written

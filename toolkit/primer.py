@@ -23,7 +23,9 @@ ORPHAN_KEY = 42  # no parent row ever has this key
 
 def connect(path: str = ":memory:") -> sqlite3.Connection:
     # autocommit, so that BEGIN is only ever ours: Python's implicit transactions would hide the
-    # pragma-inside-a-transaction behaviour this primer is about
+    # pragma-inside-a-transaction behaviour this primer is about. Plain sqlite3, not sqlite-utils: the
+    # primer shows SQLite's own statements and pragmas, and sqlite-utils' Database() sets one of them
+    # (recursive_triggers) and wraps its writes in transactions of its own.
     return sqlite3.connect(path, isolation_level=None)
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import shutil
 import sqlite3
 import struct
+import tempfile
 import uuid
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -20,11 +22,12 @@ from pathlib import Path
 from collections.abc import Callable, Iterator
 
 from . import appmodel as app
+from .bundled import CHECKOUT, IN_CHECKOUT, cache_folder
 from .sqlnames import quote
 
 HEADLINE = "v26_seed_failure.db"
-#: The committed samples (present in a checkout or an editable install).
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample_dbs"
+#: The committed samples of a checkout (the tests use these; commands call `samples_dir()`).
+SAMPLES_DIR = CHECKOUT / "sample_dbs"
 EPOCH = datetime(2025, 3, 1, 9, 0, 0)
 WORDS = ["sunset over a neon city", "drone shot", "a red fox in fresh snow", "slow motion", "ocean waves at golden hour", "cinematic", "a robot barista pouring latte art", "timelapse of clouds over mountains", "handheld", "vintage film grain", "a paper boat in the rain", "macro lens"]
 
@@ -85,6 +88,8 @@ def make_dataset(rng: random.Random, *, profiles: int = 6, projects: int = 24,
 
 
 def insert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
+    # Not sqlite-utils' insert_all: its 3.x releases commit the caller's open transaction (`with conn:`),
+    # and a sample loaded in one transaction is what keeps the committed files byte-identical.
     if not rows:
         return
     columns = list(rows[0])
@@ -138,6 +143,8 @@ def orphan_upscales(conn: sqlite3.Connection, count: int = 4) -> None:
 def rebuilding(conn: sqlite3.Connection, table: str) -> Iterator[list[str]]:
     """A table rebuild the way the app's migrations do it: foreign keys off outside one
     transaction; yields the CREATE INDEX statements of `table`, to recreate after a drop."""
+    # By hand, not sqlite-utils' transform(): these replay the app's own migrations statement by
+    # statement, and transform() drops triggers and writes its own CREATE TABLE text.
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("BEGIN")
     yield [r[0] for r in conn.execute(
@@ -337,6 +344,8 @@ def _wal_pending(path: Path, seed: int) -> None:
 def _other_app(path: Path, seed: int) -> None:
     rng = random.Random(seed)
     conn = sqlite3.connect(path, isolation_level=None)
+    # Written out rather than sqlite-utils' Table.create: its CREATE TABLE text differs between its
+    # releases, and the committed file must be what any supported release builds.
     conn.executescript("""
         CREATE TABLE notebooks (id INTEGER PRIMARY KEY, title TEXT NOT NULL);
         CREATE TABLE notes (id INTEGER PRIMARY KEY, notebook_id INTEGER NOT NULL REFERENCES notebooks(id),
@@ -540,6 +549,27 @@ def manifest_markdown() -> str:
             f"{s.state or '—'} | {failing} | {s.why or '—'} | {', '.join(f'`{f}`' for f in s.findings) or '—'} |")
     lines += ["", "The app's insert uses the newest generation's id with that generation's profile_id and project_id.", ""]
     return "\n".join(lines)
+
+
+def samples_dir() -> Path:
+    """The sample databases: the checkout's committed ones, else (an installed package, which does not
+    ship them) built once into the user's cache folder."""
+    if IN_CHECKOUT and (SAMPLES_DIR / "manifest.json").is_file():
+        return SAMPLES_DIR
+    cached = cache_folder() / "sample_dbs"
+    if not (cached / "manifest.json").is_file():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        # built beside and renamed into place: a concurrent or killed build never leaves half a folder
+        building = Path(tempfile.mkdtemp(prefix="sample_dbs.building-", dir=cached.parent))
+        try:
+            build_samples(building)
+            building.rename(cached)
+        except OSError:
+            if not (cached / "manifest.json").is_file():
+                raise
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+    return cached
 
 
 def build_samples(out: str | Path) -> list[Path]:

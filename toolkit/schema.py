@@ -207,6 +207,10 @@ class DatabaseInfo:
 
 
 # --------------------------------------------------------------------------- reading
+# The PRAGMAs sqlite-utils' Table.columns / .foreign_keys / .indexes read, read here on safe_access's
+# guarded connection: a customer's file is never opened by sqlite-utils' Database() (it turns
+# recursive_triggers on, and importing it loads pandas, which the command line starts without).
+# tests/test_schema.py checks both give the same answer on the samples.
 def _rows(conn: sqlite3.Connection, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
     cur = conn.cursor()
     cur.row_factory = sqlite3.Row

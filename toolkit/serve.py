@@ -4,11 +4,14 @@ One place builds them, so `make app`, `make lab` and the browser tests start the
 """
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-APP_NOTEBOOK = REPO / "app" / "triage_app.ipynb"
+from . import errors
+from .bundled import folder
+
+APP_NOTEBOOK = folder("app") / "triage_app.ipynb"
 # Uploads travel to the kernel as one websocket message: allow customer files of hundreds of MB.
 MAX_MESSAGE = 512 * 1024 * 1024
 LAB_PAGE_CONFIG = {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
@@ -16,6 +19,13 @@ LAB_PAGE_CONFIG = {"disabledExtensions": {"@jupyterlab/apputils-extension:announ
 
 def _jupyter(tool: str) -> list[str]:
     return [sys.executable, "-m", tool]
+
+
+def require_voila() -> None:
+    """The web app is an extra: say how to install it instead of failing inside a subprocess."""
+    if importlib.util.find_spec("voila") is None:
+        raise errors.MissingProgramError("The triage web app needs Voila, which is not installed; "
+                                         "run: pip install 'fk-toolkit[app]'")
 
 
 def voila_command(port: int, *, token: str | None = None, notebook: Path = APP_NOTEBOOK) -> list[str]:
