@@ -147,3 +147,14 @@ def test_report_command_html_and_md(sample, tmp_path):
         result = run("report", sample("cause_type_mismatch.db"), "--out", tmp_path / f"r.{fmt}", "--format", fmt)
         assert result.returncode == 0, result.stderr
         assert "type-mismatch" in (tmp_path / f"r.{fmt}").read_text()
+
+
+def test_fix_prints_exactly_the_proofs_own_list(sample, tmp_path):
+    from toolkit.migration import apply_030
+
+    path = sample("v26_seed_failure.db")
+    result = run("fix", path, "--out", tmp_path / "f.db")
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.split("Proof:\n", 1)[1].splitlines()
+    expected = apply_030(path, tmp_path / "g.db").proof.lines()
+    assert printed == [f"  [{'ok' if ok else 'FAILED'}] {label}" for label, ok in expected] and len(printed) == 8

@@ -1,4 +1,5 @@
 """The report: self-contained, answer first, every value escaped."""
+import html
 import re
 import sqlite3
 
@@ -39,3 +40,14 @@ def test_report_for_a_fixed_file_and_another_apps_file(sample):
     assert fixed.migration.skipped and "nothing to do" in fixed.render()
     other = build_report(sample("other_app.db"))
     assert other.migration is None and "not the video app" in other.render("md")
+
+
+def test_both_formats_show_exactly_the_proofs_own_list(sample):
+    report = build_report(sample("v26_seed_failure.db"))
+    expected = report.migration.proof.lines()
+    assert len(expected) == 8
+    table = report.render("html").split('<table id="proof">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'<td class="(good|bad)">(.)</td><td>(.*?)</td>', table)
+    assert [(html.unescape(label), cls == "good" and mark == "✔") for cls, mark, label in rows] == expected
+    md = report.render("md").split("Proof:\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert md == [f"- {'✔' if ok else '✘'} {label.replace('>', '&gt;')}" for label, ok in expected]

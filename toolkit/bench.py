@@ -26,6 +26,7 @@ from pathlib import Path
 from . import __version__
 from . import appmodel as app
 from .largefile import large_database
+from .safe_access import SIDECAR_SUFFIXES
 
 WRAPPER = (
     "import json, resource, subprocess, sys, time\n"
@@ -98,7 +99,7 @@ def bench_size(rows: int, folder: Path, repeat: int) -> tuple[list[Measurement],
 
     def clean() -> None:
         for p in (copy, fixed):
-            for suffix in ("", "-wal", "-shm", "-journal"):
+            for suffix in ("", *SIDECAR_SUFFIXES):
                 Path(f"{p}{suffix}").unlink(missing_ok=True)
 
     refs = json.dumps(list(app.REFERENCE_COLUMNS))

@@ -141,33 +141,29 @@ def what_the_customer_saw(path: str | Path) -> dict:
     """The app's `create_upscale` (its error handling mirrored) run on a copy with the values
     the app would use: the message the customer saw."""
     from .diagnosis import default_values
-    from .safe_access import open_copy, sqlite_errors
+    from .safe_access import safe_connection
     from .schema import read_schema
     from .service import create_upscale
 
-    with open_copy(path) as work, sqlite_errors(path):
-        conn = work.connect()
+    with safe_connection(path) as (_, conn):
+        values = default_values(conn, read_schema(conn, database=str(path), count_rows=False))
+        if values is None:
+            return {"success": None, "error": "no generation to upscale"}
+        records: list[logging.LogRecord] = []
+        log = logging.getLogger("toolkit.service.customer_view")
+        log.propagate = False
+        handler = _ListHandler(records)
+        log.addHandler(handler)
         try:
-            values = default_values(conn, read_schema(conn, database=str(path), count_rows=False))
-            if values is None:
-                return {"success": None, "error": "no generation to upscale"}
-            records: list[logging.LogRecord] = []
-            log = logging.getLogger("toolkit.service.customer_view")
-            log.propagate = False
-            handler = _ListHandler(records)
-            log.addHandler(handler)
-            try:
-                result = create_upscale(conn, log=log, **values)
-            finally:
-                log.removeHandler(handler)
-            # what the app's log holds: the engineer's side of the same failure
-            result["logged"] = [{"message": r.getMessage(), "error": getattr(r, "error", None),
-                                 "sourceGenerationId": getattr(r, "sourceGenerationId", None),
-                                 "profileId": getattr(r, "profileId", None), "projectId": getattr(r, "projectId", None)}
-                                for r in records]
-            return result
+            result = create_upscale(conn, log=log, **values)
         finally:
-            conn.close()
+            log.removeHandler(handler)
+        # what the app's log holds: the engineer's side of the same failure
+        result["logged"] = [{"message": r.getMessage(), "error": getattr(r, "error", None),
+                             "sourceGenerationId": getattr(r, "sourceGenerationId", None),
+                             "profileId": getattr(r, "profileId", None), "projectId": getattr(r, "projectId", None)}
+                            for r in records]
+        return result
 
 
 class _ListHandler(logging.Handler):

@@ -1,15 +1,15 @@
 """Before and after: what migration 030 changed in the schema, the data and the app's insert."""
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
-from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .diagnosis import InsertSimulation, default_values, simulate_insert
 from .migration import rows_differing
-from .safe_access import open_copy, sqlite_errors
+from .safe_access import safe_connection
 from .schema import DatabaseInfo, TableInfo, read_schema
 
 if TYPE_CHECKING:
@@ -145,23 +145,12 @@ def compare_connections(conn: sqlite3.Connection, info_before: DatabaseInfo, *, 
 def compare(before: str | Path, after: str | Path) -> Comparison:
     """Compare two database files (each through a safe copy; both proven unchanged).
     The app's insert is simulated on both with the values the app would use BEFORE."""
-    with ExitStack() as stack:
-        work_b = stack.enter_context(open_copy(before))
-        work_a = stack.enter_context(open_copy(after))
-        with sqlite_errors(after):
-            conn_b = work_b.connect()
-            try:
-                info_b = read_schema(conn_b, database=str(before))
-                values = default_values(conn_b, info_b)
-                insert_before = simulate_insert(conn_b, info_b, values) if values else None
-            finally:
-                conn_b.close()
-            conn = work_a.connect()
-            try:
-                conn.execute("ATTACH DATABASE ? AS before", (str(work_b.path),))
-                result = compare_connections(conn, info_b, after=str(after), values=values)
-                conn.execute("DETACH DATABASE before")
-            finally:
-                conn.close()
-    result.insert_before = insert_before
-    return result
+    with safe_connection(before) as (work_b, conn_b):
+        info_b = read_schema(conn_b, database=str(before))
+        values = default_values(conn_b, info_b)
+        insert_before = simulate_insert(conn_b, info_b, values) if values else None
+        with safe_connection(after) as (_, conn):
+            conn.execute("ATTACH DATABASE ? AS before", (str(work_b.path),))
+            result = compare_connections(conn, info_b, after=str(after), values=values)
+            conn.execute("DETACH DATABASE before")
+    return dataclasses.replace(result, insert_before=insert_before)

@@ -8,13 +8,14 @@ with every finding about the file's foreign keys, its recorded version and its h
 from __future__ import annotations
 
 import sqlite3
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from collections.abc import Iterator
 
 from . import appmodel as app
-from .safe_access import check_indexes, index_damage, open_copy, sqlite_errors
+from .safe_access import check_indexes, index_damage, safe_connection
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo, read_schema
 from .sqlnames import quote
 
@@ -598,16 +599,11 @@ def diagnose(path: str | Path, insert: dict[str, Any] | None = None, *, full_che
     `insert` gives the values of the app's insert (`source_generation_id`, `profile_id`,
     `project_id`); by default the newest generation's, as the app would use.  A damaged
     file (quick_check, or integrity_check with `full_check`) is refused as bad input."""
-    with open_copy(path, check="full" if full_check else "quick") as work:
-        with sqlite_errors(path):
-            conn = work.connect()
-            try:
-                d = diagnose_connection(conn, database=str(path), insert=insert, wal_frames=work.wal_frames,
-                                        journal_mode=work.journal_mode)
-            finally:
-                conn.close()
-        d.original_hashes = dict(work.fingerprint.hashes)  # open_copy's exit proves them still true
-        return d
+    with safe_connection(path, check="full" if full_check else "quick") as (work, conn):
+        d = diagnose_connection(conn, database=str(path), insert=insert, wal_frames=work.wal_frames,
+                                journal_mode=work.journal_mode)
+    # the hashes as read; leaving safe_connection proved the original still has them
+    return dataclasses.replace(d, original_hashes=dict(work.fingerprint.hashes))
 
 
 # --------------------------------------------------------------------------- the answer

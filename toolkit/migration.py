@@ -34,8 +34,8 @@ from . import appmodel as app
 from . import errors
 from .ddl import relax_columns, tokenize
 from .diagnosis import default_values, parent_tables, simulate_insert, table_state
-from .safe_access import (CHECKS, check_integrity, check_indexes, connect, copy_database, fingerprint, sqlite_errors,
-                          verify_unchanged, work_folder)
+from .safe_access import (CHECKS, SIDECAR_SUFFIXES, check_integrity, check_indexes, connect, copy_database, fingerprint, safe_connection,
+                          sqlite_errors, verify_unchanged, work_folder)
 from .schema import DatabaseInfo, TableInfo, read_schema
 from .guards import BUILTIN_FUNCTIONS
 from .scripts import check_statement, functions_called, render
@@ -451,7 +451,7 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
 
 # --------------------------------------------------------------------------- apply
 def _prepare_dest(src: Path, dest: Path, force: bool) -> None:
-    if dest.resolve() == src.resolve() or dest.resolve() in {Path(f"{src}{s}").resolve() for s in ("-wal", "-shm", "-journal")}:
+    if dest.resolve() in {Path(f"{src}{s}").resolve() for s in ("", *SIDECAR_SUFFIXES)}:
         raise errors.RefusedError(f"--out {dest} is the customer's file itself; the fix only ever writes a copy.", src)
     if dest.is_dir():
         raise errors.RefusedError(f"--out {dest} is a folder; give the path of the file to write.", src)
@@ -465,18 +465,12 @@ def _prepare_dest(src: Path, dest: Path, force: bool) -> None:
 
 def plan_for(src: str | Path) -> tuple[Plan | None, str, DatabaseInfo]:
     """The SQL of the fix for `src` (None when it is already relaxed), on a safe copy."""
-    from .safe_access import open_copy
-
-    with open_copy(src) as work, sqlite_errors(src):
-        conn = work.connect()
-        try:
-            info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
-            state = table_state(info.table(app.UPSCALES))
-            if state == "no-upscales-table":
-                plan_030(conn, info)  # raises the refusal
-            return (None if state == "fixed" else plan_030(conn, info)), state, info
-        finally:
-            conn.close()
+    with safe_connection(src) as (work, conn):
+        info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
+        state = table_state(info.table(app.UPSCALES))
+        if state == "no-upscales-table":
+            plan_030(conn, info)  # raises the refusal
+        return (None if state == "fixed" else plan_030(conn, info)), state, info
 
 
 def apply_030(src: str | Path, dest: str | Path, *, force: bool = False, full_check: bool = False) -> MigrationResult:
@@ -627,7 +621,7 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
         raise errors.ProofFailedError(
             f"The fixed copy of {src} failed its proof ({'; '.join(proof.problems)}), so it was not kept; "
             "send the file to engineering.", src)
-    for suffix in ("-wal", "-shm", "-journal"):
+    for suffix in SIDECAR_SUFFIXES:
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
     _fsync(after_path)  # anything written since the flush above (little or nothing)
     os.replace(after_path, dest)  # atomic: dest is absent or complete, never half-written

@@ -29,7 +29,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 WAL_MAGICS = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
 SIDECAR_SUFFIXES = ("-wal", "-shm", "-journal")
 #: Sidecars SQLite needs to see the same data the app sees (-shm is rebuilt from -wal).
-COPIED_SIDECARS = ("-wal", "-journal")
+COPIED_SIDECARS = tuple(s for s in SIDECAR_SUFFIXES if s != "-shm")
 CHUNK = 1 << 20
 
 ASK_FOR_COPY = "ask the customer to close the app and send the .db file together with its -wal file"
@@ -677,3 +677,18 @@ def open_copy(path: str | Path, *, workdir: str | Path | None = None, check: str
         shutil.rmtree(tmp, ignore_errors=True)
         if work is not None:
             verify_unchanged(work.fingerprint)
+
+
+@contextlib.contextmanager
+def safe_connection(path: str | Path, *, check: str = "quick"
+                    ) -> Iterator[tuple[WorkCopy, guards.GuardedConnection]]:
+    """The one way the toolkit reads a customer's file: a recovered, checked work copy of
+    `path` (`open_copy`), a guarded connection to it, and any SQLite error inside reported as
+    the toolkit's error for `path`.  On exit the connection is closed, the copy removed and
+    the original proven unchanged."""
+    with open_copy(path, check=check) as work, sqlite_errors(path):
+        conn = work.connect()
+        try:
+            yield work, conn
+        finally:
+            conn.close()

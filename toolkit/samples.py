@@ -20,6 +20,7 @@ from pathlib import Path
 from collections.abc import Callable, Iterator
 
 from . import appmodel as app
+from .safe_access import SIDECAR_SUFFIXES
 from .sqlnames import quote
 
 HEADLINE = "v26_seed_failure.db"
@@ -313,7 +314,7 @@ def _wal_pending(path: Path, seed: int) -> None:
     """The app is running: its newest writes (a project deleted, new upscales) are still in
     the -wal. The files are copied while its connection is open, as a customer would."""
     work = path.with_name(path.name + ".building")
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", *SIDECAR_SUFFIXES):
         Path(f"{work}{suffix}").unlink(missing_ok=True)
     conn = app_database(work, version=27, seed=seed, journal_mode="wal")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -330,7 +331,7 @@ def _wal_pending(path: Path, seed: int) -> None:
     path.write_bytes(Path(work).read_bytes())
     Path(f"{path}-wal").write_bytes(canonical_wal(Path(f"{work}-wal").read_bytes()))
     conn.close()
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", *SIDECAR_SUFFIXES):
         Path(f"{work}{suffix}").unlink(missing_ok=True)
 
 
@@ -549,7 +550,7 @@ def build_samples(out: str | Path) -> list[Path]:
     written = []
     for s in SCENARIOS:
         target = out / s.filename
-        for suffix in ("", "-wal", "-shm", "-journal"):
+        for suffix in ("", *SIDECAR_SUFFIXES):
             Path(f"{target}{suffix}").unlink(missing_ok=True)
         s.build(target, s.seed)
         written += [target, *(out / f for f in s.extra_files)]

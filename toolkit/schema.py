@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import appmodel
-from .safe_access import open_copy, sqlite_errors
+from .safe_access import safe_connection
 from .sqlnames import affinity, quote
 
 if TYPE_CHECKING:  # pandas is imported only where a DataFrame is asked for
@@ -366,10 +366,5 @@ def read_schema(conn: sqlite3.Connection, *, database: str, wal_frames: int = 0,
 
 def inspect(path: str | Path) -> DatabaseInfo:
     """Inspect a customer's database (on a safe copy; the original is proven unchanged)."""
-    with open_copy(path) as work, sqlite_errors(path):
-        conn = work.connect()
-        try:
-            return read_schema(conn, database=str(path), wal_frames=work.wal_frames,
-                               journal_mode=work.journal_mode)
-        finally:
-            conn.close()
+    with safe_connection(path) as (work, conn):
+        return read_schema(conn, database=str(path), wal_frames=work.wal_frames, journal_mode=work.journal_mode)

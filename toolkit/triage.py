@@ -24,8 +24,8 @@ from pathlib import Path
 from collections.abc import Iterable, Iterator
 
 from . import errors
+from .safe_access import SIDECAR_SUFFIXES
 
-SIDECARS = ("-wal", "-shm", "-journal")
 #: Address space a worker may add to what it inherits: crafted files drove one process to 0.7-2.9 GB
 #: (issue 13), so one file must not be able to take the machine's memory; healthy files need far less.
 WORKER_MEMORY_LIMIT = 2 << 30
@@ -75,7 +75,7 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.endswith(SIDECARS)
+            found += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.endswith(SIDECAR_SUFFIXES)
                             and not any(part.startswith(".") for part in f.relative_to(p).parts))
         else:
             found.append(p)
