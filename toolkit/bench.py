@@ -41,7 +41,7 @@ TARGET_RSS_MB = 150
 STARTUP = "python start-up and the CLI's imports (no work)"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Measurement:
     label: str
     rows: int
@@ -59,16 +59,13 @@ class Measurement:
 
 
 def measure(label: str, rows: int, cmd: list[str], repeat: int, before=None) -> Measurement:
-    m = Measurement(label, rows)
+    runs = []  # (seconds, peak kB, exit code) of each run
     for _ in range(repeat):
         if before:
             before()
         out = subprocess.run([sys.executable, "-c", WRAPPER, *cmd], capture_output=True, text=True, check=True)
-        seconds, peak, rc = json.loads(out.stdout)
-        m.seconds.append(seconds)
-        m.peak_kb = max(m.peak_kb, peak)
-        m.returncodes.append(rc)
-    return m
+        runs.append(tuple(json.loads(out.stdout)))
+    return Measurement(label, rows, [r[0] for r in runs], max((r[1] for r in runs), default=0), [r[2] for r in runs])
 
 
 def _toolkit(*args: str) -> list[str]:

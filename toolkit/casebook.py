@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import errors
 from .comparison import Comparison
-from .diagnosis import Diagnosis, diagnose
+from .diagnosis import Diagnosis, Reason, diagnose
 from .migration import MigrationResult
 from .report import build_report
 from .safe_access import work_folder
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-@dataclass
+@dataclass(frozen=True)
 class Case:
     path: str
     diagnosis: Diagnosis | None = None
@@ -101,19 +101,17 @@ class Case:
 
 def triage_case(path: str | Path, *, keep_fixed: bool = False) -> Case:
     """The full case record for one file; a bad file gives `Case.error`, not an exception."""
-    case = Case(str(path))
     workdir = work_folder("case")
-    case.workdir = str(workdir)
     try:
         report = build_report(path, fixed=workdir / "fixed.db")
-        case.diagnosis, case.migration, case.comparison = report.diagnosis, report.migration, report.comparison
-        case.fixed_path = report.migration.output if report.migration else None
+        fixed = report.migration.output if report.migration and keep_fixed else None
+        case = Case(str(path), report.diagnosis, report.migration, report.comparison, fixed_path=fixed,
+                    workdir=str(workdir))
     except errors.ToolkitError as exc:
-        case.error, case.error_type = exc.message, type(exc).__name__
+        case = Case(str(path), error=exc.message, error_type=type(exc).__name__, workdir=str(workdir))
     finally:
         if not keep_fixed:
-            case.cleanup()
-            case.fixed_path = None
+            shutil.rmtree(workdir, ignore_errors=True)
     return case
 
 
@@ -130,7 +128,7 @@ def scenario_table(folder: str | Path = SAMPLES_DIR) -> pd.DataFrame:
             rows.append({"file": s.filename, "scenario": s.title, "state": "bad file", "failing": "—",
                          "reason": type(exc).__name__, "answer": exc.message})
             continue
-        failing = [r for r in d.insert_simulation.references if r.reason != "ok"]
+        failing = [r for r in d.insert_simulation.references if r.reason is not Reason.OK]
         rows.append({"file": s.filename, "scenario": s.title, "state": d.state,
                      "failing": ", ".join(r.column for r in failing) or "—",
                      "reason": ", ".join(r.reason for r in failing) or "—", "answer": d.answer})

@@ -19,12 +19,12 @@ import jinja2
 from . import __version__, errors
 from . import appmodel as app
 from .comparison import Comparison, compare
-from .diagnosis import Diagnosis, diagnose
+from .diagnosis import Diagnosis, State, diagnose
 from .migration import MigrationResult, apply_030
 from .safe_access import work_folder
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
     diagnosis: Diagnosis
     migration: MigrationResult | None
@@ -82,7 +82,7 @@ def build_report(path: str | Path, *, full_check: bool = False, fixed: str | Pat
     path = Path(path)
     diagnosis = diagnose(path, full_check=full_check)
     migration = comparison = None
-    if diagnosis.state != "no-upscales-table":
+    if diagnosis.state is not State.NO_UPSCALES_TABLE:
         tmp = work_folder("report")
         try:
             migration = apply_030(path, fixed or tmp / "fixed.db", full_check=full_check, force=force)

@@ -39,7 +39,7 @@ def _uuid(rng: random.Random) -> str:
 
 
 # --------------------------------------------------------------------------- data
-@dataclass
+@dataclass(frozen=True)
 class Dataset:
     profiles: list[dict] = field(default_factory=list)
     projects: list[dict] = field(default_factory=list)

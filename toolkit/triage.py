@@ -33,7 +33,7 @@ WORKER_MEMORY_LIMIT = 2 << 30
 WORKER_GRACE = 10.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class TriageRow:
     file: str
     state: str  # a diagnosis state, or 'bad-file'
@@ -53,7 +53,7 @@ class TriageRow:
 
 def triage_file(path: str | Path, full_check: bool = False) -> TriageRow:
     """Diagnose one file into a row; a bad file becomes a row with its error."""
-    from .diagnosis import diagnose
+    from .diagnosis import FindingCode, Reason, Severity, diagnose
 
     started = time.perf_counter()
     try:
@@ -61,10 +61,10 @@ def triage_file(path: str | Path, full_check: bool = False) -> TriageRow:
     except errors.ToolkitError as exc:
         return TriageRow(str(path), "bad-file", None, "", type(exc).__name__, "", "", exc.message, exc.exit_code,
                          time.perf_counter() - started)
-    failing = [r for r in d.insert_simulation.references if r.reason != "ok"]
-    ranked = sorted(d.findings, key=lambda f: {"error": 0, "warning": 1, "info": 2}.get(f.severity, 3))
+    failing = [r for r in d.insert_simulation.references if r.reason is not Reason.OK]
+    ranked = sorted(d.findings, key=lambda f: list(Severity).index(f.severity))
     # the most telling finding: not the three routine "026 constraints" ones when there is more
-    unusual = [f for f in ranked if f.code not in ("fk-constraints-present", "fk-columns-not-null")]
+    unusual = [f for f in ranked if f.code not in (FindingCode.FK_CONSTRAINTS_PRESENT, FindingCode.FK_COLUMNS_NOT_NULL)]
     top = (unusual or ranked)[0].code if ranked else ""
     return TriageRow(str(path), d.state, d.needs_migration_030, ", ".join(r.column for r in failing),
                      ", ".join(r.reason for r in failing), top, d.answer, "", d.exit_code, time.perf_counter() - started)

@@ -25,7 +25,7 @@ from . import appmodel as app
 from . import errors
 from .casebook import sample_paths
 from .comparison import Comparison, compare
-from .diagnosis import Diagnosis, diagnose
+from .diagnosis import Diagnosis, State, diagnose
 from .diagram import diagram_html
 from .migration import MigrationResult, apply_030
 from .safe_access import SIDECAR_SUFFIXES, copy_database, verify_unchanged
@@ -475,7 +475,7 @@ class TriageWebApp(widgets.VBox):
         self.answer.value = message_html(d.answer, d.healthy)
         self.findings.value = findings_html(d)
         self.diagram.value = diagram_html(d)
-        self.apply.disabled = d.state == "no-upscales-table"
+        self.apply.disabled = d.state is State.NO_UPSCALES_TABLE
 
     def run_fix(self) -> MigrationResult | None:
         from .report import build_report, save_report
