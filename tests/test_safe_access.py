@@ -205,3 +205,11 @@ def test_sidecar_suffixes_are_spelled_once():
     offenders = [f"{p.name}:{n}" for p in Path(toolkit.__file__).parent.glob("*.py")
                  for n, line in enumerate(p.read_text().splitlines(), 1) if spelled.search(line)]
     assert [o.split(":")[0] for o in offenders] == ["safe_access.py"]
+
+
+def test_check_levels_name_their_pragmas():
+    from toolkit.safe_access import CHECKS, Check
+
+    assert [c.value for c in Check] == ["quick", "full", "none"] and set(CHECKS) == set(Check)
+    assert Check.chosen(True) is Check.FULL and Check.chosen(False) is Check.QUICK
+    assert (CHECKS[Check.QUICK], CHECKS[Check.FULL], CHECKS[Check.NONE]) == ("quick_check", "integrity_check", None)

@@ -124,3 +124,11 @@ def test_a_parent_table_named_empty_string_is_a_table_with_a_unique_key(tmp_path
     conn.close()
     fks = inspect(path).table("child").foreign_keys
     assert [(fk.parent_table_exists, fk.parent_key_unique, fk.parent_columns) for fk in fks] == [(True, True, [""])] * 2
+
+
+def test_version_sources_are_the_json_strings(sample):
+    from toolkit.schema import VersionSource
+
+    assert [v.value for v in VersionSource] == ["migrations", "user_version"]
+    assert inspect(sample("user_version_only.db")).version_source is VersionSource.USER_VERSION
+    assert inspect(sample("v26_seed_failure.db")).to_dict()["version_source"] == "migrations"

@@ -18,8 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from importlib import metadata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, UTC
 from pathlib import Path
 
@@ -45,9 +46,9 @@ STARTUP = "python start-up and the CLI's imports (no work)"
 class Measurement:
     label: str
     rows: int
-    seconds: list[float] = field(default_factory=list)
+    seconds: tuple[float, ...] = ()
     peak_kb: int = 0
-    returncodes: list[int] = field(default_factory=list)
+    returncodes: tuple[int, ...] = ()
 
     @property
     def median(self) -> float:
@@ -58,14 +59,16 @@ class Measurement:
         return self.peak_kb / 1024
 
 
-def measure(label: str, rows: int, cmd: list[str], repeat: int, before=None) -> Measurement:
-    runs = []  # (seconds, peak kB, exit code) of each run
+def measure(label: str, rows: int, cmd: list[str], repeat: int, before: Callable[[], None] | None = None) -> Measurement:
+    runs: list[tuple[float, int, int]] = []  # (seconds, peak kB, exit code) of each run
     for _ in range(repeat):
         if before:
             before()
         out = subprocess.run([sys.executable, "-c", WRAPPER, *cmd], capture_output=True, text=True, check=True)
-        runs.append(tuple(json.loads(out.stdout)))
-    return Measurement(label, rows, [r[0] for r in runs], max((r[1] for r in runs), default=0), [r[2] for r in runs])
+        seconds, peak, rc = json.loads(out.stdout)
+        runs.append((seconds, peak, rc))
+    return Measurement(label, rows, tuple(r[0] for r in runs), max((r[1] for r in runs), default=0),
+                       tuple(r[2] for r in runs))
 
 
 def _toolkit(*args: str) -> list[str]:

@@ -128,7 +128,7 @@ def scenario_table(folder: str | Path = SAMPLES_DIR) -> pd.DataFrame:
             rows.append({"file": s.filename, "scenario": s.title, "state": "bad file", "failing": "—",
                          "reason": type(exc).__name__, "answer": exc.message})
             continue
-        failing = [r for r in d.insert_simulation.references if r.reason is not Reason.OK]
+        failing = [r for r in d.insert_simulation.references if r.reason != Reason.OK]
         rows.append({"file": s.filename, "scenario": s.title, "state": d.state,
                      "failing": ", ".join(r.column for r in failing) or "—",
                      "reason": ", ".join(r.reason for r in failing) or "—", "answer": d.answer})

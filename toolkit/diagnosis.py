@@ -172,8 +172,8 @@ class Diagnosis:
     def healthy(self) -> bool:
         sim = self.insert_simulation
         return (not self.needs_migration_030 and (sim.ok or not sim.attempted)
-                and self.state is not State.NO_UPSCALES_TABLE
-                and not any(f.severity is Severity.ERROR for f in self.findings))
+                and self.state != State.NO_UPSCALES_TABLE
+                and not any(f.severity == Severity.ERROR for f in self.findings))
 
     @property
     def exit_code(self) -> int:
@@ -280,13 +280,13 @@ def _fmt(value: Any) -> str:
 
 
 # --------------------------------------------------------------------------- schema findings
-def schema_findings(info: DatabaseInfo, state: str) -> list[Finding]:
+def schema_findings(info: DatabaseInfo, state: State) -> list[Finding]:
     findings: list[Finding] = []
     up = info.table(app.UPSCALES)
     existing = {t.name.lower() for t in info.tables}
     if up is None:
         findings.append(Finding(
-            "no-upscales-table", "error",
+            FindingCode.NO_UPSCALES_TABLE, Severity.ERROR,
             f"{info.database} has no {app.UPSCALES} table, so it is not the video app's database "
             "(or predates migration 026); ask the customer for the app's database file.", app.UPSCALES))
     else:
@@ -294,21 +294,21 @@ def schema_findings(info: DatabaseInfo, state: str) -> list[Finding]:
             for column in fk.columns:
                 if column in app.REFERENCE_COLUMNS:
                     findings.append(Finding(
-                        "fk-constraints-present", "error",
+                        FindingCode.FK_CONSTRAINTS_PRESENT, Severity.ERROR,
                         f"{app.UPSCALES}.{column} still has FOREIGN KEY REFERENCES {fk.parent_table}"
                         f"({', '.join(fk.parent_columns) or '?'}) ON DELETE {fk.on_delete}, so every new upscale "
                         f"needs a matching {fk.parent_table} row; migration 030 removes it.", app.UPSCALES, column))
         for column in up.columns:
             if column.name in app.REFERENCE_COLUMNS and column.notnull:
                 findings.append(Finding(
-                    "fk-columns-not-null", "warning",
+                    FindingCode.FK_COLUMNS_NOT_NULL, Severity.WARNING,
                     f"{app.UPSCALES}.{column.name} is NOT NULL, so an upscale cannot be saved without a "
                     f"{column.name}; migration 030 makes it nullable.", app.UPSCALES, column.name))
-    if info.recorded_version is not None and state in ("strict", "partially-relaxed"):
+    if info.recorded_version is not None and state in (State.STRICT, State.PARTIALLY_RELAXED):
         claim = 30 if info.recorded_version >= 30 else 28 if info.recorded_version >= 28 else None
-        if claim == 30 or (claim == 28 and state == "strict"):
+        if claim == 30 or (claim == 28 and state == State.STRICT):
             findings.append(Finding(
-                "recorded-version-mismatch", "warning",
+                FindingCode.RECORDED_VERSION_MISMATCH, Severity.WARNING,
                 f"The file records version {info.recorded_version} (in {info.version_source}), which claims migration "
                 f"{claim:03d} ran, but {app.UPSCALES} is {state}: the schema is the truth, and the migration "
                 "was recorded without taking effect.", app.UPSCALES))
@@ -318,13 +318,13 @@ def schema_findings(info: DatabaseInfo, state: str) -> list[Finding]:
         base = leftover_base(table.name, existing)
         if base:
             findings.append(Finding(
-                "leftover-migration-table", "warning",
+                FindingCode.LEFTOVER_MIGRATION_TABLE, Severity.WARNING,
                 f"{table.name} ({table.row_count} rows) looks like a leftover of a migration that rebuilt "
                 f"{base}; it was never dropped, so check which table holds the live rows before removing it.",
                 table.name, count=table.row_count))
     if info.wal_frames:
         findings.append(Finding(
-            "wal-not-checkpointed", "info",
+            FindingCode.WAL_NOT_CHECKPOINTED, Severity.INFO,
             f"{Path(info.database).name}-wal holds {info.wal_frames} un-checkpointed pages that the app sees "
             "(included in this diagnosis); a copy of the .db without its -wal would miss them.",
             count=info.wal_frames))
@@ -336,17 +336,17 @@ def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyIn
     findings = []
     cols = ", ".join(fk.columns)
     where = f"{table.name}({cols})"
-    severity = "error" if table.name == app.UPSCALES else "warning"
+    severity = Severity.ERROR if table.name == app.UPSCALES else Severity.WARNING
     if not fk.parent_table_exists:
         findings.append(Finding(
-            "dangling-reference", severity,
+            FindingCode.DANGLING_REFERENCE, severity,
             f"{where} REFERENCES {fk.parent_table}, which does not exist (a rename or drop left the clause "
             "behind), so every insert of a non-NULL value fails with 'no such table'.", table.name, cols))
         return findings
     parent = info.table(fk.parent_table)
     if not fk.parent_key_unique:
         findings.append(Finding(
-            "parent-key-not-unique", severity,
+            FindingCode.PARENT_KEY_NOT_UNIQUE, severity,
             f"{where} REFERENCES {fk.parent_table}({', '.join(fk.parent_columns) or 'its primary key'}), which is "
             "neither a PRIMARY KEY nor UNIQUE, so SQLite raises 'foreign key mismatch' on every insert.",
             table.name, cols))
@@ -354,7 +354,7 @@ def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyIn
     if base and base != fk.parent_table.lower():
         live = info.table(base)
         findings.append(Finding(
-            "stale-parent-table", severity,
+            FindingCode.STALE_PARENT_TABLE, severity,
             f"{where} REFERENCES {fk.parent_table} ({parent.row_count} rows), a leftover of a rebuild, while the "
             f"live rows are in {live.name if live else base} ({live.row_count if live else '?'} rows): a rename "
             "rewrote the clause.", table.name, cols))
@@ -363,7 +363,7 @@ def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyIn
         pcol = parent.column(parent_col) if parent else None
         if child and pcol and child.affinity != pcol.affinity:
             findings.append(Finding(
-                "type-affinity-mismatch", severity,
+                FindingCode.TYPE_AFFINITY_MISMATCH, severity,
                 f"{table.name}.{child_col} is declared {child.type or 'with no type'} ({child.affinity} affinity) but "
                 f"{fk.parent_table}.{parent_col} is declared {pcol.type or 'with no type'} ({pcol.affinity} affinity), "
                 f"so a value that looks equal (text '5', integer 5) may not match.", table.name, child_col))
@@ -510,20 +510,20 @@ def _near(conn: sqlite3.Connection, parent: str, column: str, value: Any) -> tup
 def _explain(ref: ReferenceCheck) -> str:
     where = f"{ref.parent_table}.{ref.parent_column}"
     v = _fmt(ref.value)
-    if ref.reason is Reason.MISSING_ROW:
+    if ref.reason == Reason.MISSING_ROW:
         return f"{ref.column} {v} has no row in {ref.parent_table}"
-    if ref.reason is Reason.NEAR_MISS:
+    if ref.reason == Reason.NEAR_MISS:
         return (f"{ref.column} {v} only matches {where} {_fmt(ref.candidate)} after trimming spaces or ignoring case, "
                 "and SQLite compares keys exactly")
-    if ref.reason is Reason.TYPE_MISMATCH:
+    if ref.reason == Reason.TYPE_MISMATCH:
         return (f"{ref.column} {v} is {sql_type(ref.value)} but {where} holds {_fmt(ref.candidate)} as "
                 f"{sql_type(ref.candidate)}, and keys of different types never match")
-    if ref.reason is Reason.PARENT_TABLE_MISSING:
+    if ref.reason == Reason.PARENT_TABLE_MISSING:
         return f"{ref.column} references {ref.parent_table}, which does not exist (SQLite: no such table)"
-    if ref.reason is Reason.PARENT_KEY_NOT_UNIQUE:
+    if ref.reason == Reason.PARENT_KEY_NOT_UNIQUE:
         return (f"{ref.column} references {where}, which is neither a PRIMARY KEY nor UNIQUE "
                 "(SQLite: foreign key mismatch)")
-    if ref.reason is Reason.NULL_NOT_ALLOWED:
+    if ref.reason == Reason.NULL_NOT_ALLOWED:
         return f"{ref.column} is NULL but the column is NOT NULL"
     if not ref.constrained:
         state = "exists" if ref.parent_exists else "is missing, which no longer matters"
@@ -559,7 +559,7 @@ def _check_reference(conn: sqlite3.Connection, info: DatabaseInfo, up: TableInfo
         reason = Reason.NULL_NOT_ALLOWED if column is not None and column.notnull else Reason.OK
     elif fk is not None:
         reason = _declared_reason(fk)
-        if reason is Reason.OK:
+        if reason == Reason.OK:
             exists = (fk.id not in flagged) if flagged is not None else exists
             if not exists:
                 reason, candidate = _failing_reason(conn, info, parent_info.name if parent_info else parent_table,
@@ -593,7 +593,7 @@ def _failing_reason(conn: sqlite3.Connection, info: DatabaseInfo, parent: str, p
 
 def _leftover_note(conn: sqlite3.Connection, info: DatabaseInfo, check: ReferenceCheck) -> str:
     """When the clause names a leftover of a rebuild that lacks the row the live table has."""
-    if check.reason is not Reason.MISSING_ROW:
+    if check.reason != Reason.MISSING_ROW:
         return ""
     base = leftover_base(check.parent_table, {t.name.lower() for t in info.tables})
     live = info.table(base) if base else None
@@ -629,7 +629,7 @@ def simulate_insert(conn: sqlite3.Connection, info: DatabaseInfo, values: dict[s
         error, code = str(exc), getattr(exc, "sqlite_errorname", None)
     finally:
         rollback(conn)
-    failing = [r.column for r in refs if r.reason is not Reason.OK]
+    failing = [r.column for r in refs if r.reason != Reason.OK]
     note = ""
     if error and not failing:
         note = "the insert fails for a reason other than its three references"
@@ -676,8 +676,10 @@ def diagnose_connection(conn: sqlite3.Connection, *, database: str, insert: dict
     violations, flagged, notes = probe_and_check(conn, info, values)
     findings += orphan_findings(violations)
     sim = simulate_insert(conn, info, values, flagged)
-    if notes and not any(f.code in (FindingCode.DANGLING_REFERENCE, FindingCode.PARENT_KEY_NOT_UNIQUE) for f in findings):
-        findings.append(Finding(FindingCode.INTEGRITY_ERROR, Severity.ERROR, f"PRAGMA foreign_key_check failed: {'; '.join(notes)}."))
+    explained = (FindingCode.DANGLING_REFERENCE, FindingCode.PARENT_KEY_NOT_UNIQUE)
+    if notes and not any(f.code in explained for f in findings):
+        findings.append(Finding(FindingCode.INTEGRITY_ERROR, Severity.ERROR,
+                                f"PRAGMA foreign_key_check failed: {'; '.join(notes)}."))
     return Diagnosis(
         database=database, sqlite_version=sqlite3.sqlite_version, recorded_version=info.recorded_version,
         version_source=info.version_source, state=state,
@@ -702,7 +704,7 @@ def diagnose(path: str | Path, insert: dict[str, Any] | None = None, *, full_che
 def answer_sentence(d: Diagnosis) -> str:
     sim = d.insert_simulation
     name = Path(d.database).name
-    if d.state is State.NO_UPSCALES_TABLE:
+    if d.state == State.NO_UPSCALES_TABLE:
         return (f"{name} has no {app.UPSCALES} table, so it is not the video app's database; "
                 "ask the customer for the app's database file.")
     if not sim.attempted:
@@ -711,15 +713,15 @@ def answer_sentence(d: Diagnosis) -> str:
     if sim.fails_otherwise:
         meaning = OTHER_FAILURES.get(sim.error_code or "", "compare the app's insert with this table's columns, "
                                      "constraints and triggers")
-        also = [r.explanation for r in sim.references if r.reason is not Reason.OK]
+        also = [r.explanation for r in sim.references if r.reason != Reason.OK]
         then = f"; once that is solved it would still fail because {'; and '.join(also)}" if also else ""
         return (f"The insert fails with '{sim.error}' ({sim.error_code or 'SQLite error'}), which is not a foreign "
                 f"key: {meaning}{then}.")
     if sim.failing:
-        parts = [r.explanation for r in sim.references if r.reason is not Reason.OK]
+        parts = [r.explanation for r in sim.references if r.reason != Reason.OK]
         fixes = []
         for r in sim.references:
-            if r.reason is Reason.MISSING_ROW and "the live" not in r.explanation:
+            if r.reason == Reason.MISSING_ROW and "the live" not in r.explanation:
                 fixes.append(f"restore the {r.parent_table} row")
             elif r.reason in (Reason.NEAR_MISS, Reason.TYPE_MISMATCH):
                 fixes.append(f"correct the {r.parent_table} key")
@@ -733,7 +735,7 @@ def answer_sentence(d: Diagnosis) -> str:
         extra = f"; {sum(f.count or 0 for f in orphans)} existing rows already violate them" if orphans else ""
         return (f"The app's insert succeeds on {name} today, but {app.UPSCALES} is {d.state} (foreign keys still "
                 f"on its reference columns{extra}); apply migration 030 before another parent goes missing.")
-    errors_ = [f for f in d.findings if f.severity is Severity.ERROR]
+    errors_ = [f for f in d.findings if f.severity == Severity.ERROR]
     if errors_:
         return f"The app's insert succeeds and migration 030 is applied, but: {errors_[0].message}"
     return f"The app's insert succeeds and {app.UPSCALES} is already fixed (migration 030 applied); nothing to do."

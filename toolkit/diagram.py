@@ -275,7 +275,7 @@ def _spelled(table: TableInfo | None, column: str) -> str:
 def _failing(d: Diagnosis, focus: TableInfo) -> dict[str, str]:
     if focus.name.lower() != app.UPSCALES.lower():
         return {}
-    return {r.column.lower(): r.reason for r in d.insert_simulation.references if r.reason is not Reason.OK}
+    return {r.column.lower(): r.reason for r in d.insert_simulation.references if r.reason != Reason.OK}
 
 
 def _neighbourhood(schema: DatabaseInfo, focus: TableInfo, depth: int, limit: int) -> tuple[list[str], int]:

@@ -292,7 +292,8 @@ def _autoincrement_seq(conn: sqlite3.Connection, table: str) -> int | None:
 
 
 def _record_version(conn: sqlite3.Connection, info: DatabaseInfo) -> list[str]:
-    if info.version_source is VersionSource.MIGRATIONS or (info.version_source is None and info.table(app.MIGRATIONS_TABLE)):
+    source = info.version_source
+    if source == VersionSource.MIGRATIONS or (source is None and info.table(app.MIGRATIONS_TABLE)):
         mig = info.table(app.MIGRATIONS_TABLE)
         cols = {c.name.lower(): c for c in mig.columns} if mig else {}
         if "version" not in cols:
@@ -302,7 +303,7 @@ def _record_version(conn: sqlite3.Connection, info: DatabaseInfo) -> list[str]:
         names = [n for n in values if n in cols]
         return [f"INSERT OR IGNORE INTO {quote(mig.name)} ({', '.join(quote(cols[n].name) for n in names)}) "
                 f"VALUES ({', '.join(values[n] for n in names)})"]
-    if info.version_source is VersionSource.USER_VERSION and (info.recorded_version or 0) < 30:
+    if source == VersionSource.USER_VERSION and (info.recorded_version or 0) < 30:
         return ["PRAGMA user_version = 30"]
     return []
 
@@ -471,9 +472,9 @@ def plan_for(src: str | Path) -> tuple[Plan | None, str, DatabaseInfo]:
     with safe_connection(src) as (work, conn):
         info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
         state = table_state(info.table(app.UPSCALES))
-        if state is State.NO_UPSCALES_TABLE:
+        if state == State.NO_UPSCALES_TABLE:
             plan_030(conn, info)  # raises the refusal
-        return (None if state is State.FIXED else plan_030(conn, info)), state, info
+        return (None if state == State.FIXED else plan_030(conn, info)), state, info
 
 
 def apply_030(src: str | Path, dest: str | Path, *, force: bool = False, full_check: bool = False) -> MigrationResult:
@@ -582,9 +583,9 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
                 values = default_values(conn, info) if up else None
                 insert_before = simulate_insert(conn, info, values) if values else None
                 state = table_state(info.table(app.UPSCALES))
-                if state is State.NO_UPSCALES_TABLE:
+                if state == State.NO_UPSCALES_TABLE:
                     plan_030(conn, info)  # raises the refusal
-                if state is State.FIXED:
+                if state == State.FIXED:
                     input_check.result()
                     verify_unchanged(work.fingerprint, closing_hash.result())
                     return _skipped(src, info, started)
@@ -617,14 +618,16 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
     _fsync(after_path)  # anything written since the flush above (little or nothing)
     os.replace(after_path, dest)  # atomic: dest is absent or complete, never half-written
-    return MigrationResult(
-        str(src), str(dest), False, f"rebuilt {app.UPSCALES} without foreign keys on its reference columns; proof passed",
-        state, State.FIXED, info.recorded_version, after_version, plan.script(), proof, time.perf_counter() - started)
+    reason = f"rebuilt {app.UPSCALES} without foreign keys on its reference columns; proof passed"
+    return MigrationResult(str(src), str(dest), False, reason, state, state_after=State.FIXED,
+                           recorded_version_before=info.recorded_version, recorded_version_after=after_version,
+                           sql=plan.script(), proof=proof, seconds=time.perf_counter() - started)
 
 
 def _skipped(src: Path, info: DatabaseInfo, started: float) -> MigrationResult:
     """The result for a table migration 030 has already relaxed: nothing written."""
-    return MigrationResult(
-        str(src), None, True, f"{app.UPSCALES} already has no foreign keys on {', '.join(app.REFERENCE_COLUMNS)} "
-        "and they are nullable, so migration 030 has nothing to do; no copy was written.", State.FIXED, State.FIXED,
-        info.recorded_version, info.recorded_version, seconds=time.perf_counter() - started)
+    reason = (f"{app.UPSCALES} already has no foreign keys on {', '.join(app.REFERENCE_COLUMNS)} and they are "
+              "nullable, so migration 030 has nothing to do; no copy was written.")
+    return MigrationResult(str(src), None, True, reason, State.FIXED, state_after=State.FIXED,
+                           recorded_version_before=info.recorded_version, recorded_version_after=info.recorded_version,
+                           seconds=time.perf_counter() - started)

@@ -82,7 +82,7 @@ def build_report(path: str | Path, *, full_check: bool = False, fixed: str | Pat
     path = Path(path)
     diagnosis = diagnose(path, full_check=full_check)
     migration = comparison = None
-    if diagnosis.state is not State.NO_UPSCALES_TABLE:
+    if diagnosis.state != State.NO_UPSCALES_TABLE:
         tmp = work_folder("report")
         try:
             migration = apply_030(path, fixed or tmp / "fixed.db", full_check=full_check, force=force)

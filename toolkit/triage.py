@@ -61,7 +61,7 @@ def triage_file(path: str | Path, full_check: bool = False) -> TriageRow:
     except errors.ToolkitError as exc:
         return TriageRow(str(path), "bad-file", None, "", type(exc).__name__, "", "", exc.message, exc.exit_code,
                          time.perf_counter() - started)
-    failing = [r for r in d.insert_simulation.references if r.reason is not Reason.OK]
+    failing = [r for r in d.insert_simulation.references if r.reason != Reason.OK]
     ranked = sorted(d.findings, key=lambda f: list(Severity).index(f.severity))
     # the most telling finding: not the three routine "026 constraints" ones when there is more
     unusual = [f for f in ranked if f.code not in (FindingCode.FK_CONSTRAINTS_PRESENT, FindingCode.FK_COLUMNS_NOT_NULL)]

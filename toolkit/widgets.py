@@ -475,7 +475,7 @@ class TriageWebApp(widgets.VBox):
         self.answer.value = message_html(d.answer, d.healthy)
         self.findings.value = findings_html(d)
         self.diagram.value = diagram_html(d)
-        self.apply.disabled = d.state is State.NO_UPSCALES_TABLE
+        self.apply.disabled = d.state == State.NO_UPSCALES_TABLE
 
     def run_fix(self) -> MigrationResult | None:
         from .report import build_report, save_report
