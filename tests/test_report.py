@@ -51,3 +51,22 @@ def test_both_formats_show_exactly_the_proofs_own_list(sample):
     assert [(html.unescape(label), cls == "good" and mark == "✔") for cls, mark, label in rows] == expected
     md = report.render("md").split("Proof:\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert md == [f"- {'✔' if ok else '✘'} {label.replace('>', '&gt;')}" for label, ok in expected]
+
+
+def test_templates_are_files_beside_the_package_and_html_alone_is_escaped(sample):
+    from pathlib import Path
+
+    import toolkit.report as report_module
+    from toolkit.report import TEMPLATES, Format, _templates
+
+    folder = Path(report_module.__file__).parent / "templates"
+    assert [f.value for f in Format] == ["html", "md"]
+    assert {f: (folder / name).is_file() for f, name in TEMPLATES.items()} == {Format.HTML: True, Format.MD: True}
+    assert "<!doctype" not in Path(report_module.__file__).read_text().lower()  # no page in a Python string
+    env = _templates()
+    html_t, md_t = (env.get_template(TEMPLATES[f]) for f in Format)
+    assert html_t.filename == str(folder / "report.html.j2") and md_t.filename == str(folder / "report.md.j2")
+    r = build_report(sample("v30_fixed.db"))
+    assert r.render(Format.HTML).startswith("<!doctype html>") and r.render("md").startswith("# Foreign-key diagnosis")
+    # autoescape by file name: on for .html.j2, off for .md.j2 (Markdown escapes its cells itself)
+    assert html_t.environment.autoescape("report.html.j2") and not md_t.environment.autoescape("report.md.j2")

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, UTC
+from enum import StrEnum
 from pathlib import Path
 
 import jinja2
@@ -22,6 +23,13 @@ from .comparison import Comparison, compare
 from .diagnosis import Diagnosis, State, diagnose
 from .migration import MigrationResult, apply_030
 from .safe_access import work_folder
+
+
+class Format(StrEnum):
+    """The record's formats (`report --format`)."""
+
+    HTML = "html"
+    MD = "md"
 
 
 @dataclass(frozen=True)
@@ -51,15 +59,15 @@ class Report:
 
         return diagram_html(self.diagnosis, self.comparison.schema_after if self.comparison else None)
 
-    def render(self, fmt: str = "html") -> str:
-        template = _templates().get_template(TEMPLATES[fmt])
+    def render(self, fmt: Format = Format.HTML) -> str:
+        template = _templates().get_template(TEMPLATES[Format(fmt)])
         return template.render(r=self, d=self.diagnosis, m=self.migration, c=self.comparison,
                                proof=self.migration.proof if self.migration else None,
                                version=__version__, md=_md)
 
 
 #: The template of each format, in toolkit/templates/ (HTML escaped there by autoescape, Markdown by `md`).
-TEMPLATES = {"html": "report.html.j2", "md": "report.md.j2"}
+TEMPLATES = {Format.HTML: "report.html.j2", Format.MD: "report.md.j2"}
 
 
 @functools.cache
@@ -100,7 +108,7 @@ def _check_out(path: Path, out: Path) -> None:
         raise errors.RefusedError(f"The folder of --out {out} does not exist; create it first.", path)
 
 
-def save_report(report: Report, out: str | Path, *, fmt: str = "html") -> Path:
+def save_report(report: Report, out: str | Path, *, fmt: Format = Format.HTML) -> Path:
     """Write the rendered record to `out`, whole or not at all, never over the customer's file."""
     path, out = Path(report.diagnosis.database), Path(out)
     _check_out(path, out)
@@ -120,7 +128,7 @@ def save_report(report: Report, out: str | Path, *, fmt: str = "html") -> Path:
     return out
 
 
-def write_report(path: str | Path, out: str | Path, *, fmt: str = "html", full_check: bool = False) -> Path:
+def write_report(path: str | Path, out: str | Path, *, fmt: Format = Format.HTML, full_check: bool = False) -> Path:
     path, out = Path(path), Path(out)
     _check_out(path, out)  # refused before any work is done
     return save_report(build_report(path, full_check=full_check), out, fmt=fmt)
