@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-
 class State(StrEnum):
     """Where the upscale table stands with respect to migration 030 (`diagnose --json`'s "state")."""
 
@@ -47,12 +46,16 @@ class Reason(StrEnum):
 
 
 class Severity(StrEnum):
+    """How much a finding matters, most first (the order triage ranks them in)."""
+
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
 
 
 class FindingCode(StrEnum):
+    """What a finding is about ("code" in the JSON)."""
+
     NO_UPSCALES_TABLE = "no-upscales-table"
     FK_CONSTRAINTS_PRESENT = "fk-constraints-present"
     FK_COLUMNS_NOT_NULL = "fk-columns-not-null"
