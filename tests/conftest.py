@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from toolkit.safe_access import COPIED_SIDECARS
 from toolkit.samples import SAMPLES_DIR, SCENARIOS, Scenario
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,7 +22,7 @@ APP_FILES = [s for s in GOOD if s.state != "no-upscales-table"]
 def copy_sample(name: str, dest_dir: Path) -> Path:
     """Copy a committed sample (with its sidecars) so a test may do anything to it."""
     dest = dest_dir / name
-    for suffix in ("", "-wal", "-journal"):
+    for suffix in ("", *COPIED_SIDECARS):
         src = SAMPLES_DIR / f"{name}{suffix}"
         if src.exists():
             shutil.copyfile(src, f"{dest}{suffix}")

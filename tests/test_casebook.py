@@ -36,3 +36,8 @@ def test_what_the_customer_saw_and_what_the_log_holds(sample):
     assert seen["success"] is False and seen["error"] == USER_MESSAGE
     assert seen["logged"][0]["error"] == "FOREIGN KEY constraint failed" and seen["logged"][0]["projectId"]
     assert what_the_customer_saw(sample("v30_fixed.db"))["success"] is True
+
+
+def test_proof_frame_is_exactly_the_proofs_own_list(sample):
+    case = triage_case(sample("cause_orphan_rows.db"))
+    assert list(case.proof_frame().itertuples(index=False, name=None)) == case.migration.proof.lines()

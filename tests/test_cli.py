@@ -164,3 +164,14 @@ def test_fix_sql_of_the_headline_sample_is_the_golden_script(sample, tmp_path):
     if os.environ.get(REGENERATE_GOLDEN) and (not GOLDEN.exists() or GOLDEN.read_bytes() != result.stdout):
         GOLDEN.write_bytes(result.stdout)
     assert result.stdout == GOLDEN.read_bytes()
+
+
+def test_fix_prints_exactly_the_proofs_own_list(sample, tmp_path):
+    from toolkit.migration import apply_030
+
+    path = sample("v26_seed_failure.db")
+    result = run("fix", path, "--out", tmp_path / "f.db")
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.split("Proof:\n", 1)[1].splitlines()
+    expected = apply_030(path, tmp_path / "g.db").proof.lines()
+    assert printed == [f"  [{'ok' if ok else 'FAILED'}] {label}" for label, ok in expected] and len(printed) == 8

@@ -44,3 +44,24 @@ def test_compare_sees_rows_only_on_one_side(tmp_path):
     assert (data["profiles"].only_before, data["profiles"].only_after) == (1, 0)
     assert (data["veo3_projects"].only_before, data["veo3_projects"].only_after) == (1, 1)
     assert ("index", "idx_upscales_expr", "removed") in {(x.kind, x.name, x.change) for x in c.schema_changes}
+
+
+def test_change_vocabularies_are_the_json_strings(sample, tmp_path):
+    import dataclasses
+    import json
+
+    import pytest
+
+    from toolkit.comparison import Change, Kind
+
+    assert [k.value for k in Kind] == ["table", "column", "foreign key", "index", "trigger", "view"]
+    assert [c.value for c in Change] == ["added", "removed", "changed"]
+    path = sample("v26_seed_failure.db")
+    apply_030(path, tmp_path / "f.db")
+    c = compare(path, tmp_path / "f.db")
+    data = json.loads(json.dumps(c.to_dict()))
+    assert {(ch["kind"], ch["change"]) for ch in data["schema_changes"]} == {("column", "changed"),
+                                                                          ("foreign key", "removed")}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.insert_before = None
+    assert c.insert_before is not None and not c.insert_before.ok  # joined by replace, once

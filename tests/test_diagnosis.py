@@ -282,3 +282,37 @@ def test_a_key_index_that_lacks_the_looked_up_row_is_damage_even_when_counts_agr
     conn.close()
     with pytest.raises(errors.CorruptDatabaseError, match=f"lacks the row whose id is '{project}'"):
         diagnose(path)
+
+
+def test_the_vocabularies_are_the_json_strings_the_cli_prints(sample):
+    """The enums' values are the pinned JSON strings; a diagnosis carries members, the JSON the strings."""
+    import json
+
+    from toolkit.diagnosis import FindingCode, Reason, Severity, State
+
+    assert [s.value for s in State] == ["strict", "partially-relaxed", "fixed", "no-upscales-table"] == list(STATES)
+    assert [r.value for r in Reason] == ["ok", "missing-row", "near-miss", "type-mismatch", "parent-table-missing",
+                                         "parent-key-not-unique", "null-not-allowed"] == list(REASONS)
+    assert [s.value for s in Severity] == ["error", "warning", "info"]
+    d = diagnose(sample("cause_orphan_rows.db"))
+    assert d.state is State.STRICT and all(isinstance(f.code, FindingCode) for f in d.findings)
+    data = json.loads(json.dumps(d.to_dict()))
+    assert data["state"] == "strict" and {f["code"] for f in data["findings"]} == {f.code.value for f in d.findings}
+    assert [r["reason"] for r in data["insert_simulation"]["references"]] \
+        == [r.reason.value for r in d.insert_simulation.references]
+
+
+def test_results_are_frozen_and_vocabularies_closed(sample):
+    import dataclasses
+
+    from toolkit.diagnosis import Finding
+
+    d = diagnose(sample("v26_seed_failure.db"))
+    ref = d.insert_simulation.references[0]
+    for obj, name in ((d, "state"), (d, "original_hashes"), (ref, "reason"), (d.findings[0], "severity"),
+                      (d.insert_simulation, "ok"), (d.schema, "tables")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, None)
+    assert d.original_hashes  # the hashes as read, joined by replace after the copy was proven unchanged
+    with pytest.raises(ValueError):
+        Finding("no-such-code", "error", "a misspelt code is refused where it is made")

@@ -394,3 +394,19 @@ def test_a_function_the_fix_would_run_that_is_not_sqlites_own_refuses_the_script
         plan_for(path)
     with pytest.raises(errors.UnsafeContentError, match=r"load_extension\(\)"):
         apply_030(path, tmp_path / "fixed.db")
+
+
+def test_the_result_and_its_proof_are_frozen(sample, tmp_path):
+    import dataclasses
+
+    from toolkit.diagnosis import State
+
+    result = apply_030(sample("v26_seed_failure.db"), tmp_path / "f.db")
+    assert result.state_before is State.STRICT and result.state_after is State.FIXED
+    assert result.proof.original_unchanged and result.proof.insert_before_ok is False
+    for obj, name in ((result, "skipped"), (result, "output"), (result.proof, "original_unchanged"),
+                      (result.proof, "insert_before_ok")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, None)
+    skipped = apply_030(tmp_path / "f.db", tmp_path / "g.db")
+    assert skipped.skipped and skipped.state_before is State.FIXED and skipped.proof is None

@@ -1,4 +1,5 @@
 """The report: self-contained, answer first, every value escaped."""
+import html
 import re
 import sqlite3
 
@@ -39,3 +40,33 @@ def test_report_for_a_fixed_file_and_another_apps_file(sample):
     assert fixed.migration.skipped and "nothing to do" in fixed.render()
     other = build_report(sample("other_app.db"))
     assert other.migration is None and "not the video app" in other.render("md")
+
+
+def test_both_formats_show_exactly_the_proofs_own_list(sample):
+    report = build_report(sample("v26_seed_failure.db"))
+    expected = report.migration.proof.lines()
+    assert len(expected) == 8
+    table = report.render("html").split('<table id="proof">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'<td class="(good|bad)">(.)</td><td>(.*?)</td>', table)
+    assert [(html.unescape(label), cls == "good" and mark == "✔") for cls, mark, label in rows] == expected
+    md = report.render("md").split("Proof:\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert md == [f"- {'✔' if ok else '✘'} {label.replace('>', '&gt;')}" for label, ok in expected]
+
+
+def test_templates_are_files_beside_the_package_and_html_alone_is_escaped(sample):
+    from pathlib import Path
+
+    import toolkit.report as report_module
+    from toolkit.report import TEMPLATES, Format, _templates
+
+    folder = Path(report_module.__file__).parent / "templates"
+    assert [f.value for f in Format] == ["html", "md"]
+    assert {f: (folder / name).is_file() for f, name in TEMPLATES.items()} == {Format.HTML: True, Format.MD: True}
+    assert "<!doctype" not in Path(report_module.__file__).read_text().lower()  # no page in a Python string
+    env = _templates()
+    html_t, md_t = (env.get_template(TEMPLATES[f]) for f in Format)
+    assert html_t.filename == str(folder / "report.html.j2") and md_t.filename == str(folder / "report.md.j2")
+    r = build_report(sample("v30_fixed.db"))
+    assert r.render(Format.HTML).startswith("<!doctype html>") and r.render("md").startswith("# Foreign-key diagnosis")
+    # autoescape by file name: on for .html.j2, off for .md.j2 (Markdown escapes its cells itself)
+    assert html_t.environment.autoescape("report.html.j2") and not md_t.environment.autoescape("report.md.j2")

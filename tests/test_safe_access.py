@@ -178,3 +178,38 @@ def test_a_journal_that_claims_pages_it_does_not_hold_is_refused(sample):
         with open_copy(path):
             pass
     assert fingerprint(path) == before
+
+
+def test_safe_connection_reads_a_copy_translates_errors_and_cleans_up(sample):
+    from toolkit.safe_access import safe_connection
+
+    path = sample("wal_pending.db")
+    before = fingerprint(path)
+    with safe_connection(path) as (work, conn):
+        assert work.path != path and conn.execute("SELECT count(*) FROM veo3_video_upscales").fetchone()[0] > 0
+    assert not work.path.exists() and fingerprint(path) == before
+    with pytest.raises(sqlite3.ProgrammingError):
+        conn.execute("SELECT 1")  # closed on exit
+    with pytest.raises(errors.ToolkitError) as raised, safe_connection(path) as (_, conn):
+        conn.execute("SELECT * FROM no_such_table")
+    assert str(path) in raised.value.message
+
+
+def test_sidecar_suffixes_are_spelled_once():
+    """Every module names the sidecars through safe_access.SIDECAR_SUFFIXES, never its own tuple."""
+    import re
+
+    import toolkit
+
+    spelled = re.compile(r"""["']-(wal|shm|journal)["']\s*,\s*["']-(wal|shm|journal)["']""")
+    offenders = [f"{p.name}:{n}" for p in Path(toolkit.__file__).parent.glob("*.py")
+                 for n, line in enumerate(p.read_text().splitlines(), 1) if spelled.search(line)]
+    assert [o.split(":")[0] for o in offenders] == ["safe_access.py"]
+
+
+def test_check_levels_name_their_pragmas():
+    from toolkit.safe_access import CHECKS, Check
+
+    assert [c.value for c in Check] == ["quick", "full", "none"] and set(CHECKS) == set(Check)
+    assert Check.chosen(True) is Check.FULL and Check.chosen(False) is Check.QUICK
+    assert (CHECKS[Check.QUICK], CHECKS[Check.FULL], CHECKS[Check.NONE]) == ("quick_check", "integrity_check", None)

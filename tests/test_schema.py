@@ -148,3 +148,11 @@ def test_inspect_agrees_with_sqlite_utils_introspection(scenario, sample):
                 == sorted((i.name, tuple(i.columns), bool(i.unique)) for i in theirs.indexes)
     finally:
         db.close()
+
+
+def test_version_sources_are_the_json_strings(sample):
+    from toolkit.schema import VersionSource
+
+    assert [v.value for v in VersionSource] == ["migrations", "user_version"]
+    assert inspect(sample("user_version_only.db")).version_source is VersionSource.USER_VERSION
+    assert inspect(sample("v26_seed_failure.db")).to_dict()["version_source"] == "migrations"

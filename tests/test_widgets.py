@@ -105,3 +105,15 @@ def test_html_values_are_escaped(sample):
     conn.close()
     pager = DataPager(path)
     assert "<img src=x" not in pager.rows.value and "&lt;img src=x" in pager.rows.value
+
+
+def test_fix_panel_shows_exactly_the_proofs_own_list(sample):
+    import html
+    import re
+
+    panel = FixPanel(sample("v26_seed_failure.db"))
+    panel.apply.click()
+    shown = re.findall(r'<li data-ok="(true|false)">(.) (.*?)</li>', panel.result.value)
+    assert [(html.unescape(label), ok == "true" and mark == "✔") for ok, mark, label in shown] \
+        == panel.migration.proof.lines()
+    assert len(shown) == 8

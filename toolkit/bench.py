@@ -18,14 +18,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from importlib import metadata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, UTC
 from pathlib import Path
 
 from . import __version__
 from . import appmodel as app
 from .largefile import large_database
+from .safe_access import SIDECAR_SUFFIXES
 
 WRAPPER = (
     "import json, resource, subprocess, sys, time\n"
@@ -40,13 +42,13 @@ TARGET_RSS_MB = 150
 STARTUP = "python start-up and the CLI's imports (no work)"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Measurement:
     label: str
     rows: int
-    seconds: list[float] = field(default_factory=list)
+    seconds: tuple[float, ...] = ()
     peak_kb: int = 0
-    returncodes: list[int] = field(default_factory=list)
+    returncodes: tuple[int, ...] = ()
 
     @property
     def median(self) -> float:
@@ -57,17 +59,16 @@ class Measurement:
         return self.peak_kb / 1024
 
 
-def measure(label: str, rows: int, cmd: list[str], repeat: int, before=None) -> Measurement:
-    m = Measurement(label, rows)
+def measure(label: str, rows: int, cmd: list[str], repeat: int, before: Callable[[], None] | None = None) -> Measurement:
+    runs: list[tuple[float, int, int]] = []  # (seconds, peak kB, exit code) of each run
     for _ in range(repeat):
         if before:
             before()
         out = subprocess.run([sys.executable, "-c", WRAPPER, *cmd], capture_output=True, text=True, check=True)
         seconds, peak, rc = json.loads(out.stdout)
-        m.seconds.append(seconds)
-        m.peak_kb = max(m.peak_kb, peak)
-        m.returncodes.append(rc)
-    return m
+        runs.append((seconds, peak, rc))
+    return Measurement(label, rows, tuple(r[0] for r in runs), max((r[1] for r in runs), default=0),
+                       tuple(r[2] for r in runs))
 
 
 def _toolkit(*args: str) -> list[str]:
@@ -98,7 +99,7 @@ def bench_size(rows: int, folder: Path, repeat: int) -> tuple[list[Measurement],
 
     def clean() -> None:
         for p in (copy, fixed):
-            for suffix in ("", "-wal", "-shm", "-journal"):
+            for suffix in ("", *SIDECAR_SUFFIXES):
                 Path(f"{p}{suffix}").unlink(missing_ok=True)
 
     refs = json.dumps(list(app.REFERENCE_COLUMNS))

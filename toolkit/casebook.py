@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import errors
 from .comparison import Comparison
-from .diagnosis import Diagnosis, diagnose
+from .diagnosis import Diagnosis, Reason, diagnose
 from .migration import MigrationResult
 from .report import build_report
 from .safe_access import work_folder
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-@dataclass
+@dataclass(frozen=True)
 class Case:
     path: str
     diagnosis: Diagnosis | None = None
@@ -101,19 +101,17 @@ class Case:
 
 def triage_case(path: str | Path, *, keep_fixed: bool = False) -> Case:
     """The full case record for one file; a bad file gives `Case.error`, not an exception."""
-    case = Case(str(path))
     workdir = work_folder("case")
-    case.workdir = str(workdir)
     try:
         report = build_report(path, fixed=workdir / "fixed.db")
-        case.diagnosis, case.migration, case.comparison = report.diagnosis, report.migration, report.comparison
-        case.fixed_path = report.migration.output if report.migration else None
+        fixed = report.migration.output if report.migration and keep_fixed else None
+        case = Case(str(path), report.diagnosis, report.migration, report.comparison, fixed_path=fixed,
+                    workdir=str(workdir))
     except errors.ToolkitError as exc:
-        case.error, case.error_type = exc.message, type(exc).__name__
+        case = Case(str(path), error=exc.message, error_type=type(exc).__name__, workdir=str(workdir))
     finally:
         if not keep_fixed:
-            case.cleanup()
-            case.fixed_path = None
+            shutil.rmtree(workdir, ignore_errors=True)
     return case
 
 
@@ -131,7 +129,7 @@ def scenario_table(folder: str | Path | None = None) -> pd.DataFrame:
             rows.append({"file": s.filename, "scenario": s.title, "state": "bad file", "failing": "—",
                          "reason": type(exc).__name__, "answer": exc.message})
             continue
-        failing = [r for r in d.insert_simulation.references if r.reason != "ok"]
+        failing = [r for r in d.insert_simulation.references if r.reason != Reason.OK]
         rows.append({"file": s.filename, "scenario": s.title, "state": d.state,
                      "failing": ", ".join(r.column for r in failing) or "—",
                      "reason": ", ".join(r.reason for r in failing) or "—", "answer": d.answer})
@@ -142,33 +140,29 @@ def what_the_customer_saw(path: str | Path) -> dict:
     """The app's `create_upscale` (its error handling mirrored) run on a copy with the values
     the app would use: the message the customer saw."""
     from .diagnosis import default_values
-    from .safe_access import open_copy, sqlite_errors
+    from .safe_access import safe_connection
     from .schema import read_schema
     from .service import create_upscale
 
-    with open_copy(path) as work, sqlite_errors(path):
-        conn = work.connect()
+    with safe_connection(path) as (_, conn):
+        values = default_values(conn, read_schema(conn, database=str(path), count_rows=False))
+        if values is None:
+            return {"success": None, "error": "no generation to upscale"}
+        records: list[logging.LogRecord] = []
+        log = logging.getLogger("toolkit.service.customer_view")
+        log.propagate = False
+        handler = _ListHandler(records)
+        log.addHandler(handler)
         try:
-            values = default_values(conn, read_schema(conn, database=str(path), count_rows=False))
-            if values is None:
-                return {"success": None, "error": "no generation to upscale"}
-            records: list[logging.LogRecord] = []
-            log = logging.getLogger("toolkit.service.customer_view")
-            log.propagate = False
-            handler = _ListHandler(records)
-            log.addHandler(handler)
-            try:
-                result = create_upscale(conn, log=log, **values)
-            finally:
-                log.removeHandler(handler)
-            # what the app's log holds: the engineer's side of the same failure
-            result["logged"] = [{"message": r.getMessage(), "error": getattr(r, "error", None),
-                                 "sourceGenerationId": getattr(r, "sourceGenerationId", None),
-                                 "profileId": getattr(r, "profileId", None), "projectId": getattr(r, "projectId", None)}
-                                for r in records]
-            return result
+            result = create_upscale(conn, log=log, **values)
         finally:
-            conn.close()
+            log.removeHandler(handler)
+        # what the app's log holds: the engineer's side of the same failure
+        result["logged"] = [{"message": r.getMessage(), "error": getattr(r, "error", None),
+                             "sourceGenerationId": getattr(r, "sourceGenerationId", None),
+                             "profileId": getattr(r, "profileId", None), "projectId": getattr(r, "projectId", None)}
+                            for r in records]
+        return result
 
 
 class _ListHandler(logging.Handler):

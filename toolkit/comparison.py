@@ -1,32 +1,50 @@
 """Before and after: what migration 030 changed in the schema, the data and the app's insert."""
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
-from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .diagnosis import InsertSimulation, default_values, simulate_insert
 from .migration import rows_differing
-from .safe_access import open_copy, sqlite_errors
+from .safe_access import safe_connection
 from .schema import DatabaseInfo, TableInfo, read_schema
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-@dataclass
+class Kind(StrEnum):
+    """What a schema change is a change of."""
+
+    TABLE = "table"
+    COLUMN = "column"
+    FOREIGN_KEY = "foreign key"
+    INDEX = "index"
+    TRIGGER = "trigger"
+    VIEW = "view"
+
+
+class Change(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+
+
+@dataclass(frozen=True)
 class SchemaChange:
-    kind: str  # 'column', 'foreign key', 'index', 'trigger', 'view', 'table'
+    kind: Kind
     table: str
     name: str
-    change: str  # 'added', 'removed', 'changed'
+    change: Change
     before: str | None = None
     after: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class TableDiff:
     table: str
     rows_before: int | None
@@ -35,7 +53,7 @@ class TableDiff:
     only_after: int | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Comparison:
     before: str
     after: str
@@ -96,27 +114,27 @@ def _fk_text(fk) -> str:
 def schema_changes(before: DatabaseInfo, after: DatabaseInfo) -> list[SchemaChange]:
     changes: list[SchemaChange] = []
 
-    def diff(kind: str, table: str, old: dict[str, str | None], new: dict[str, str | None]) -> None:
+    def diff(kind: Kind, table: str, old: dict[str, str | None], new: dict[str, str | None]) -> None:
         for name in list(old) + [n for n in new if n not in old]:
             if name not in new:
-                changes.append(SchemaChange(kind, table, name, "removed", old[name], None))
+                changes.append(SchemaChange(kind, table, name, Change.REMOVED, old[name], None))
             elif name not in old:
-                changes.append(SchemaChange(kind, table, name, "added", None, new[name]))
+                changes.append(SchemaChange(kind, table, name, Change.ADDED, None, new[name]))
             elif old[name] != new[name]:
-                changes.append(SchemaChange(kind, table, name, "changed", old[name], new[name]))
+                changes.append(SchemaChange(kind, table, name, Change.CHANGED, old[name], new[name]))
 
     tables_b = {t.name: t for t in before.tables}
     tables_a = {t.name: t for t in after.tables}
-    diff("table", "", {n: "" for n in tables_b}, {n: "" for n in tables_a})
+    diff(Kind.TABLE, "", {n: "" for n in tables_b}, {n: "" for n in tables_a})
     for name in tables_b.keys() & tables_a.keys():
         b, a = tables_b[name], tables_a[name]
-        diff("column", name, {c.name: c.declaration for c in b.columns}, {c.name: c.declaration for c in a.columns})
-        diff("foreign key", name, {", ".join(fk.columns): _fk_text(fk) for fk in b.foreign_keys},
+        diff(Kind.COLUMN, name, {c.name: c.declaration for c in b.columns}, {c.name: c.declaration for c in a.columns})
+        diff(Kind.FOREIGN_KEY, name, {", ".join(fk.columns): _fk_text(fk) for fk in b.foreign_keys},
              {", ".join(fk.columns): _fk_text(fk) for fk in a.foreign_keys})
-        diff("index", name, {i.name: i.sql or ", ".join(i.columns) for i in b.indexes},
+        diff(Kind.INDEX, name, {i.name: i.sql or ", ".join(i.columns) for i in b.indexes},
              {i.name: i.sql or ", ".join(i.columns) for i in a.indexes})
-    diff("trigger", "", {t.name: t.sql for t in before.triggers}, {t.name: t.sql for t in after.triggers})
-    diff("view", "", {v.name: v.sql for v in before.views}, {v.name: v.sql for v in after.views})
+    diff(Kind.TRIGGER, "", {t.name: t.sql for t in before.triggers}, {t.name: t.sql for t in after.triggers})
+    diff(Kind.VIEW, "", {v.name: v.sql for v in before.views}, {v.name: v.sql for v in after.views})
     return changes
 
 
@@ -145,23 +163,12 @@ def compare_connections(conn: sqlite3.Connection, info_before: DatabaseInfo, *, 
 def compare(before: str | Path, after: str | Path) -> Comparison:
     """Compare two database files (each through a safe copy; both proven unchanged).
     The app's insert is simulated on both with the values the app would use BEFORE."""
-    with ExitStack() as stack:
-        work_b = stack.enter_context(open_copy(before))
-        work_a = stack.enter_context(open_copy(after))
-        with sqlite_errors(after):
-            conn_b = work_b.connect()
-            try:
-                info_b = read_schema(conn_b, database=str(before))
-                values = default_values(conn_b, info_b)
-                insert_before = simulate_insert(conn_b, info_b, values) if values else None
-            finally:
-                conn_b.close()
-            conn = work_a.connect()
-            try:
-                conn.execute("ATTACH DATABASE ? AS before", (str(work_b.path),))
-                result = compare_connections(conn, info_b, after=str(after), values=values)
-                conn.execute("DETACH DATABASE before")
-            finally:
-                conn.close()
-    result.insert_before = insert_before
-    return result
+    with safe_connection(before) as (work_b, conn_b):
+        info_b = read_schema(conn_b, database=str(before))
+        values = default_values(conn_b, info_b)
+        insert_before = simulate_insert(conn_b, info_b, values) if values else None
+        with safe_connection(after) as (_, conn):
+            conn.execute("ATTACH DATABASE ? AS before", (str(work_b.path),))
+            result = compare_connections(conn, info_b, after=str(after), values=values)
+            conn.execute("DETACH DATABASE before")
+    return dataclasses.replace(result, insert_before=insert_before)

@@ -92,7 +92,7 @@ def _split_top_level(toks: list[Token]) -> list[list[Token]]:
     return parts
 
 
-@dataclass
+@dataclass(frozen=True)
 class CreateTable:
     sql: str
     body_start: int  # offset just after the opening parenthesis
@@ -125,7 +125,7 @@ def _conflict_clause(toks: list[Token], j: int) -> int:
     return j
 
 
-@dataclass
+@dataclass(frozen=True)
 class Segment:
     kind: str  # 'NOT NULL', 'REFERENCES', 'DEFAULT', ...
     first: int  # index of its first token (CONSTRAINT name included)

@@ -7,46 +7,99 @@ with every finding about the file's foreign keys, its recorded version and its h
 """
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from collections.abc import Iterator
 
 from . import appmodel as app
-from .safe_access import check_indexes, index_damage, open_copy, sqlite_errors
-from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo, read_schema
+from .safe_access import Check, check_indexes, index_damage, safe_connection
+from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo, VersionSource, read_schema
 from .sqlnames import quote
 
 if TYPE_CHECKING:
     import pandas as pd
 
-STATES = ("strict", "partially-relaxed", "fixed", "no-upscales-table")
-REASONS = ("ok", "missing-row", "near-miss", "type-mismatch", "parent-table-missing",
-           "parent-key-not-unique", "null-not-allowed")
+
+class State(StrEnum):
+    """Where the upscale table stands with respect to migration 030 (`diagnose --json`'s "state")."""
+
+    STRICT = "strict"
+    PARTIALLY_RELAXED = "partially-relaxed"
+    FIXED = "fixed"
+    NO_UPSCALES_TABLE = "no-upscales-table"
+
+
+class Reason(StrEnum):
+    """Why one reference of the app's insert passes or fails ("reason" in the JSON)."""
+
+    OK = "ok"
+    MISSING_ROW = "missing-row"
+    NEAR_MISS = "near-miss"
+    TYPE_MISMATCH = "type-mismatch"
+    PARENT_TABLE_MISSING = "parent-table-missing"
+    PARENT_KEY_NOT_UNIQUE = "parent-key-not-unique"
+    NULL_NOT_ALLOWED = "null-not-allowed"
+
+
+class Severity(StrEnum):
+    """How much a finding matters, most first (the order triage ranks them in)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class FindingCode(StrEnum):
+    """What a finding is about ("code" in the JSON)."""
+
+    NO_UPSCALES_TABLE = "no-upscales-table"
+    FK_CONSTRAINTS_PRESENT = "fk-constraints-present"
+    FK_COLUMNS_NOT_NULL = "fk-columns-not-null"
+    RECORDED_VERSION_MISMATCH = "recorded-version-mismatch"
+    LEFTOVER_MIGRATION_TABLE = "leftover-migration-table"
+    WAL_NOT_CHECKPOINTED = "wal-not-checkpointed"
+    DANGLING_REFERENCE = "dangling-reference"
+    PARENT_KEY_NOT_UNIQUE = "parent-key-not-unique"
+    STALE_PARENT_TABLE = "stale-parent-table"
+    TYPE_AFFINITY_MISMATCH = "type-affinity-mismatch"
+    ORPHAN_ROWS = "orphan-rows"
+    INTEGRITY_ERROR = "integrity-error"
+
+
+STATES = tuple(State)
+REASONS = tuple(Reason)
 LEFTOVER_SUFFIXES = ("_old", "_new", "_backup", "_bak", "_tmp", "_temp")
 EXAMPLES = 5
 
 
-@dataclass
+@dataclass(frozen=True)
 class Finding:
-    code: str
-    severity: str  # 'error', 'warning' or 'info'
+    code: FindingCode
+    severity: Severity
     message: str
     table: str | None = None
     column: str | None = None
     count: int | None = None
-    examples: list[Any] = field(default_factory=list)
+    examples: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        # the codes and severities are closed sets: a misspelt one fails here, not in a reader
+        object.__setattr__(self, "code", FindingCode(self.code))
+        object.__setattr__(self, "severity", Severity(self.severity))
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReferenceCheck:
     column: str
     parent_table: str
     parent_column: str
     value: Any
     parent_exists: bool
-    reason: str
+    reason: Reason
     #: One sentence explaining `reason`, with the evidence.
     explanation: str = ""
     #: The parent key that nearly matches (near-miss / type-mismatch), as stored.
@@ -55,7 +108,7 @@ class ReferenceCheck:
     constrained: bool = True
 
 
-@dataclass
+@dataclass(frozen=True)
 class InsertSimulation:
     attempted: bool
     ok: bool
@@ -99,13 +152,13 @@ OTHER_FAILURES = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Diagnosis:
     database: str
     sqlite_version: str
     recorded_version: int | None
-    version_source: str | None
-    state: str
+    version_source: VersionSource | None
+    state: State
     needs_migration_030: bool
     findings: list[Finding]
     insert_simulation: InsertSimulation
@@ -122,8 +175,8 @@ class Diagnosis:
     def healthy(self) -> bool:
         sim = self.insert_simulation
         return (not self.needs_migration_030 and (sim.ok or not sim.attempted)
-                and self.state != "no-upscales-table"
-                and not any(f.severity == "error" for f in self.findings))
+                and self.state != State.NO_UPSCALES_TABLE
+                and not any(f.severity == Severity.ERROR for f in self.findings))
 
     @property
     def exit_code(self) -> int:
@@ -183,17 +236,17 @@ def parent_tables(table: TableInfo | None) -> list[str]:
     return [fk.parent_table for fk in (table.foreign_keys if table else []) if fk.parent_table_exists]
 
 
-def table_state(table: TableInfo | None) -> str:
+def table_state(table: TableInfo | None) -> State:
     if table is None:
-        return "no-upscales-table"
+        return State.NO_UPSCALES_TABLE
     refs = set(app.REFERENCE_COLUMNS)
     constrained = {c for fk in table.foreign_keys for c in fk.columns} & refs
     not_null = {c.name for c in table.columns if c.notnull} & refs
     if constrained == refs and not_null == refs:
-        return "strict"
+        return State.STRICT
     if not constrained and not not_null:
-        return "fixed"
-    return "partially-relaxed"
+        return State.FIXED
+    return State.PARTIALLY_RELAXED
 
 
 def leftover_base(name: str, existing: set[str]) -> str | None:
@@ -230,13 +283,13 @@ def _fmt(value: Any) -> str:
 
 
 # --------------------------------------------------------------------------- schema findings
-def schema_findings(info: DatabaseInfo, state: str) -> list[Finding]:
+def schema_findings(info: DatabaseInfo, state: State) -> list[Finding]:
     findings: list[Finding] = []
     up = info.table(app.UPSCALES)
     existing = {t.name.lower() for t in info.tables}
     if up is None:
         findings.append(Finding(
-            "no-upscales-table", "error",
+            FindingCode.NO_UPSCALES_TABLE, Severity.ERROR,
             f"{info.database} has no {app.UPSCALES} table, so it is not the video app's database "
             "(or predates migration 026); ask the customer for the app's database file.", app.UPSCALES))
     else:
@@ -244,21 +297,21 @@ def schema_findings(info: DatabaseInfo, state: str) -> list[Finding]:
             for column in fk.columns:
                 if column in app.REFERENCE_COLUMNS:
                     findings.append(Finding(
-                        "fk-constraints-present", "error",
+                        FindingCode.FK_CONSTRAINTS_PRESENT, Severity.ERROR,
                         f"{app.UPSCALES}.{column} still has FOREIGN KEY REFERENCES {fk.parent_table}"
                         f"({', '.join(fk.parent_columns) or '?'}) ON DELETE {fk.on_delete}, so every new upscale "
                         f"needs a matching {fk.parent_table} row; migration 030 removes it.", app.UPSCALES, column))
         for column in up.columns:
             if column.name in app.REFERENCE_COLUMNS and column.notnull:
                 findings.append(Finding(
-                    "fk-columns-not-null", "warning",
+                    FindingCode.FK_COLUMNS_NOT_NULL, Severity.WARNING,
                     f"{app.UPSCALES}.{column.name} is NOT NULL, so an upscale cannot be saved without a "
                     f"{column.name}; migration 030 makes it nullable.", app.UPSCALES, column.name))
-    if info.recorded_version is not None and state in ("strict", "partially-relaxed"):
+    if info.recorded_version is not None and state in (State.STRICT, State.PARTIALLY_RELAXED):
         claim = 30 if info.recorded_version >= 30 else 28 if info.recorded_version >= 28 else None
-        if claim == 30 or (claim == 28 and state == "strict"):
+        if claim == 30 or (claim == 28 and state == State.STRICT):
             findings.append(Finding(
-                "recorded-version-mismatch", "warning",
+                FindingCode.RECORDED_VERSION_MISMATCH, Severity.WARNING,
                 f"The file records version {info.recorded_version} (in {info.version_source}), which claims migration "
                 f"{claim:03d} ran, but {app.UPSCALES} is {state}: the schema is the truth, and the migration "
                 "was recorded without taking effect.", app.UPSCALES))
@@ -268,13 +321,13 @@ def schema_findings(info: DatabaseInfo, state: str) -> list[Finding]:
         base = leftover_base(table.name, existing)
         if base:
             findings.append(Finding(
-                "leftover-migration-table", "warning",
+                FindingCode.LEFTOVER_MIGRATION_TABLE, Severity.WARNING,
                 f"{table.name} ({table.row_count} rows) looks like a leftover of a migration that rebuilt "
                 f"{base}; it was never dropped, so check which table holds the live rows before removing it.",
                 table.name, count=table.row_count))
     if info.wal_frames:
         findings.append(Finding(
-            "wal-not-checkpointed", "info",
+            FindingCode.WAL_NOT_CHECKPOINTED, Severity.INFO,
             f"{Path(info.database).name}-wal holds {info.wal_frames} un-checkpointed pages that the app sees "
             "(included in this diagnosis); a copy of the .db without its -wal would miss them.",
             count=info.wal_frames))
@@ -286,17 +339,17 @@ def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyIn
     findings = []
     cols = ", ".join(fk.columns)
     where = f"{table.name}({cols})"
-    severity = "error" if table.name == app.UPSCALES else "warning"
+    severity = Severity.ERROR if table.name == app.UPSCALES else Severity.WARNING
     if not fk.parent_table_exists:
         findings.append(Finding(
-            "dangling-reference", severity,
+            FindingCode.DANGLING_REFERENCE, severity,
             f"{where} REFERENCES {fk.parent_table}, which does not exist (a rename or drop left the clause "
             "behind), so every insert of a non-NULL value fails with 'no such table'.", table.name, cols))
         return findings
     parent = info.table(fk.parent_table)
     if not fk.parent_key_unique:
         findings.append(Finding(
-            "parent-key-not-unique", severity,
+            FindingCode.PARENT_KEY_NOT_UNIQUE, severity,
             f"{where} REFERENCES {fk.parent_table}({', '.join(fk.parent_columns) or 'its primary key'}), which is "
             "neither a PRIMARY KEY nor UNIQUE, so SQLite raises 'foreign key mismatch' on every insert.",
             table.name, cols))
@@ -304,7 +357,7 @@ def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyIn
     if base and base != fk.parent_table.lower():
         live = info.table(base)
         findings.append(Finding(
-            "stale-parent-table", severity,
+            FindingCode.STALE_PARENT_TABLE, severity,
             f"{where} REFERENCES {fk.parent_table} ({parent.row_count} rows), a leftover of a rebuild, while the "
             f"live rows are in {live.name if live else base} ({live.row_count if live else '?'} rows): a rename "
             "rewrote the clause.", table.name, cols))
@@ -313,7 +366,7 @@ def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyIn
         pcol = parent.column(parent_col) if parent else None
         if child and pcol and child.affinity != pcol.affinity:
             findings.append(Finding(
-                "type-affinity-mismatch", severity,
+                FindingCode.TYPE_AFFINITY_MISMATCH, severity,
                 f"{table.name}.{child_col} is declared {child.type or 'with no type'} ({child.affinity} affinity) but "
                 f"{fk.parent_table}.{parent_col} is declared {pcol.type or 'with no type'} ({pcol.affinity} affinity), "
                 f"so a value that looks equal (text '5', integer 5) may not match.", table.name, child_col))
@@ -321,12 +374,13 @@ def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyIn
 
 
 # --------------------------------------------------------------------------- data checks
-@dataclass
+@dataclass(frozen=True)
 class Violation:
     table: str
     fk: ForeignKeyInfo
     count: int = 0
-    examples: list[Any] = field(default_factory=list)
+    #: The rowids of the first few violating rows (EXAMPLES at most).
+    examples: tuple[Any, ...] = ()
 
 
 def _broken(fk: ForeignKeyInfo) -> bool:
@@ -345,6 +399,30 @@ def _emulated_violations(conn: sqlite3.Connection, table: TableInfo, fk: Foreign
         yield rowid
 
 
+class _Tally:
+    """One table's violating rows as SQLite lists them: counted, the first few kept, the probe
+    row set apart (millions of orphans must not all be held in memory)."""
+
+    def __init__(self, table: TableInfo, probe: tuple[str, int] | None) -> None:
+        self.table = table
+        self.probe_rowid = probe[1] if probe and probe[0] == table.name else None
+        self.counts = {fk.id: 0 for fk in table.foreign_keys}
+        self.examples: dict[int, list[Any]] = {fk.id: [] for fk in table.foreign_keys}
+        self.probe_fails: set[int] = set()
+
+    def add(self, fkid: int, rowid: Any) -> None:
+        if rowid is not None and rowid == self.probe_rowid:
+            self.probe_fails.add(fkid)
+            return
+        self.counts[fkid] += 1
+        if len(self.examples[fkid]) < EXAMPLES:
+            self.examples[fkid].append(rowid)
+
+    def violations(self) -> list[Violation]:
+        return [Violation(self.table.name, fk, self.counts[fk.id], tuple(self.examples[fk.id]))
+                for fk in self.table.foreign_keys if self.counts[fk.id]]
+
+
 def foreign_key_violations(conn: sqlite3.Connection, info: DatabaseInfo, probe: tuple[str, int] | None = None
                            ) -> tuple[list[Violation], set[int], list[str]]:
     """Every row of every table that violates a foreign key, table by table, so one broken
@@ -353,35 +431,33 @@ def foreign_key_violations(conn: sqlite3.Connection, info: DatabaseInfo, probe: 
     result: list[Violation] = []
     probe_fails: set[int] = set()
     notes: list[str] = []
-
-    def add(v: Violation, rowid: Any) -> None:
-        if probe and probe == (v.table, rowid):
-            probe_fails.add(v.fk.id)
-            return
-        v.count += 1
-        if len(v.examples) < EXAMPLES:
-            v.examples.append(rowid)
-
     for table in info.tables:
         if not table.foreign_keys:
             continue
-        by_id = {fk.id: Violation(table.name, fk) for fk in table.foreign_keys}
+        tally = _Tally(table, probe)
         try:
             for _, rowid, _, fkid in conn.execute(f"PRAGMA foreign_key_check({quote(table.name)})"):
-                add(by_id[fkid], rowid)
+                tally.add(fkid, rowid)
         except sqlite3.OperationalError as exc:
             if "interrupted" in str(exc):
                 raise
             notes.append(f"{table.name}: {exc}")
-            probe_fails.clear() if probe and probe[0] == table.name else None
-            for v in by_id.values():
-                v.count, v.examples = 0, []
-                if _broken(v.fk) or table.without_rowid:
-                    continue
-                for rowid in _emulated_violations(conn, table, v.fk):
-                    add(v, rowid)
-        result += [v for v in by_id.values() if v.count]
+            tally = _emulated_check(conn, table, probe)
+        result += tally.violations()
+        probe_fails |= tally.probe_fails
     return result, probe_fails, notes
+
+
+def _emulated_check(conn: sqlite3.Connection, table: TableInfo, probe: tuple[str, int] | None) -> _Tally:
+    """foreign_key_check's answer for `table` when SQLite's own cannot run on it (another of its
+    keys is broken): the healthy keys checked in SQL, the broken ones left out."""
+    tally = _Tally(table, probe)
+    for fk in table.foreign_keys:
+        if _broken(fk) or table.without_rowid:
+            continue
+        for rowid in _emulated_violations(conn, table, fk):
+            tally.add(fk.id, rowid)
+    return tally
 
 
 def orphan_findings(violations: list[Violation]) -> list[Finding]:
@@ -390,7 +466,7 @@ def orphan_findings(violations: list[Violation]) -> list[Finding]:
         count, examples = v.count, v.examples
         cols = ", ".join(v.fk.columns)
         findings.append(Finding(
-            "orphan-rows", "warning",
+            FindingCode.ORPHAN_ROWS, Severity.WARNING,
             f"{v.table} already has {count} row(s) whose {cols} has no matching row in {v.fk.parent_table} "
             f"(rowids {', '.join(map(str, examples))}{', ...' if count > len(examples) else ''}); they were written "
             "while foreign keys were off or broken by a later change to the parent, and PRAGMA foreign_key_check "
@@ -418,39 +494,39 @@ def stored_as(conn: sqlite3.Connection, value: Any, affinity: str) -> Any:
     return conn.execute(f"SELECT {quote(affinity)} FROM temp.toolkit_affinity").fetchone()[0]
 
 
-def _near(conn: sqlite3.Connection, parent: str, column: str, value: Any) -> tuple[str, Any] | None:
+def _near(conn: sqlite3.Connection, parent: str, column: str, value: Any) -> tuple[Reason, Any] | None:
     """A parent key that matches `value` only as another type, or after trim / case-fold."""
     col = quote(column)
     row = conn.execute(
         f"SELECT {col} FROM {quote(parent)} WHERE CAST({col} AS TEXT) = CAST(? AS TEXT) "
         f"AND typeof({col}) <> typeof(?) LIMIT 1", (value, value)).fetchone()
     if row:
-        return "type-mismatch", row[0]
+        return Reason.TYPE_MISMATCH, row[0]
     row = conn.execute(
         f"SELECT {col} FROM {quote(parent)} WHERE lower(trim(CAST({col} AS TEXT))) = lower(trim(CAST(? AS TEXT))) "
         "LIMIT 1", (value,)).fetchone()
     if row:
-        return "near-miss", row[0]
+        return Reason.NEAR_MISS, row[0]
     return None
 
 
 def _explain(ref: ReferenceCheck) -> str:
     where = f"{ref.parent_table}.{ref.parent_column}"
     v = _fmt(ref.value)
-    if ref.reason == "missing-row":
+    if ref.reason == Reason.MISSING_ROW:
         return f"{ref.column} {v} has no row in {ref.parent_table}"
-    if ref.reason == "near-miss":
+    if ref.reason == Reason.NEAR_MISS:
         return (f"{ref.column} {v} only matches {where} {_fmt(ref.candidate)} after trimming spaces or ignoring case, "
                 "and SQLite compares keys exactly")
-    if ref.reason == "type-mismatch":
+    if ref.reason == Reason.TYPE_MISMATCH:
         return (f"{ref.column} {v} is {sql_type(ref.value)} but {where} holds {_fmt(ref.candidate)} as "
                 f"{sql_type(ref.candidate)}, and keys of different types never match")
-    if ref.reason == "parent-table-missing":
+    if ref.reason == Reason.PARENT_TABLE_MISSING:
         return f"{ref.column} references {ref.parent_table}, which does not exist (SQLite: no such table)"
-    if ref.reason == "parent-key-not-unique":
+    if ref.reason == Reason.PARENT_KEY_NOT_UNIQUE:
         return (f"{ref.column} references {where}, which is neither a PRIMARY KEY nor UNIQUE "
                 "(SQLite: foreign key mismatch)")
-    if ref.reason == "null-not-allowed":
+    if ref.reason == Reason.NULL_NOT_ALLOWED:
         return f"{ref.column} is NULL but the column is NOT NULL"
     if not ref.constrained:
         state = "exists" if ref.parent_exists else "is missing, which no longer matters"
@@ -476,37 +552,57 @@ def _check_reference(conn: sqlite3.Connection, info: DatabaseInfo, up: TableInfo
     parent_table = fk.parent_table if fk else ref.parent_table
     parent_column = (fk.parent_columns[fk.columns.index(ref.column)]
                      if fk and len(fk.parent_columns) == len(fk.columns) else ref.parent_column)
-    check = ReferenceCheck(ref.column, parent_table, parent_column, value, False, "ok", constrained=fk is not None)
     parent_info = info.table(parent_table)
     if column is not None and value is not None:
         value = stored_as(conn, value, column.affinity)  # what the child row would hold
-        check.value = value
-    if parent_info is not None and value is not None and parent_info.column(parent_column) is not None:
-        check.parent_exists = _lookup(conn, parent_info.name, parent_column, value)
+    exists = (parent_info is not None and value is not None and parent_info.column(parent_column) is not None
+              and _lookup(conn, parent_info.name, parent_column, value))
+    reason, candidate = Reason.OK, None
     if value is None:
-        check.reason = "null-not-allowed" if column is not None and column.notnull else "ok"
-    elif fk is None:
-        check.reason = "ok"
-    elif not fk.parent_table_exists:
-        check.reason = "parent-table-missing"
-    elif not fk.parent_key_unique:
-        check.reason = "parent-key-not-unique"
-    else:
-        fails = (fk.id in flagged) if flagged is not None else not check.parent_exists
-        check.parent_exists = not fails
-        if fails:
-            near = _near(conn, parent_info.name, parent_column, value)
-            check.reason, check.candidate = near if near else ("missing-row", None)
-            if check.reason == "missing-row" and _lookup(conn, parent_info.name, parent_column, value, indexed=False):
-                # the row is there but the key index SQLite reads does not lead to it
-                raise index_damage(info.database, parent_info.name, "on its key",
-                                   f"lacks the row whose {parent_column} is {_fmt(value)}")
-    check.explanation = _explain(check)
-    base = leftover_base(parent_table, {t.name.lower() for t in info.tables})
+        reason = Reason.NULL_NOT_ALLOWED if column is not None and column.notnull else Reason.OK
+    elif fk is not None:
+        reason = _declared_reason(fk)
+        if reason == Reason.OK:
+            exists = (fk.id not in flagged) if flagged is not None else exists
+            if not exists:
+                reason, candidate = _failing_reason(conn, info, parent_info.name if parent_info else parent_table,
+                                                    parent_column, value)
+    check = ReferenceCheck(ref.column, parent_table, parent_column, value, exists, reason, candidate=candidate,
+                           constrained=fk is not None)
+    return dataclasses.replace(check, explanation=_explain(check) + _leftover_note(conn, info, check))
+
+
+def _declared_reason(fk: ForeignKeyInfo) -> Reason:
+    """Whether the declaration alone fails every insert (no parent table, no unique parent key)."""
+    if not fk.parent_table_exists:
+        return Reason.PARENT_TABLE_MISSING
+    if not fk.parent_key_unique:
+        return Reason.PARENT_KEY_NOT_UNIQUE
+    return Reason.OK
+
+
+def _failing_reason(conn: sqlite3.Connection, info: DatabaseInfo, parent: str, parent_column: str,
+                    value: Any) -> tuple[Reason, Any]:
+    """Why SQLite finds no parent row for `value`: a near miss (with the key it nearly matches),
+    else a missing row, unless the row is there and the key index is what lacks it."""
+    near = _near(conn, parent, parent_column, value)
+    if near:
+        return near
+    if _lookup(conn, parent, parent_column, value, indexed=False):
+        # the row is there but the key index SQLite reads does not lead to it
+        raise index_damage(info.database, parent, "on its key", f"lacks the row whose {parent_column} is {_fmt(value)}")
+    return Reason.MISSING_ROW, None
+
+
+def _leftover_note(conn: sqlite3.Connection, info: DatabaseInfo, check: ReferenceCheck) -> str:
+    """When the clause names a leftover of a rebuild that lacks the row the live table has."""
+    if check.reason != Reason.MISSING_ROW:
+        return ""
+    base = leftover_base(check.parent_table, {t.name.lower() for t in info.tables})
     live = info.table(base) if base else None
-    if check.reason == "missing-row" and live is not None and _lookup(conn, live.name, parent_column, value):
-        check.explanation += (f" (the leftover table the REFERENCES clause names; the live {live.name} has the row)")
-    return check
+    if live is None or not _lookup(conn, live.name, check.parent_column, check.value):
+        return ""
+    return f" (the leftover table the REFERENCES clause names; the live {live.name} has the row)"
 
 
 def app_insert(table: TableInfo, values: dict[str, Any]) -> tuple[str, tuple]:
@@ -536,7 +632,7 @@ def simulate_insert(conn: sqlite3.Connection, info: DatabaseInfo, values: dict[s
         error, code = str(exc), getattr(exc, "sqlite_errorname", None)
     finally:
         rollback(conn)
-    failing = [r.column for r in refs if r.reason != "ok"]
+    failing = [r.column for r in refs if r.reason != Reason.OK]
     note = ""
     if error and not failing:
         note = "the insert fails for a reason other than its three references"
@@ -583,12 +679,14 @@ def diagnose_connection(conn: sqlite3.Connection, *, database: str, insert: dict
     violations, flagged, notes = probe_and_check(conn, info, values)
     findings += orphan_findings(violations)
     sim = simulate_insert(conn, info, values, flagged)
-    if notes and not any(f.code in ("dangling-reference", "parent-key-not-unique") for f in findings):
-        findings.append(Finding("integrity-error", "error", f"PRAGMA foreign_key_check failed: {'; '.join(notes)}."))
+    explained = (FindingCode.DANGLING_REFERENCE, FindingCode.PARENT_KEY_NOT_UNIQUE)
+    if notes and not any(f.code in explained for f in findings):
+        findings.append(Finding(FindingCode.INTEGRITY_ERROR, Severity.ERROR,
+                                f"PRAGMA foreign_key_check failed: {'; '.join(notes)}."))
     return Diagnosis(
         database=database, sqlite_version=sqlite3.sqlite_version, recorded_version=info.recorded_version,
         version_source=info.version_source, state=state,
-        needs_migration_030=state in ("strict", "partially-relaxed"), findings=findings,
+        needs_migration_030=state in (State.STRICT, State.PARTIALLY_RELAXED), findings=findings,
         insert_simulation=sim, wal_frames=wal_frames, schema=info)
 
 
@@ -598,23 +696,18 @@ def diagnose(path: str | Path, insert: dict[str, Any] | None = None, *, full_che
     `insert` gives the values of the app's insert (`source_generation_id`, `profile_id`,
     `project_id`); by default the newest generation's, as the app would use.  A damaged
     file (quick_check, or integrity_check with `full_check`) is refused as bad input."""
-    with open_copy(path, check="full" if full_check else "quick") as work:
-        with sqlite_errors(path):
-            conn = work.connect()
-            try:
-                d = diagnose_connection(conn, database=str(path), insert=insert, wal_frames=work.wal_frames,
-                                        journal_mode=work.journal_mode)
-            finally:
-                conn.close()
-        d.original_hashes = dict(work.fingerprint.hashes)  # open_copy's exit proves them still true
-        return d
+    with safe_connection(path, check=Check.chosen(full_check)) as (work, conn):
+        d = diagnose_connection(conn, database=str(path), insert=insert, wal_frames=work.wal_frames,
+                                journal_mode=work.journal_mode)
+    # the hashes as read; leaving safe_connection proved the original still has them
+    return dataclasses.replace(d, original_hashes=dict(work.fingerprint.hashes))
 
 
 # --------------------------------------------------------------------------- the answer
 def answer_sentence(d: Diagnosis) -> str:
     sim = d.insert_simulation
     name = Path(d.database).name
-    if d.state == "no-upscales-table":
+    if d.state == State.NO_UPSCALES_TABLE:
         return (f"{name} has no {app.UPSCALES} table, so it is not the video app's database; "
                 "ask the customer for the app's database file.")
     if not sim.attempted:
@@ -623,17 +716,17 @@ def answer_sentence(d: Diagnosis) -> str:
     if sim.fails_otherwise:
         meaning = OTHER_FAILURES.get(sim.error_code or "", "compare the app's insert with this table's columns, "
                                      "constraints and triggers")
-        also = [r.explanation for r in sim.references if r.reason != "ok"]
+        also = [r.explanation for r in sim.references if r.reason != Reason.OK]
         then = f"; once that is solved it would still fail because {'; and '.join(also)}" if also else ""
         return (f"The insert fails with '{sim.error}' ({sim.error_code or 'SQLite error'}), which is not a foreign "
                 f"key: {meaning}{then}.")
     if sim.failing:
-        parts = [r.explanation for r in sim.references if r.reason != "ok"]
+        parts = [r.explanation for r in sim.references if r.reason != Reason.OK]
         fixes = []
         for r in sim.references:
-            if r.reason == "missing-row" and "the live" not in r.explanation:
+            if r.reason == Reason.MISSING_ROW and "the live" not in r.explanation:
                 fixes.append(f"restore the {r.parent_table} row")
-            elif r.reason in ("near-miss", "type-mismatch"):
+            elif r.reason in (Reason.NEAR_MISS, Reason.TYPE_MISMATCH):
                 fixes.append(f"correct the {r.parent_table} key")
         remedy = "apply migration 030 (python -m toolkit fix)" + (f" or {' and '.join(dict.fromkeys(fixes))}" if fixes else "")
         return f"The insert fails because {'; and '.join(parts)}; {remedy}."
@@ -645,7 +738,7 @@ def answer_sentence(d: Diagnosis) -> str:
         extra = f"; {sum(f.count or 0 for f in orphans)} existing rows already violate them" if orphans else ""
         return (f"The app's insert succeeds on {name} today, but {app.UPSCALES} is {d.state} (foreign keys still "
                 f"on its reference columns{extra}); apply migration 030 before another parent goes missing.")
-    errors_ = [f for f in d.findings if f.severity == "error"]
+    errors_ = [f for f in d.findings if f.severity == Severity.ERROR]
     if errors_:
         return f"The app's insert succeeds and migration 030 is applied, but: {errors_[0].message}"
     return f"The app's insert succeeds and {app.UPSCALES} is already fixed (migration 030 applied); nothing to do."

@@ -20,12 +20,13 @@ import html
 import re
 import shutil
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import appmodel as app
 from . import errors
-from .diagnosis import Diagnosis
+from .diagnosis import Diagnosis, Reason
 from .schema import DatabaseInfo, TableInfo
 
 INSTALL_DOT = ("Graphviz's dot program is not installed, so no diagram was drawn; install it with "
@@ -35,7 +36,7 @@ NAME_LIMIT = 48
 LEGEND = "red: the insert fails on it · dashed: no such table · orange: parent key not unique"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Box:
     """One table (or the ghost of a missing one) as drawn."""
 
@@ -57,7 +58,7 @@ class Box:
         return list(seen)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Edge:
     """One foreign key: from the child's columns to the parent's."""
 
@@ -78,7 +79,7 @@ class Edge:
                 tuple(c.lower() for c in self.parent_columns))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Diagram:
     table: str
     depth: int
@@ -146,7 +147,7 @@ class Diagram:
         return html_or_reason(self.svg)
 
 
-@dataclass
+@dataclass(frozen=True)
 class DiagramPair:
     """The same layout twice: before migration 030 and after it."""
 
@@ -193,35 +194,49 @@ def reference_diagram(diagnosis: Diagnosis | DatabaseInfo, *, table: str = app.U
                                   "run inspect to see the tables it has.")
     failing = _failing(diagnosis, focus) if isinstance(diagnosis, Diagnosis) else {}
     names, omitted = _neighbourhood(schema, focus, depth, max_tables)
-    boxes: dict[str, Box] = {}
-    for i, name in enumerate(names):
-        t = schema.table(name)
-        boxes[name.lower()] = Box(f"t{i}", t.name if t else name, t.row_count if t else None,
-                                  keys=t.primary_key if t else [], ghost=t is None,
-                                  focus=name.lower() == focus.name.lower())
+    ids = {name.lower(): f"t{i}" for i, name in enumerate(names)}
+    edges = _edges(schema, ids, ids.get(focus.name.lower()), failing)
+    boxes = [_box(schema.table(name), name, ids[name.lower()], edges, focus=name.lower() == focus.name.lower())
+             for name in names]
+    title = f"{focus.name}, {depth} step{'s' if depth != 1 else ''} out"
+    return Diagram(focus.name, depth, boxes, edges, omitted, title)
+
+
+def _distinct(columns: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(columns))
+
+
+def _box(t: TableInfo | None, name: str, box_id: str, edges: list[Edge], *, focus: bool) -> Box:
+    """A table as drawn: its key, and the columns the drawn edges leave from or point at."""
+    return Box(box_id, t.name if t else name, t.row_count if t else None, keys=t.primary_key if t else [],
+               references=_distinct(c for e in edges if e.child == box_id for c in e.columns),
+               referenced=_distinct(c for e in edges if e.parent == box_id for c in e.parent_columns),
+               not_unique=_distinct(c for e in edges if e.parent == box_id and e.not_unique for c in e.parent_columns),
+               ghost=t is None, focus=focus)
+
+
+def _edges(schema: DatabaseInfo, ids: dict[str, str], focus_id: str | None, failing: dict[str, str]) -> list[Edge]:
+    """Every foreign key between two drawn tables, the focus table's failing ones marked."""
     edges = []
     for t in schema.tables:
-        child = boxes.get(t.name.lower())
+        child = ids.get(t.name.lower())
         if child is None:
             continue
         for fk in t.foreign_keys:
-            parent = boxes.get(fk.parent_table.lower())
+            parent = ids.get(fk.parent_table.lower())
             if parent is None:
                 continue
             parent_table = schema.table(fk.parent_table)
-            parent_cols = [_spelled(parent_table, c) for c in fk.parent_columns] or list(parent.keys)
+            parent_cols = ([_spelled(parent_table, c) for c in fk.parent_columns]
+                           or (parent_table.primary_key if parent_table else []))
             columns = [_spelled(t, c) for c in fk.columns]
-            child.references += [c for c in columns if c not in child.references]
-            parent.referenced += [c for c in parent_cols if c not in parent.referenced]
-            if fk.parent_table_exists and not fk.parent_key_unique:
-                parent.not_unique += [c for c in parent_cols if c not in parent.not_unique]
             # a composite key fails with any of its columns (the simulation judges each column)
-            reason = next((failing[c.lower()] for c in columns if c.lower() in failing), None) if child.focus else None
-            edges.append(Edge(f"fk-{child.id}-{fk.id}", child.id, parent.id, columns, parent_cols,
+            reason = next((failing[c.lower()] for c in columns if c.lower() in failing), None) \
+                if child == focus_id else None
+            edges.append(Edge(f"fk-{child}-{fk.id}", child, parent, columns, parent_cols,
                               fk.on_delete, failing=reason, ghost=not fk.parent_table_exists,
                               not_unique=fk.parent_table_exists and not fk.parent_key_unique))
-    title = f"{focus.name}, {depth} step{'s' if depth != 1 else ''} out"
-    return Diagram(focus.name, depth, list(boxes.values()), edges, omitted, title)
+    return edges
 
 
 def before_after(before: Diagnosis, after: Diagnosis | DatabaseInfo, *, table: str = app.UPSCALES, depth: int = 1,
@@ -232,7 +247,6 @@ def before_after(before: Diagnosis, after: Diagnosis | DatabaseInfo, *, table: s
     ids = {box.name.lower(): box.id for box in b.boxes}
     # the after side draws the before side's boxes (with the after counts), in the same order
     rows_after = {box.name.lower(): box.rows for box in a.boxes}
-    boxes = [replace(box, rows=rows_after.get(box.name.lower(), box.rows)) for box in b.boxes]
     renamed = {box.id: ids.get(box.name.lower()) for box in a.boxes}
     kept = {replace(e, child=renamed[e.child], parent=renamed[e.parent]).key
             for e in a.edges if renamed[e.child] and renamed[e.parent]}
@@ -240,11 +254,16 @@ def before_after(before: Diagnosis, after: Diagnosis | DatabaseInfo, *, table: s
     # same, so every label has the size it had and Graphviz computes the very same layout.
     edges = [replace(e, dropped=e.key not in kept, failing=e.failing if e.key not in kept else None)
              for e in b.edges]
-    for box in boxes:
-        still = {c for e in edges if e.child == box.id and not e.dropped for c in e.columns}
-        box.released = [c for e in edges if e.child == box.id and e.dropped for c in e.columns if c not in still]
+    boxes = [replace(box, rows=rows_after.get(box.name.lower(), box.rows), released=_released(box, edges))
+             for box in b.boxes]
     after = Diagram(a.table, depth, boxes, edges, b.omitted, b.title)
     return DiagramPair(b, after)
+
+
+def _released(box: Box, edges: list[Edge]) -> list[str]:
+    """The box's columns whose every reference migration 030 dropped."""
+    still = {c for e in edges if e.child == box.id and not e.dropped for c in e.columns}
+    return [c for e in edges if e.child == box.id and e.dropped for c in e.columns if c not in still]
 
 
 def _spelled(table: TableInfo | None, column: str) -> str:
@@ -256,7 +275,7 @@ def _spelled(table: TableInfo | None, column: str) -> str:
 def _failing(d: Diagnosis, focus: TableInfo) -> dict[str, str]:
     if focus.name.lower() != app.UPSCALES.lower():
         return {}
-    return {r.column.lower(): r.reason for r in d.insert_simulation.references if r.reason != "ok"}
+    return {r.column.lower(): r.reason for r in d.insert_simulation.references if r.reason != Reason.OK}
 
 
 def _neighbourhood(schema: DatabaseInfo, focus: TableInfo, depth: int, limit: int) -> tuple[list[str], int]:

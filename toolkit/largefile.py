@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 from . import appmodel as app
+from .safe_access import SIDECAR_SUFFIXES
 from .sqlnames import quote
 
 WORDS = ["sunset", "neon", "city", "drone", "fox", "snow", "slow", "motion", "ocean", "waves", "golden", "hour", "cinematic", "robot", "barista", "latte", "timelapse", "clouds", "mountains", "handheld", "vintage", "film", "grain", "paper", "boat", "rain", "macro", "lens"]
@@ -20,7 +21,7 @@ def large_database(path: str | Path, n: int = 1_000_000, *, seed: int = 26) -> P
     """A v26 app database with `n` upscales, 1.25 n generations, n/500 projects and n/5000
     profiles; the newest generation's project deleted (the seed's failure)."""
     path = Path(path)
-    for suffix in ("", "-wal", "-shm", "-journal"):
+    for suffix in ("", *SIDECAR_SUFFIXES):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     rng = random.Random(seed)
     conn = sqlite3.connect(path, isolation_level=None)

@@ -20,12 +20,13 @@ anywhere in the file (tests/test_migration.py shows both).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import sqlite3
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
@@ -33,10 +34,10 @@ from collections.abc import Iterator
 from . import appmodel as app
 from . import errors
 from .ddl import relax_columns, tokenize
-from .diagnosis import default_values, parent_tables, simulate_insert, table_state
-from .safe_access import (CHECKS, check_integrity, check_indexes, connect, copy_database, fingerprint, sqlite_errors,
-                          verify_unchanged, work_folder)
-from .schema import DatabaseInfo, TableInfo, read_schema
+from .diagnosis import State, default_values, parent_tables, simulate_insert, table_state
+from .safe_access import (CHECKS, SIDECAR_SUFFIXES, Check, check_indexes, check_integrity, connect, copy_database,
+                          fingerprint, safe_connection, sqlite_errors, verify_unchanged, work_folder)
+from .schema import DatabaseInfo, TableInfo, VersionSource, read_schema
 from .guards import BUILTIN_FUNCTIONS
 from .scripts import check_statement, functions_called, render
 from .sqlnames import any_of, quote
@@ -44,7 +45,7 @@ from .sqlnames import any_of, quote
 MIGRATION_NAME = "030_fix_upscale_foreign_key_constraints"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     """The fix for one file, as SQL statements (the script `fix --sql` prints)."""
 
@@ -66,7 +67,7 @@ class Plan:
         return render(self.statements, header)  # each statement was checked when the plan was made
 
 
-@dataclass
+@dataclass(frozen=True)
 class Proof:
     rows_before: int
     rows_after: int
@@ -84,7 +85,7 @@ class Proof:
     insert_before_ok: bool
     insert_after_ok: bool
     original_unchanged: bool = False
-    problems: list[str] = field(default_factory=list)
+    problems: tuple[str, ...] = ()
     #: SQLite's error for the app's insert on the fixed copy, when it still fails (not on a
     #: foreign key, or the proof fails): what remains to be done.
     insert_after_error: str | None = None
@@ -119,14 +120,14 @@ class Proof:
         ]
 
 
-@dataclass
+@dataclass(frozen=True)
 class MigrationResult:
     source: str
     output: str | None
     skipped: bool
     reason: str
-    state_before: str
-    state_after: str | None = None
+    state_before: State
+    state_after: State | None = None
     recorded_version_before: int | None = None
     recorded_version_after: int | None = None
     sql: str = ""
@@ -291,7 +292,8 @@ def _autoincrement_seq(conn: sqlite3.Connection, table: str) -> int | None:
 
 
 def _record_version(conn: sqlite3.Connection, info: DatabaseInfo) -> list[str]:
-    if info.version_source == "migrations" or (info.version_source is None and info.table(app.MIGRATIONS_TABLE)):
+    source = info.version_source
+    if source == VersionSource.MIGRATIONS or (source is None and info.table(app.MIGRATIONS_TABLE)):
         mig = info.table(app.MIGRATIONS_TABLE)
         cols = {c.name.lower(): c for c in mig.columns} if mig else {}
         if "version" not in cols:
@@ -301,7 +303,7 @@ def _record_version(conn: sqlite3.Connection, info: DatabaseInfo) -> list[str]:
         names = [n for n in values if n in cols]
         return [f"INSERT OR IGNORE INTO {quote(mig.name)} ({', '.join(quote(cols[n].name) for n in names)}) "
                 f"VALUES ({', '.join(values[n] for n in names)})"]
-    if info.version_source == "user_version" and (info.recorded_version or 0) < 30:
+    if source == VersionSource.USER_VERSION and (info.recorded_version or 0) < 30:
         return ["PRAGMA user_version = 30"]
     return []
 
@@ -382,9 +384,10 @@ def _violations(conn: sqlite3.Connection, schema: str, table: str) -> int | str:
 
 
 def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict | None, full_check: bool,
-          integrity: Future | None = None) -> Proof:
+          integrity: Future | None = None, insert_before_ok: bool = False) -> Proof:
     """Compare the migrated file (main) with its pre-migration copy (attached as `before`);
-    `integrity`: the file's integrity check already running elsewhere (see _integrity_messages)."""
+    `integrity`: the file's integrity check already running elsewhere (see _integrity_messages);
+    `insert_before_ok`: whether the app's insert succeeded on the file before the fix."""
     name = app.UPSCALES
     before_table = before_info.table(name)
     after_info = read_schema(conn, database="after", count_rows=False)
@@ -444,14 +447,15 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
         triggers_preserved=triggers_ok, views_preserved=views_ok, other_columns_unchanged=others_same and other_fks_same,
         foreign_keys_removed=fks_removed, columns_nullable=nullable, other_tables_unchanged=tables_same,
         integrity_ok=messages == ["ok"], integrity_check=pragma,
-        insert_before_ok=False, insert_after_ok=insert_after.ok if insert_after else True, problems=problems,
+        insert_before_ok=insert_before_ok, insert_after_ok=insert_after.ok if insert_after else True,
+        problems=tuple(problems),
         insert_after_error=insert_after.error if insert_after else None,
         insert_after_fails_on_foreign_key=insert_after is not None and insert_after.fails_on_foreign_key)
 
 
 # --------------------------------------------------------------------------- apply
 def _prepare_dest(src: Path, dest: Path, force: bool) -> None:
-    if dest.resolve() == src.resolve() or dest.resolve() in {Path(f"{src}{s}").resolve() for s in ("-wal", "-shm", "-journal")}:
+    if dest.resolve() in {Path(f"{src}{s}").resolve() for s in ("", *SIDECAR_SUFFIXES)}:
         raise errors.RefusedError(f"--out {dest} is the customer's file itself; the fix only ever writes a copy.", src)
     if dest.is_dir():
         raise errors.RefusedError(f"--out {dest} is a folder; give the path of the file to write.", src)
@@ -465,18 +469,12 @@ def _prepare_dest(src: Path, dest: Path, force: bool) -> None:
 
 def plan_for(src: str | Path) -> tuple[Plan | None, str, DatabaseInfo]:
     """The SQL of the fix for `src` (None when it is already relaxed), on a safe copy."""
-    from .safe_access import open_copy
-
-    with open_copy(src) as work, sqlite_errors(src):
-        conn = work.connect()
-        try:
-            info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
-            state = table_state(info.table(app.UPSCALES))
-            if state == "no-upscales-table":
-                plan_030(conn, info)  # raises the refusal
-            return (None if state == "fixed" else plan_030(conn, info)), state, info
-        finally:
-            conn.close()
+    with safe_connection(src) as (work, conn):
+        info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
+        state = table_state(info.table(app.UPSCALES))
+        if state == State.NO_UPSCALES_TABLE:
+            plan_030(conn, info)  # raises the refusal
+        return (None if state == State.FIXED else plan_030(conn, info)), state, info
 
 
 def apply_030(src: str | Path, dest: str | Path, *, force: bool = False, full_check: bool = False) -> MigrationResult:
@@ -508,7 +506,7 @@ def _tune_work_copy(conn: sqlite3.Connection) -> None:
 
 
 def _integrity_pragma(full_check: bool) -> str:
-    return CHECKS["full" if full_check else "quick"]
+    return CHECKS[Check.chosen(full_check)]
 
 
 def _integrity_messages(path: Path, full_check: bool) -> list[str]:
@@ -524,7 +522,7 @@ def _integrity_messages(path: Path, full_check: bool) -> list[str]:
 def _check_input(path: Path, src: Path, full_check: bool) -> None:
     conn = connect(path)
     try:
-        check_integrity(conn, src, "full" if full_check else "quick")
+        check_integrity(conn, src, Check.chosen(full_check))
     finally:
         conn.close()
 
@@ -564,7 +562,7 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
     before_path, after_path = workdir / "before.db", workdir / "after.db"
     with ThreadPoolExecutor(max_workers=2) as background, sqlite_errors(src):
         try:
-            work = copy_database(src, before_path, check="none")
+            work = copy_database(src, before_path, check=Check.NONE)
             # The input's integrity check and the original's closing hash run on the second core
             # beside the second copy and the rebuild (SQLite, hashlib and the kernel release the
             # GIL); nothing is kept before the check has passed.
@@ -585,19 +583,12 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
                 values = default_values(conn, info) if up else None
                 insert_before = simulate_insert(conn, info, values) if values else None
                 state = table_state(info.table(app.UPSCALES))
-                result = MigrationResult(str(src), None, False, "", state, recorded_version_before=info.recorded_version)
-                if state == "no-upscales-table":
+                if state == State.NO_UPSCALES_TABLE:
                     plan_030(conn, info)  # raises the refusal
-                if state == "fixed":
+                if state == State.FIXED:
                     input_check.result()
-                    result.skipped = True
-                    result.reason = (f"{app.UPSCALES} already has no foreign keys on {', '.join(app.REFERENCE_COLUMNS)} "
-                                     "and they are nullable, so migration 030 has nothing to do; no copy was written.")
-                    result.state_after = state
-                    result.recorded_version_after = info.recorded_version
                     verify_unchanged(work.fingerprint, closing_hash.result())
-                    result.seconds = time.perf_counter() - started
-                    return result
+                    return _skipped(src, info, started)
                 plan = plan_030(conn, info)
                 _tune_work_copy(conn)
                 _inject_disk_limit(conn)
@@ -609,29 +600,34 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
             flushed = background.submit(_fsync, after_path)
             integrity = background.submit(_integrity_messages, after_path, full_check)
             conn.execute("ATTACH DATABASE ? AS before", (str(before_path),))
-            proof = prove(conn, info, values=values, full_check=full_check, integrity=integrity)
+            proof = prove(conn, info, values=values, full_check=full_check, integrity=integrity,
+                          insert_before_ok=insert_before.ok if insert_before else True)
             conn.execute("DETACH DATABASE before")
-            proof.insert_before_ok = insert_before.ok if insert_before else True
             after_version = read_schema(conn, database=str(dest), count_rows=False).recorded_version
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             conn.close()
         flushed.result()
         verify_unchanged(work.fingerprint, closing_hash.result())  # raises if another program wrote it
-        proof.original_unchanged = True
-    result.proof = proof
-    result.sql = plan.script()
-    result.state_after = "fixed"
-    result.recorded_version_after = after_version
+        proof = dataclasses.replace(proof, original_unchanged=True)
     if not proof.ok:
         raise errors.ProofFailedError(
             f"The fixed copy of {src} failed its proof ({'; '.join(proof.problems)}), so it was not kept; "
             "send the file to engineering.", src)
-    for suffix in ("-wal", "-shm", "-journal"):
+    for suffix in SIDECAR_SUFFIXES:
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
     _fsync(after_path)  # anything written since the flush above (little or nothing)
     os.replace(after_path, dest)  # atomic: dest is absent or complete, never half-written
-    result.output = str(dest)
-    result.reason = f"rebuilt {app.UPSCALES} without foreign keys on its reference columns; proof passed"
-    result.seconds = time.perf_counter() - started
-    return result
+    reason = f"rebuilt {app.UPSCALES} without foreign keys on its reference columns; proof passed"
+    return MigrationResult(str(src), str(dest), False, reason, state, state_after=State.FIXED,
+                           recorded_version_before=info.recorded_version, recorded_version_after=after_version,
+                           sql=plan.script(), proof=proof, seconds=time.perf_counter() - started)
+
+
+def _skipped(src: Path, info: DatabaseInfo, started: float) -> MigrationResult:
+    """The result for a table migration 030 has already relaxed: nothing written."""
+    reason = (f"{app.UPSCALES} already has no foreign keys on {', '.join(app.REFERENCE_COLUMNS)} and they are "
+              "nullable, so migration 030 has nothing to do; no copy was written.")
+    return MigrationResult(str(src), None, True, reason, State.FIXED, state_after=State.FIXED,
+                           recorded_version_before=info.recorded_version, recorded_version_after=info.recorded_version,
+                           seconds=time.perf_counter() - started)

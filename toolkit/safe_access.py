@@ -19,6 +19,7 @@ import stat
 import struct
 import tempfile
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from collections.abc import Iterable, Iterator
 
@@ -29,7 +30,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 WAL_MAGICS = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
 SIDECAR_SUFFIXES = ("-wal", "-shm", "-journal")
 #: Sidecars SQLite needs to see the same data the app sees (-shm is rebuilt from -wal).
-COPIED_SIDECARS = ("-wal", "-journal")
+COPIED_SIDECARS = tuple(s for s in SIDECAR_SUFFIXES if s != "-shm")
 CHUNK = 1 << 20
 
 ASK_FOR_COPY = "ask the customer to close the app and send the .db file together with its -wal file"
@@ -367,7 +368,7 @@ def sqlite_errors(path: str | Path) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------- copies
-@dataclass
+@dataclass(frozen=True)
 class WorkCopy:
     """A private, recovered copy of a customer's database."""
 
@@ -466,7 +467,19 @@ def _check_utf8(src: Path, names: list[tuple[bytes, bytes]]) -> None:
                 "engineering.", src) from None
 
 
-CHECKS = {"quick": "quick_check", "full": "integrity_check", "none": None}
+class Check(StrEnum):
+    """How a copy is checked before anything is read from it."""
+
+    QUICK = "quick"  # PRAGMA quick_check
+    FULL = "full"  # PRAGMA integrity_check (--full-check)
+    NONE = "none"  # the caller checks it itself (e.g. on the second core)
+
+    @classmethod
+    def chosen(cls, full_check: bool) -> Check:
+        return cls.FULL if full_check else cls.QUICK
+
+
+CHECKS: dict[Check, str | None] = {Check.QUICK: "quick_check", Check.FULL: "integrity_check", Check.NONE: None}
 
 
 def _damage(path: str | Path, pragma: str, messages: list) -> errors.CorruptDatabaseError:
@@ -477,7 +490,7 @@ def _damage(path: str | Path, pragma: str, messages: list) -> errors.CorruptData
         f"{ASK_FOR_COPY}, or restore it from a backup.", path)
 
 
-def check_integrity(conn: sqlite3.Connection, path: str | Path, check: str = "quick") -> None:
+def check_integrity(conn: sqlite3.Connection, path: str | Path, check: Check = Check.QUICK) -> None:
     """Refuse a damaged database: every answer drawn from one would be unreliable."""
     pragma = CHECKS[check]
     if pragma is None:
@@ -514,7 +527,7 @@ def index_damage(path: str | Path, table: str, index: str, what: str) -> errors.
         f"answers read through it would be wrong; {ASK_FOR_COPY}, or restore it from a backup.", path)
 
 
-def copy_database(src: str | Path, dest: str | Path, *, check: str = "quick") -> WorkCopy:
+def copy_database(src: str | Path, dest: str | Path, *, check: Check = Check.QUICK) -> WorkCopy:
     """Copy `src` (with its -wal / hot journal) to `dest`, recover it there, and check it
     (`check`: 'quick' = PRAGMA quick_check, 'full' = integrity_check, 'none').
 
@@ -666,7 +679,8 @@ def remove_stale_work_folders(folder: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def open_copy(path: str | Path, *, workdir: str | Path | None = None, check: str = "quick") -> Iterator[WorkCopy]:
+def open_copy(path: str | Path, *, workdir: str | Path | None = None,
+              check: Check = Check.QUICK) -> Iterator[WorkCopy]:
     """Yield a recovered, checked work copy of `path`; afterwards prove the original unchanged."""
     tmp = work_folder("copy", workdir)
     work: WorkCopy | None = None
@@ -677,3 +691,18 @@ def open_copy(path: str | Path, *, workdir: str | Path | None = None, check: str
         shutil.rmtree(tmp, ignore_errors=True)
         if work is not None:
             verify_unchanged(work.fingerprint)
+
+
+@contextlib.contextmanager
+def safe_connection(path: str | Path, *, check: Check = Check.QUICK
+                    ) -> Iterator[tuple[WorkCopy, guards.GuardedConnection]]:
+    """The one way the toolkit reads a customer's file: a recovered, checked work copy of
+    `path` (`open_copy`), a guarded connection to it, and any SQLite error inside reported as
+    the toolkit's error for `path`.  On exit the connection is closed, the copy removed and
+    the original proven unchanged."""
+    with open_copy(path, check=check) as work, sqlite_errors(path):
+        conn = work.connect()
+        try:
+            yield work, conn
+        finally:
+            conn.close()

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 
 from . import appmodel as app
 from .bundled import CHECKOUT, IN_CHECKOUT, cache_folder
+from .safe_access import SIDECAR_SUFFIXES
 from .sqlnames import quote
 
 HEADLINE = "v26_seed_failure.db"
@@ -41,7 +42,7 @@ def _uuid(rng: random.Random) -> str:
 
 
 # --------------------------------------------------------------------------- data
-@dataclass
+@dataclass(frozen=True)
 class Dataset:
     profiles: list[dict] = field(default_factory=list)
     projects: list[dict] = field(default_factory=list)
@@ -320,7 +321,7 @@ def _wal_pending(path: Path, seed: int) -> None:
     """The app is running: its newest writes (a project deleted, new upscales) are still in
     the -wal. The files are copied while its connection is open, as a customer would."""
     work = path.with_name(path.name + ".building")
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", *SIDECAR_SUFFIXES):
         Path(f"{work}{suffix}").unlink(missing_ok=True)
     conn = app_database(work, version=27, seed=seed, journal_mode="wal")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -337,7 +338,7 @@ def _wal_pending(path: Path, seed: int) -> None:
     path.write_bytes(Path(work).read_bytes())
     Path(f"{path}-wal").write_bytes(canonical_wal(Path(f"{work}-wal").read_bytes()))
     conn.close()
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", *SIDECAR_SUFFIXES):
         Path(f"{work}{suffix}").unlink(missing_ok=True)
 
 
@@ -579,7 +580,7 @@ def build_samples(out: str | Path) -> list[Path]:
     written = []
     for s in SCENARIOS:
         target = out / s.filename
-        for suffix in ("", "-wal", "-shm", "-journal"):
+        for suffix in ("", *SIDECAR_SUFFIXES):
             Path(f"{target}{suffix}").unlink(missing_ok=True)
         s.build(target, s.seed)
         written += [target, *(out / f for f in s.extra_files)]

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import appmodel
-from .safe_access import open_copy, sqlite_errors
+from .safe_access import safe_connection
 from .sqlnames import affinity, quote
 
 if TYPE_CHECKING:  # pandas is imported only where a DataFrame is asked for
@@ -20,7 +21,14 @@ if TYPE_CHECKING:  # pandas is imported only where a DataFrame is asked for
 HIDDEN = {0: "", 1: "hidden", 2: "generated (virtual)", 3: "generated (stored)"}
 
 
-@dataclass
+class VersionSource(StrEnum):
+    """Where the file records its version ("version_source" in the JSON; None when nowhere)."""
+
+    MIGRATIONS = "migrations"
+    USER_VERSION = "user_version"
+
+
+@dataclass(frozen=True)
 class ColumnInfo:
     name: str
     type: str
@@ -50,7 +58,7 @@ class ColumnInfo:
         return " ".join(parts)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ForeignKeyInfo:
     id: int
     columns: list[str]
@@ -64,7 +72,7 @@ class ForeignKeyInfo:
     implicit_parent_key: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class IndexInfo:
     name: str
     columns: list[str]
@@ -74,7 +82,7 @@ class IndexInfo:
     sql: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class TableInfo:
     name: str
     row_count: int | None
@@ -98,20 +106,20 @@ class TableInfo:
         return [c.name for c in sorted((c for c in self.columns if c.pk), key=lambda c: c.pk)]
 
 
-@dataclass
+@dataclass(frozen=True)
 class TriggerInfo:
     name: str
     table: str
     sql: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class ViewInfo:
     name: str
     sql: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class DatabaseInfo:
     database: str
     sqlite_version: str
@@ -119,7 +127,7 @@ class DatabaseInfo:
     page_size: int
     page_count: int
     recorded_version: int | None
-    version_source: str | None  # 'migrations', 'user_version' or None
+    version_source: VersionSource | None
     wal_frames: int
     tables: list[TableInfo] = field(default_factory=list)
     triggers: list[TriggerInfo] = field(default_factory=list)
@@ -307,7 +315,7 @@ def row_count(conn: sqlite3.Connection, table: str) -> int | None:
         raise
 
 
-def recorded_version(conn: sqlite3.Connection) -> tuple[int | None, str | None]:
+def recorded_version(conn: sqlite3.Connection) -> tuple[int | None, VersionSource | None]:
     """The version the file claims: migrations table, else user_version, else none."""
     has_table = conn.execute(
         "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (appmodel.MIGRATIONS_TABLE,)
@@ -321,10 +329,10 @@ def recorded_version(conn: sqlite3.Connection) -> tuple[int | None, str | None]:
                 "WHERE CAST(version AS INTEGER) > 0"
             ).fetchone()
             if version is not None:
-                return int(version), "migrations"
+                return int(version), VersionSource.MIGRATIONS
     (user_version,) = conn.execute("PRAGMA user_version").fetchone()
     if user_version:
-        return int(user_version), "user_version"
+        return int(user_version), VersionSource.USER_VERSION
     return None, None
 
 
@@ -370,10 +378,5 @@ def read_schema(conn: sqlite3.Connection, *, database: str, wal_frames: int = 0,
 
 def inspect(path: str | Path) -> DatabaseInfo:
     """Inspect a customer's database (on a safe copy; the original is proven unchanged)."""
-    with open_copy(path) as work, sqlite_errors(path):
-        conn = work.connect()
-        try:
-            return read_schema(conn, database=str(path), wal_frames=work.wal_frames,
-                               journal_mode=work.journal_mode)
-        finally:
-            conn.close()
+    with safe_connection(path) as (work, conn):
+        return read_schema(conn, database=str(path), wal_frames=work.wal_frames, journal_mode=work.journal_mode)

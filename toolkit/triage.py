@@ -24,8 +24,8 @@ from pathlib import Path
 from collections.abc import Iterable, Iterator
 
 from . import errors
+from .safe_access import SIDECAR_SUFFIXES
 
-SIDECARS = ("-wal", "-shm", "-journal")
 #: Address space a worker may add to what it inherits: crafted files drove one process to 0.7-2.9 GB
 #: (issue 13), so one file must not be able to take the machine's memory; healthy files need far less.
 WORKER_MEMORY_LIMIT = 2 << 30
@@ -33,7 +33,7 @@ WORKER_MEMORY_LIMIT = 2 << 30
 WORKER_GRACE = 10.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class TriageRow:
     file: str
     state: str  # a diagnosis state, or 'bad-file'
@@ -53,7 +53,7 @@ class TriageRow:
 
 def triage_file(path: str | Path, full_check: bool = False) -> TriageRow:
     """Diagnose one file into a row; a bad file becomes a row with its error."""
-    from .diagnosis import diagnose
+    from .diagnosis import FindingCode, Reason, Severity, diagnose
 
     started = time.perf_counter()
     try:
@@ -61,10 +61,10 @@ def triage_file(path: str | Path, full_check: bool = False) -> TriageRow:
     except errors.ToolkitError as exc:
         return TriageRow(str(path), "bad-file", None, "", type(exc).__name__, "", "", exc.message, exc.exit_code,
                          time.perf_counter() - started)
-    failing = [r for r in d.insert_simulation.references if r.reason != "ok"]
-    ranked = sorted(d.findings, key=lambda f: {"error": 0, "warning": 1, "info": 2}.get(f.severity, 3))
+    failing = [r for r in d.insert_simulation.references if r.reason != Reason.OK]
+    ranked = sorted(d.findings, key=lambda f: list(Severity).index(f.severity))
     # the most telling finding: not the three routine "026 constraints" ones when there is more
-    unusual = [f for f in ranked if f.code not in ("fk-constraints-present", "fk-columns-not-null")]
+    unusual = [f for f in ranked if f.code not in (FindingCode.FK_CONSTRAINTS_PRESENT, FindingCode.FK_COLUMNS_NOT_NULL)]
     top = (unusual or ranked)[0].code if ranked else ""
     return TriageRow(str(path), d.state, d.needs_migration_030, ", ".join(r.column for r in failing),
                      ", ".join(r.reason for r in failing), top, d.answer, "", d.exit_code, time.perf_counter() - started)
@@ -75,7 +75,7 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.endswith(SIDECARS)
+            found += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.endswith(SIDECAR_SUFFIXES)
                             and not any(part.startswith(".") for part in f.relative_to(p).parts))
         else:
             found.append(p)

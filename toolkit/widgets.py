@@ -25,10 +25,10 @@ from . import appmodel as app
 from . import errors
 from .casebook import sample_paths
 from .comparison import Comparison, compare
-from .diagnosis import Diagnosis, diagnose
+from .diagnosis import Diagnosis, State, diagnose
 from .diagram import diagram_html
 from .migration import MigrationResult, apply_030
-from .safe_access import copy_database, verify_unchanged
+from .safe_access import SIDECAR_SUFFIXES, copy_database, verify_unchanged
 from .samples import HEADLINE
 from .sqlnames import quote
 
@@ -70,14 +70,14 @@ def message_html(text: str, ok: bool | None = None) -> str:
 
 
 def outcome_html(m: MigrationResult) -> str:
-    """What `apply_030` did, in one sentence: skipped and why, or the proof in words."""
-    if m.skipped:
+    """What `apply_030` did: skipped and why, or the proof's own list of checks (`Proof.lines`)."""
+    if m.skipped or m.proof is None:
         return message_html(f"Skipped: {m.reason}", True)
     p = m.proof
-    return message_html(
-        f"Fixed copy written and proven: {p.rows_after} of {p.rows_before} rows identical, indexes, triggers "
-        f"and views preserved, foreign keys removed, the three columns nullable, {p.integrity_check} ok, the "
-        f"app's insert {'now succeeds' if p.insert_after_ok else 'still fails'}; the original is unchanged.", p.ok)
+    checks = "".join(f'<li data-ok="{str(ok).lower()}">{"✔" if ok else "✘"} {html.escape(label)}</li>'
+                     for label, ok in p.lines())
+    return (message_html("Fixed copy written and proven, check by check:", p.ok)
+            + f'<ul class="fk-proof" data-fk="proof" style="list-style: none; padding-left: 10px">{checks}</ul>')
 
 
 def references_html(d: Diagnosis) -> str:
@@ -119,7 +119,7 @@ def save_uploads(files: list[dict], folder: Path) -> Path:
         target = folder / name
         with open(target, "wb") as fh:
             fh.write(f["content"])
-        if not name.endswith(("-wal", "-shm", "-journal")):
+        if not name.endswith(SIDECAR_SUFFIXES):
             main = target
     if main is None:  # only sidecars: let safe access explain what is missing
         main = folder / Path(str(files[0]["name"])).name.rsplit("-", 1)[0]
@@ -475,7 +475,7 @@ class TriageWebApp(widgets.VBox):
         self.answer.value = message_html(d.answer, d.healthy)
         self.findings.value = findings_html(d)
         self.diagram.value = diagram_html(d)
-        self.apply.disabled = d.state == "no-upscales-table"
+        self.apply.disabled = d.state == State.NO_UPSCALES_TABLE
 
     def run_fix(self) -> MigrationResult | None:
         from .report import build_report, save_report
