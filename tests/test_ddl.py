@@ -44,7 +44,7 @@ def test_only_reference_clauses_are_removed(sql):
     after_sql = relax_columns(sql, REFS, "t_new")
     after_cols, after_fks = columns(after_sql)
     assert [c[0] for c in after_cols] == [c[0] for c in before_cols]
-    for b, a in zip(before_cols, after_cols):
+    for b, a in zip(before_cols, after_cols, strict=True):
         if b[0] in REFS:
             # NOT NULL gone, except where a PRIMARY KEY of a WITHOUT ROWID table implies it
             assert a[2] == (1 if "WITHOUT ROWID" in sql and b[4] else 0)

@@ -8,6 +8,7 @@ side by side, never by timed assertions in tests.
 from __future__ import annotations
 
 import compileall
+import contextlib
 import json
 import os
 import platform
@@ -142,11 +143,9 @@ def bench_triage(rows: int, files: int, folder: Path, repeat: int) -> list[Measu
 
 def machine() -> dict[str, str]:
     cpu = "unknown"
-    try:
+    with contextlib.suppress(OSError, StopIteration):
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                    if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     try:
         mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                    if line.startswith("MemTotal")) / 1024 / 1024

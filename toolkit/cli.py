@@ -258,7 +258,8 @@ def parse_insert(text: str | None) -> dict | None:
         try:
             values = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise errors.RefusedError(f"--insert is not valid JSON ({exc.msg}); give column=value pairs or a JSON object.")
+            raise errors.RefusedError(
+                f"--insert is not valid JSON ({exc.msg}); give column=value pairs or a JSON object.") from exc
     else:
         values = {}
         for part in text.split(","):

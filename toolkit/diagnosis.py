@@ -308,7 +308,8 @@ def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyIn
             f"{where} REFERENCES {fk.parent_table} ({parent.row_count} rows), a leftover of a rebuild, while the "
             f"live rows are in {live.name if live else base} ({live.row_count if live else '?'} rows): a rename "
             "rewrote the clause.", table.name, cols))
-    for child_col, parent_col in zip(fk.columns, fk.parent_columns):
+    # Not strict: a REFERENCES naming no columns, to a parent without a PRIMARY KEY, has no parent columns.
+    for child_col, parent_col in zip(fk.columns, fk.parent_columns, strict=False):
         child = table.column(child_col)
         pcol = parent.column(parent_col) if parent else None
         if child and pcol and child.affinity != pcol.affinity:
@@ -338,7 +339,7 @@ def _emulated_violations(conn: sqlite3.Connection, table: TableInfo, fk: Foreign
     foreign_key_check cannot run on the table (another of its keys is broken)."""
     child = quote(table.name)
     not_null = " AND ".join(f"c.{quote(col)} IS NOT NULL" for col in fk.columns)
-    match = " AND ".join(f"p.{quote(pc)} = c.{quote(cc)}" for cc, pc in zip(fk.columns, fk.parent_columns))
+    match = " AND ".join(f"p.{quote(pc)} = c.{quote(cc)}" for cc, pc in zip(fk.columns, fk.parent_columns, strict=True))
     sql = (f"SELECT c.rowid FROM {child} AS c WHERE {not_null} AND NOT EXISTS "
            f"(SELECT 1 FROM {quote(fk.parent_table)} AS p WHERE {match})")
     for (rowid,) in conn.execute(sql):

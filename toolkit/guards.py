@@ -224,9 +224,9 @@ class BoundedPrintf:
             for size in (width, precision):
                 if size == "*":
                     size = queue.pop(0) if queue else 0
-                if isinstance(size, (int, float)) or (isinstance(size, str) and size.isdigit()):
-                    if abs(int(float(size))) > MAX_PRINTF_REPEAT:
-                        raise ValueError("printf width or precision over the toolkit's limit")
+                numeric = isinstance(size, (int, float)) or (isinstance(size, str) and size.isdigit())
+                if numeric and abs(int(float(size))) > MAX_PRINTF_REPEAT:
+                    raise ValueError("printf width or precision over the toolkit's limit")
         marks = ", ".join("?" * (1 + len(args)))
         return self.builtin.execute(f"SELECT printf({marks})", (fmt, *args)).fetchone()[0]
 

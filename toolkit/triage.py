@@ -11,6 +11,7 @@ that file's row ("the tool could not read this file safely"), never the end of t
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import faulthandler
 import multiprocessing
@@ -223,10 +224,8 @@ def _cap_memory() -> None:
         import resource
     except ImportError:  # not on this platform
         return
-    try:
+    with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
-    except (ValueError, OSError):
-        pass
     try:
         with open("/proc/self/statm") as fh:  # what the fork inherited from the parent already counts
             inherited = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
@@ -237,10 +236,8 @@ def _cap_memory() -> None:
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     if soft == resource.RLIM_INFINITY or soft > limit:
-        try:
+        with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-        except (ValueError, OSError):
-            pass
 
 
 def _inject_fault(path: str) -> None:
