@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from . import appmodel as app
 from .safe_access import check_indexes, index_damage, open_copy, sqlite_errors
@@ -230,55 +230,88 @@ def _fmt(value: Any) -> str:
 
 
 # --------------------------------------------------------------------------- schema findings
-def schema_findings(info: DatabaseInfo, state: str) -> list[Finding]:
-    findings: list[Finding] = []
+def _no_upscales_table(info: DatabaseInfo, state: str) -> list[Finding]:
+    if info.table(app.UPSCALES) is not None:
+        return []
+    return [Finding(
+        "no-upscales-table", "error",
+        f"{info.database} has no {app.UPSCALES} table, so it is not the video app's database "
+        "(or predates migration 026); ask the customer for the app's database file.", app.UPSCALES)]
+
+
+def _fk_constraints_present(info: DatabaseInfo, state: str) -> list[Finding]:
     up = info.table(app.UPSCALES)
+    return [Finding(
+        "fk-constraints-present", "error",
+        f"{app.UPSCALES}.{column} still has FOREIGN KEY REFERENCES {fk.parent_table}"
+        f"({', '.join(fk.parent_columns) or '?'}) ON DELETE {fk.on_delete}, so every new upscale "
+        f"needs a matching {fk.parent_table} row; migration 030 removes it.", app.UPSCALES, column)
+        for fk in (up.foreign_keys if up else []) for column in fk.columns if column in app.REFERENCE_COLUMNS]
+
+
+def _fk_columns_not_null(info: DatabaseInfo, state: str) -> list[Finding]:
+    up = info.table(app.UPSCALES)
+    return [Finding(
+        "fk-columns-not-null", "warning",
+        f"{app.UPSCALES}.{column.name} is NOT NULL, so an upscale cannot be saved without a "
+        f"{column.name}; migration 030 makes it nullable.", app.UPSCALES, column.name)
+        for column in (up.columns if up else []) if column.name in app.REFERENCE_COLUMNS and column.notnull]
+
+
+def _recorded_version_mismatch(info: DatabaseInfo, state: str) -> list[Finding]:
+    if info.recorded_version is None or state not in ("strict", "partially-relaxed"):
+        return []
+    claim = 30 if info.recorded_version >= 30 else 28 if info.recorded_version >= 28 else None
+    if not (claim == 30 or (claim == 28 and state == "strict")):
+        return []
+    return [Finding(
+        "recorded-version-mismatch", "warning",
+        f"The file records version {info.recorded_version} (in {info.version_source}), which claims migration "
+        f"{claim:03d} ran, but {app.UPSCALES} is {state}: the schema is the truth, and the migration "
+        "was recorded without taking effect.", app.UPSCALES)]
+
+
+def _leftover_migration_table(table: TableInfo, existing: set[str]) -> list[Finding]:
+    base = leftover_base(table.name, existing)
+    if not base:
+        return []
+    return [Finding(
+        "leftover-migration-table", "warning",
+        f"{table.name} ({table.row_count} rows) looks like a leftover of a migration that rebuilt "
+        f"{base}; it was never dropped, so check which table holds the live rows before removing it.",
+        table.name, count=table.row_count)]
+
+
+def _table_findings(info: DatabaseInfo, state: str) -> list[Finding]:
+    """Each table's foreign-key findings, then whether it is a leftover, table by table."""
     existing = {t.name.lower() for t in info.tables}
-    if up is None:
-        findings.append(Finding(
-            "no-upscales-table", "error",
-            f"{info.database} has no {app.UPSCALES} table, so it is not the video app's database "
-            "(or predates migration 026); ask the customer for the app's database file.", app.UPSCALES))
-    else:
-        for fk in up.foreign_keys:
-            for column in fk.columns:
-                if column in app.REFERENCE_COLUMNS:
-                    findings.append(Finding(
-                        "fk-constraints-present", "error",
-                        f"{app.UPSCALES}.{column} still has FOREIGN KEY REFERENCES {fk.parent_table}"
-                        f"({', '.join(fk.parent_columns) or '?'}) ON DELETE {fk.on_delete}, so every new upscale "
-                        f"needs a matching {fk.parent_table} row; migration 030 removes it.", app.UPSCALES, column))
-        for column in up.columns:
-            if column.name in app.REFERENCE_COLUMNS and column.notnull:
-                findings.append(Finding(
-                    "fk-columns-not-null", "warning",
-                    f"{app.UPSCALES}.{column.name} is NOT NULL, so an upscale cannot be saved without a "
-                    f"{column.name}; migration 030 makes it nullable.", app.UPSCALES, column.name))
-    if info.recorded_version is not None and state in ("strict", "partially-relaxed"):
-        claim = 30 if info.recorded_version >= 30 else 28 if info.recorded_version >= 28 else None
-        if claim == 30 or (claim == 28 and state == "strict"):
-            findings.append(Finding(
-                "recorded-version-mismatch", "warning",
-                f"The file records version {info.recorded_version} (in {info.version_source}), which claims migration "
-                f"{claim:03d} ran, but {app.UPSCALES} is {state}: the schema is the truth, and the migration "
-                "was recorded without taking effect.", app.UPSCALES))
+    findings: list[Finding] = []
     for table in info.tables:
         for fk in table.foreign_keys:
             findings += _foreign_key_findings(info, table, fk, existing)
-        base = leftover_base(table.name, existing)
-        if base:
-            findings.append(Finding(
-                "leftover-migration-table", "warning",
-                f"{table.name} ({table.row_count} rows) looks like a leftover of a migration that rebuilt "
-                f"{base}; it was never dropped, so check which table holds the live rows before removing it.",
-                table.name, count=table.row_count))
-    if info.wal_frames:
-        findings.append(Finding(
-            "wal-not-checkpointed", "info",
-            f"{Path(info.database).name}-wal holds {info.wal_frames} un-checkpointed pages that the app sees "
-            "(included in this diagnosis); a copy of the .db without its -wal would miss them.",
-            count=info.wal_frames))
+        findings += _leftover_migration_table(table, existing)
     return findings
+
+
+def _wal_not_checkpointed(info: DatabaseInfo, state: str) -> list[Finding]:
+    if not info.wal_frames:
+        return []
+    return [Finding(
+        "wal-not-checkpointed", "info",
+        f"{Path(info.database).name}-wal holds {info.wal_frames} un-checkpointed pages that the app sees "
+        "(included in this diagnosis); a copy of the .db without its -wal would miss them.",
+        count=info.wal_frames)]
+
+
+#: The schema's findings, in the order they are reported.
+_SCHEMA_FINDERS: tuple[Callable[[DatabaseInfo, str], list[Finding]], ...] = (
+    _no_upscales_table, _fk_constraints_present, _fk_columns_not_null, _recorded_version_mismatch,
+    _table_findings, _wal_not_checkpointed,
+)
+
+
+def schema_findings(info: DatabaseInfo, state: str) -> list[Finding]:
+    return [finding for finder in _SCHEMA_FINDERS for finding in finder(info, state)]
 
 
 def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyInfo,
