@@ -379,6 +379,37 @@ def _emulated_violations(conn: sqlite3.Connection, table: TableInfo, fk: Foreign
         yield rowid
 
 
+def _count_violation(v: Violation, rowid: Any, probe: tuple[str, int] | None, probe_fails: set[int]) -> None:
+    if probe and probe == (v.table, rowid):
+        probe_fails.add(v.fk.id)
+        return
+    v.count += 1
+    if len(v.examples) < EXAMPLES:
+        v.examples.append(rowid)
+
+
+def _table_violations(conn: sqlite3.Connection, table: TableInfo, probe: tuple[str, int] | None,
+                      probe_fails: set[int], notes: list[str]) -> list[Violation]:
+    """One table's violated foreign keys: SQLite's foreign_key_check, else (when a broken
+    declaration stops it) the healthy keys checked in SQL."""
+    by_id = {fk.id: Violation(table.name, fk) for fk in table.foreign_keys}
+    try:
+        for _, rowid, _, fkid in conn.execute(f"PRAGMA foreign_key_check({quote(table.name)})"):
+            _count_violation(by_id[fkid], rowid, probe, probe_fails)
+    except sqlite3.OperationalError as exc:
+        if "interrupted" in str(exc):
+            raise
+        notes.append(f"{table.name}: {exc}")
+        probe_fails.clear() if probe and probe[0] == table.name else None
+        for v in by_id.values():
+            v.count, v.examples = 0, []
+            if _broken(v.fk) or table.without_rowid:
+                continue
+            for rowid in _emulated_violations(conn, table, v.fk):
+                _count_violation(v, rowid, probe, probe_fails)
+    return [v for v in by_id.values() if v.count]
+
+
 def foreign_key_violations(conn: sqlite3.Connection, info: DatabaseInfo, probe: tuple[str, int] | None = None
                            ) -> tuple[list[Violation], set[int], list[str]]:
     """Every row of every table that violates a foreign key, table by table, so one broken
@@ -387,34 +418,9 @@ def foreign_key_violations(conn: sqlite3.Connection, info: DatabaseInfo, probe: 
     result: list[Violation] = []
     probe_fails: set[int] = set()
     notes: list[str] = []
-
-    def add(v: Violation, rowid: Any) -> None:
-        if probe and probe == (v.table, rowid):
-            probe_fails.add(v.fk.id)
-            return
-        v.count += 1
-        if len(v.examples) < EXAMPLES:
-            v.examples.append(rowid)
-
     for table in info.tables:
-        if not table.foreign_keys:
-            continue
-        by_id = {fk.id: Violation(table.name, fk) for fk in table.foreign_keys}
-        try:
-            for _, rowid, _, fkid in conn.execute(f"PRAGMA foreign_key_check({quote(table.name)})"):
-                add(by_id[fkid], rowid)
-        except sqlite3.OperationalError as exc:
-            if "interrupted" in str(exc):
-                raise
-            notes.append(f"{table.name}: {exc}")
-            probe_fails.clear() if probe and probe[0] == table.name else None
-            for v in by_id.values():
-                v.count, v.examples = 0, []
-                if _broken(v.fk) or table.without_rowid:
-                    continue
-                for rowid in _emulated_violations(conn, table, v.fk):
-                    add(v, rowid)
-        result += [v for v in by_id.values() if v.count]
+        if table.foreign_keys:
+            result += _table_violations(conn, table, probe, probe_fails, notes)
     return result, probe_fails, notes
 
 
