@@ -651,6 +651,30 @@ def diagnose(path: str | Path, insert: dict[str, Any] | None = None, *, full_che
 
 
 # --------------------------------------------------------------------------- the answer
+def _other_failure_sentence(sim: InsertSimulation) -> str:
+    """The insert fails for a reason other than a foreign key (and perhaps for its references too)."""
+    meaning = OTHER_FAILURES.get(sim.error_code or "", "compare the app's insert with this table's columns, "
+                                 "constraints and triggers")
+    also = [r.explanation for r in sim.references if r.reason != "ok"]
+    then = f"; once that is solved it would still fail because {'; and '.join(also)}" if also else ""
+    return (f"The insert fails with '{sim.error}' ({sim.error_code or 'SQLite error'}), which is not a foreign "
+            f"key: {meaning}{then}.")
+
+
+def _failing_references_sentence(sim: InsertSimulation) -> str:
+    parts = [r.explanation for r in sim.references if r.reason != "ok"]
+    fixes = []
+    for r in sim.references:
+        if r.reason == "missing-row" and "the live" not in r.explanation:
+            fixes.append(f"restore the {r.parent_table} row")
+        elif r.reason in ("near-miss", "type-mismatch"):
+            fixes.append(f"correct the {r.parent_table} key")
+    remedy = "apply migration 030 (python -m toolkit fix)"
+    if fixes:
+        remedy += f" or {' and '.join(dict.fromkeys(fixes))}"
+    return f"The insert fails because {'; and '.join(parts)}; {remedy}."
+
+
 def answer_sentence(d: Diagnosis) -> str:
     sim = d.insert_simulation
     name = Path(d.database).name
@@ -658,25 +682,12 @@ def answer_sentence(d: Diagnosis) -> str:
         return (f"{name} has no {app.UPSCALES} table, so it is not the video app's database; "
                 "ask the customer for the app's database file.")
     if not sim.attempted:
-        return (f"No generation exists in {name} yet, so there is nothing to upscale; the table is {d.state}, "
-                + ("so apply migration 030 before the first upscale." if d.needs_migration_030 else "so nothing to do."))
+        then = "so apply migration 030 before the first upscale." if d.needs_migration_030 else "so nothing to do."
+        return f"No generation exists in {name} yet, so there is nothing to upscale; the table is {d.state}, " + then
     if sim.fails_otherwise:
-        meaning = OTHER_FAILURES.get(sim.error_code or "", "compare the app's insert with this table's columns, "
-                                     "constraints and triggers")
-        also = [r.explanation for r in sim.references if r.reason != "ok"]
-        then = f"; once that is solved it would still fail because {'; and '.join(also)}" if also else ""
-        return (f"The insert fails with '{sim.error}' ({sim.error_code or 'SQLite error'}), which is not a foreign "
-                f"key: {meaning}{then}.")
+        return _other_failure_sentence(sim)
     if sim.failing:
-        parts = [r.explanation for r in sim.references if r.reason != "ok"]
-        fixes = []
-        for r in sim.references:
-            if r.reason == "missing-row" and "the live" not in r.explanation:
-                fixes.append(f"restore the {r.parent_table} row")
-            elif r.reason in ("near-miss", "type-mismatch"):
-                fixes.append(f"correct the {r.parent_table} key")
-        remedy = "apply migration 030 (python -m toolkit fix)" + (f" or {' and '.join(dict.fromkeys(fixes))}" if fixes else "")
-        return f"The insert fails because {'; and '.join(parts)}; {remedy}."
+        return _failing_references_sentence(sim)
     if not sim.ok:
         return (f"The insert fails with '{sim.error}', which is not one of its three references; "
                 "compare the app's insert with this table's columns and constraints.")
