@@ -13,7 +13,8 @@ def columns(sql):
     conn = sqlite3.connect(":memory:")
     conn.execute(sql)
     name = conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'").fetchone()[0]
-    cols = conn.execute("SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?)", (name,)).fetchall()
+    cols = conn.execute("SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?)",
+                        (name,)).fetchall()
     fks = conn.execute("SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list(?)", (name,)).fetchall()
     return cols, fks
 

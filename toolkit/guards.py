@@ -140,7 +140,24 @@ last_stop: Deadline | None = None
 #: SQLite's own functions (3.40 and later) that compute a value from their arguments and touch
 #: nothing outside the statement.  A view or trigger may call these and nothing else; every
 #: function of the running SQLite is either here or in DENIED_FUNCTIONS (a test holds that).
-BUILTIN_FUNCTIONS = frozenset(["->", "->>", "abs", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "avg", "ceil", "ceiling", "char", "coalesce", "concat", "concat_ws", "cos", "cosh", "count", "cume_dist", "current_date", "current_time", "current_timestamp", "date", "datetime", "degrees", "dense_rank", "exp", "first_value", "floor", "format", "glob", "group_concat", "hex", "if", "ifnull", "iif", "instr", "json", "json_array", "json_array_length", "json_error_position", "json_extract", "json_group_array", "json_group_object", "json_insert", "json_object", "json_patch", "json_pretty", "json_quote", "json_remove", "json_replace", "json_set", "json_type", "json_valid", "jsonb", "jsonb_array", "jsonb_extract", "jsonb_group_array", "jsonb_group_object", "jsonb_insert", "jsonb_object", "jsonb_patch", "jsonb_remove", "jsonb_replace", "jsonb_set", "julianday", "lag", "last_value", "lead", "length", "like", "likelihood", "likely", "ln", "log", "log10", "log2", "lower", "ltrim", "max", "min", "mod", "nth_value", "ntile", "nullif", "octet_length", "percent_rank", "pi", "pow", "power", "printf", "quote", "radians", "random", "randomblob", "rank", "replace", "round", "row_number", "rtrim", "sign", "sin", "sinh", "soundex", "sqlite_version", "sqlite_source_id", "sqrt", "strftime", "string_agg", "substr", "substring", "subtype", "sum", "tan", "tanh", "time", "timediff", "total", "trim", "trunc", "typeof", "unhex", "unicode", "unistr", "unistr_quote", "unixepoch", "unlikely", "upper", "zeroblob", "changes", "total_changes", "last_insert_rowid", "sqlite_compileoption_get", "sqlite_compileoption_used", "bm25", "highlight", "snippet", "match", "matchinfo", "offsets", "optimize", "rtreecheck", "rtreedepth", "rtreenode"]) | frozenset({
+BUILTIN_FUNCTIONS = frozenset([
+    "->", "->>", "abs", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "avg", "ceil", "ceiling", "char",
+    "coalesce", "concat", "concat_ws", "cos", "cosh", "count", "cume_dist", "current_date", "current_time",
+    "current_timestamp", "date", "datetime", "degrees", "dense_rank", "exp", "first_value", "floor", "format", "glob",
+    "group_concat", "hex", "if", "ifnull", "iif", "instr", "json", "json_array", "json_array_length",
+    "json_error_position", "json_extract", "json_group_array", "json_group_object", "json_insert", "json_object",
+    "json_patch", "json_pretty", "json_quote", "json_remove", "json_replace", "json_set", "json_type", "json_valid",
+    "jsonb", "jsonb_array", "jsonb_extract", "jsonb_group_array", "jsonb_group_object", "jsonb_insert", "jsonb_object",
+    "jsonb_patch", "jsonb_remove", "jsonb_replace", "jsonb_set", "julianday", "lag", "last_value", "lead", "length",
+    "like", "likelihood", "likely", "ln", "log", "log10", "log2", "lower", "ltrim", "max", "min", "mod", "nth_value",
+    "ntile", "nullif", "octet_length", "percent_rank", "pi", "pow", "power", "printf", "quote", "radians", "random",
+    "randomblob", "rank", "replace", "round", "row_number", "rtrim", "sign", "sin", "sinh", "soundex", "sqlite_version",
+    "sqlite_source_id", "sqrt", "strftime", "string_agg", "substr", "substring", "subtype", "sum", "tan", "tanh",
+    "time", "timediff", "total", "trim", "trunc", "typeof", "unhex", "unicode", "unistr", "unistr_quote", "unixepoch",
+    "unlikely", "upper", "zeroblob", "changes", "total_changes", "last_insert_rowid", "sqlite_compileoption_get",
+    "sqlite_compileoption_used", "bm25", "highlight", "snippet", "match", "matchinfo", "offsets", "optimize",
+    "rtreecheck", "rtreedepth", "rtreenode",
+]) | frozenset({
     # SQLite's ALTER TABLE runs these on its own schema; SQL cannot call them (SQLITE_FUNC_INTERNAL)
     "sqlite_rename_table", "sqlite_rename_column", "sqlite_rename_test", "sqlite_rename_quotefix",
     "sqlite_drop_column",

@@ -13,7 +13,11 @@ from pathlib import Path
 from . import appmodel as app
 from .sqlnames import quote
 
-WORDS = ["sunset", "neon", "city", "drone", "fox", "snow", "slow", "motion", "ocean", "waves", "golden", "hour", "cinematic", "robot", "barista", "latte", "timelapse", "clouds", "mountains", "handheld", "vintage", "film", "grain", "paper", "boat", "rain", "macro", "lens"]
+WORDS = [
+    "sunset", "neon", "city", "drone", "fox", "snow", "slow", "motion", "ocean", "waves", "golden", "hour", "cinematic",
+    "robot", "barista", "latte", "timelapse", "clouds", "mountains", "handheld", "vintage", "film", "grain", "paper",
+    "boat", "rain", "macro", "lens",
+]
 
 
 def large_database(path: str | Path, n: int = 1_000_000, *, seed: int = 26) -> Path:

@@ -26,7 +26,11 @@ HEADLINE = "v26_seed_failure.db"
 #: The committed samples (present in a checkout or an editable install).
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample_dbs"
 EPOCH = datetime(2025, 3, 1, 9, 0, 0)
-WORDS = ["sunset over a neon city", "drone shot", "a red fox in fresh snow", "slow motion", "ocean waves at golden hour", "cinematic", "a robot barista pouring latte art", "timelapse of clouds over mountains", "handheld", "vintage film grain", "a paper boat in the rain", "macro lens"]
+WORDS = [
+    "sunset over a neon city", "drone shot", "a red fox in fresh snow", "slow motion", "ocean waves at golden hour",
+    "cinematic", "a robot barista pouring latte art", "timelapse of clouds over mountains", "handheld",
+    "vintage film grain", "a paper boat in the rain", "macro lens",
+]
 
 
 def _ts(minutes: float) -> str:
