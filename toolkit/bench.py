@@ -137,8 +137,8 @@ def bench_triage(rows: int, files: int, folder: Path, repeat: int) -> list[Measu
     for i in range(files):
         shutil.copyfile(source, queue / f"customer_{i:02d}.db")
     cores = os.cpu_count() or 1
-    return [measure(f"triage {files} files --jobs {jobs}", rows * files, _toolkit("triage", str(queue), "--jobs", str(jobs)),
-                    repeat) for jobs in sorted({1, cores})]
+    return [measure(f"triage {files} files --jobs {jobs}", rows * files,
+                    _toolkit("triage", str(queue), "--jobs", str(jobs)), repeat) for jobs in sorted({1, cores})]
 
 
 def machine() -> dict[str, str]:
@@ -230,7 +230,8 @@ def render(sizes: dict[int, tuple[list[Measurement], float]], triage: list[Measu
     for rows, fix_ok, su_ok, diag_ok, rss_ok, floor_fix, floor_diag in verdicts:
         floor = (f" (Python's start-up and imports alone, doing no work, take {floor_fix:.2f}× the fix baseline and "
                  f"{floor_diag:.2f}× the diagnose baseline at this size)" if not (fix_ok and diag_ok) else "")
-        lines.append(f"- {rows:,} rows: fix within 1.5× of the bare sqlite3 baseline: **{'met' if fix_ok else 'NOT met'}**; "
+        lines.append(f"- {rows:,} rows: fix within 1.5× of the bare sqlite3 baseline: "
+                     f"**{'met' if fix_ok else 'NOT met'}**; "
                      f"faster than sqlite-utils transform: **{'met' if su_ok else 'NOT met'}**; diagnose within 1.5× "
                      f"of its baseline: **{'met' if diag_ok else 'NOT met'}**; peak RSS under 150 MB: "
                      f"**{'met' if rss_ok else 'NOT met'}**{floor}.")
@@ -247,7 +248,8 @@ def run(rows: list[int], out: Path, repeat: int = 3, triage_files: int = 8, tria
         for n in rows:
             print(f"benchmarking {n:,} rows ...", file=sys.stderr, flush=True)
             sizes[n] = bench_size(n, folder, repeat)
-        triage = bench_triage(triage_rows or min(rows[-1], 100_000), triage_files, folder, repeat) if triage_files else []
+        triage = (bench_triage(triage_rows or min(rows[-1], 100_000), triage_files, folder, repeat)
+                  if triage_files else [])
     text = render(sizes, triage, command)
     out.write_text(text)
     return text

@@ -110,7 +110,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
             print(plan.script(), end="")
         return errors.EXIT_OK
     if not args.out:
-        raise errors.RefusedError("fix needs --out FIXED.db (the fix only ever writes a copy), or --sql to print the script.")
+        raise errors.RefusedError(
+            "fix needs --out FIXED.db (the fix only ever writes a copy), or --sql to print the script.")
     result = apply_030(args.db, args.out, force=args.force, full_check=args.full_check)
     if args.json:
         _print_json(result.to_dict())
@@ -145,7 +146,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
     rows = triage(args.paths, jobs=args.jobs, progress=sys.stderr.isatty(), scheduler=args.scheduler,
                   full_check=args.full_check)
     if not rows:
-        raise errors.RefusedError(f"No files found in {', '.join(args.paths)}; give database files or folders holding them.")
+        raise errors.RefusedError(
+            f"No files found in {', '.join(args.paths)}; give database files or folders holding them.")
     for row in rows:
         if row.error:
             print(f"error: {row.error}", file=sys.stderr)
@@ -153,7 +155,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
         try:
             write_csv(rows, args.csv)
         except OSError as exc:
-            raise errors.RefusedError(f"Cannot write --csv {args.csv} ({exc.strerror}); choose a writable path.") from None
+            raise errors.RefusedError(
+                f"Cannot write --csv {args.csv} ({exc.strerror}); choose a writable path.") from None
     if args.json:
         from dataclasses import asdict
 
@@ -228,7 +231,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(render_fix(result))
     html = save_report(report, out / "report.html")
     picture = _demo_picture(report, out / "references.svg")
-    fixed = result.output if result and result.output else "(no fixed copy: " + (result.reason if result else d.answer) + ")"
+    fixed = (result.output if result and result.output
+             else "(no fixed copy: " + (result.reason if result else d.answer) + ")")
     print()
     print(f"Answer: {d.answer}")
     print(f"Original unchanged (SHA-256 checked, sidecars included): {db}")
@@ -319,9 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     limits = argparse.ArgumentParser(add_help=False)
     limits.add_argument("--time-limit", type=float, metavar="SECONDS",
-                        help="how long SQLite may work on one file (default: 20 s plus 1 s per 5 MB, for the whole command)")
+                        help="how long SQLite may work on one file "
+                             "(default: 20 s plus 1 s per 5 MB, for the whole command)")
 
-    p = sub.add_parser("inspect", parents=[limits], help="show a database's tables, columns, foreign keys, indexes, triggers")
+    p = sub.add_parser("inspect", parents=[limits],
+                       help="show a database's tables, columns, foreign keys, indexes, triggers")
     p.add_argument("db", help="the customer's database file")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=cmd_inspect)
@@ -334,14 +340,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-check", action="store_true", help="run PRAGMA integrity_check instead of quick_check")
     p.set_defaults(func=cmd_diagnose)
 
-    p = sub.add_parser("fix", parents=[limits], help="apply migration 030 to a copy, prove it lossless, write it to --out")
+    p = sub.add_parser("fix", parents=[limits],
+                       help="apply migration 030 to a copy, prove it lossless, write it to --out")
     p.add_argument("db", help="the customer's database file (only read)")
     p.add_argument("--out", help="where to write the fixed copy (never overwritten without --force)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.add_argument("--sql", action="store_true",
                    help="print the exact SQL script of the fix for this file (alone: apply nothing)")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
-    p.add_argument("--full-check", action="store_true", help="prove with PRAGMA integrity_check (slower) instead of quick_check")
+    p.add_argument("--full-check", action="store_true",
+                   help="prove with PRAGMA integrity_check (slower) instead of quick_check")
     p.set_defaults(func=cmd_fix)
 
     p = sub.add_parser("report", parents=[limits], help="write a self-contained HTML (or Markdown) case record")
@@ -351,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-check", action="store_true", help="use PRAGMA integrity_check")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("diagram", parents=[limits], help="draw the references around a table, the failing one in red (Graphviz)")
+    p = sub.add_parser("diagram", parents=[limits],
+                       help="draw the references around a table, the failing one in red (Graphviz)")
     p.add_argument("db", help="the customer's database file (only read)")
     p.add_argument("--out", required=True, help="the picture to write: FILE.svg, FILE.png or FILE.html")
     p.add_argument("--table", default="veo3_video_upscales", help="the table of interest (default: %(default)s)")
@@ -366,7 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/demo", help="folder for the outputs (default: out/demo)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("triage", parents=[limits], help="diagnose many files (and folders) into one table, on every core")
+    p = sub.add_parser("triage", parents=[limits],
+                       help="diagnose many files (and folders) into one table, on every core")
     p.add_argument("paths", nargs="+", help="database files and folders")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes to use (default: every core)")
     p.add_argument("--csv", help="also write the rows to this CSV file")

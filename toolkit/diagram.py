@@ -115,7 +115,8 @@ class Diagram:
                    f"{e.parent}:{_port(self.box_by_id(e.parent), e.parent_columns)}",
                    **_edge_attrs(e))
         if self.omitted:
-            g.node("more", label=f"<{_label_text(f'+ {self.omitted} more tables not drawn (raise --depth or --max-tables)')}>",
+            more = f"+ {self.omitted} more tables not drawn (raise --depth or --max-tables)"
+            g.node("more", label=f"<{_label_text(more)}>",
                    shape="note", color=GREY, fontcolor=GREY, id="omitted")
         return g
 
@@ -305,7 +306,8 @@ def _port(box: Box, columns: list[str]) -> str:
 def _box_label(b: Box) -> str:
     head = "#fcf3cf" if b.focus else ("#ffffff" if b.ghost else "#d6e4f0")  # red is kept for failures
     border = GREY if b.ghost else INK
-    rows = ["missing table" if b.ghost else ("? rows" if b.rows is None else f"{b.rows:,} row{'s' if b.rows != 1 else ''}")]
+    rows = ["missing table" if b.ghost
+            else ("? rows" if b.rows is None else f"{b.rows:,} row{'s' if b.rows != 1 else ''}")]
     cells = [f'<TR><TD PORT="title" BGCOLOR="{head}"><B>{_name(b.name)}</B></TD></TR>',
              f'<TR><TD><FONT POINT-SIZE="9" COLOR="#555555">{rows[0]}</FONT></TD></TR>']
     for i, c in enumerate(b.columns()):
@@ -400,7 +402,8 @@ def diagram_html(diagnosis: Diagnosis, after: DatabaseInfo | None = None) -> str
     drawing = drawing_of(diagnosis, after)
     if drawing is None:
         return ""
-    return f'<div class="fk-diagram-box">{html_or_reason(drawing.html if isinstance(drawing, DiagramPair) else drawing.svg)}</div>'
+    picture = drawing.html if isinstance(drawing, DiagramPair) else drawing.svg
+    return f'<div class="fk-diagram-box">{html_or_reason(picture)}</div>'
 
 
 def write(drawing: Diagram | DiagramPair, out: str | Path) -> Path:
@@ -417,7 +420,8 @@ def write(drawing: Diagram | DiagramPair, out: str | Path) -> Path:
         data = drawing.png()
     else:
         raise errors.RefusedError(f"Cannot write a diagram{' pair' if isinstance(drawing, DiagramPair) else ''} as "
-                                  f"{out.name}: give --out a name ending in .svg{'' if isinstance(drawing, DiagramPair) else ', .png'} "
+                                  f"{out.name}: give --out a name ending in "
+                                  f".svg{'' if isinstance(drawing, DiagramPair) else ', .png'} "
                                   "or .html.")
     tmp = out.with_name(f".{out.name}.partial")
     tmp.write_bytes(data)

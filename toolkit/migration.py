@@ -7,7 +7,8 @@ SQLite's documented procedure for changes ALTER TABLE cannot make
  1. foreign keys off, outside the transaction;  2. BEGIN;
  3. create the new table from the ORIGINAL declaration, with only the foreign-key clauses
     on the three reference columns and their NOT NULLs removed;
- 4. copy every row, rowids kept (as stored records where SQLite can);  5. drop the views and triggers that name the table;
+ 4. copy every row, rowids kept (as stored records where SQLite can);
+ 5. drop the views and triggers that name the table;
  6. drop the old table;  7. rename the new one into place;
  8. recreate every index, trigger and view verbatim;  9. restore the AUTOINCREMENT counter;
 10. record version 30 the way the file records versions;  11. COMMIT;  12. foreign keys on.
@@ -112,7 +113,8 @@ class Proof:
             ("every other column and foreign key unchanged", self.other_columns_unchanged),
             ("foreign keys on the three columns removed, the columns nullable",
              self.foreign_keys_removed and self.columns_nullable),
-            ("every other table has its rows; the fix's own writes fired none of the file's triggers", self.other_tables_unchanged),
+            ("every other table has its rows; the fix's own writes fired none of the file's triggers",
+             self.other_tables_unchanged),
             (f"PRAGMA {self.integrity_check} ok", self.integrity_ok),
             insert,
             ("the original is byte-identical (SHA-256, sidecars included)", self.original_unchanged),
@@ -191,7 +193,8 @@ def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
     new = _free_name(info, table.name)
     create = relax_columns(table.sql, set(app.REFERENCE_COLUMNS), new)
     columns = [c.name for c in table.columns if not c.generated]
-    rowid_alias = next((a for a in ("rowid", "_rowid_", "oid") if a not in {c.name.lower() for c in table.columns}), None)
+    names = {c.name.lower() for c in table.columns}
+    rowid_alias = next((a for a in ("rowid", "_rowid_", "oid") if a not in names), None)
     copy_rowid = not table.without_rowid and rowid_alias is not None
     cols_sql = ", ".join(quote(c) for c in columns)
     target = f"{rowid_alias}, {cols_sql}" if copy_rowid else cols_sql
@@ -441,7 +444,8 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
     return Proof(
         rows_before=rows_before, rows_after=rows_after, data_identical=data_identical,
         rowids_kept=differing == 0 and not before_table.without_rowid, indexes_preserved=indexes_ok,
-        triggers_preserved=triggers_ok, views_preserved=views_ok, other_columns_unchanged=others_same and other_fks_same,
+        triggers_preserved=triggers_ok, views_preserved=views_ok,
+        other_columns_unchanged=others_same and other_fks_same,
         foreign_keys_removed=fks_removed, columns_nullable=nullable, other_tables_unchanged=tables_same,
         integrity_ok=messages == ["ok"], integrity_check=pragma,
         insert_before_ok=False, insert_after_ok=insert_after.ok if insert_after else True, problems=problems,
@@ -451,16 +455,19 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
 
 # --------------------------------------------------------------------------- apply
 def _prepare_dest(src: Path, dest: Path, force: bool) -> None:
-    if dest.resolve() == src.resolve() or dest.resolve() in {Path(f"{src}{s}").resolve() for s in ("-wal", "-shm", "-journal")}:
+    sidecars = {Path(f"{src}{s}").resolve() for s in ("-wal", "-shm", "-journal")}
+    if dest.resolve() == src.resolve() or dest.resolve() in sidecars:
         raise errors.RefusedError(f"--out {dest} is the customer's file itself; the fix only ever writes a copy.", src)
     if dest.is_dir():
         raise errors.RefusedError(f"--out {dest} is a folder; give the path of the file to write.", src)
     if dest.exists() and not force:
-        raise errors.OutputExistsError(f"{dest} already exists; choose another --out, or add --force to replace it.", src)
+        raise errors.OutputExistsError(
+            f"{dest} already exists; choose another --out, or add --force to replace it.", src)
     if not dest.parent.is_dir():
         raise errors.RefusedError(f"The folder of --out {dest} does not exist; create it first.", src)
     if not os.access(dest.parent, os.W_OK | os.X_OK):
-        raise errors.RefusedError(f"The folder of --out {dest} is read-only; write the fixed copy somewhere writable.", src)
+        raise errors.RefusedError(
+            f"The folder of --out {dest} is read-only; write the fixed copy somewhere writable.", src)
 
 
 def plan_for(src: str | Path) -> tuple[Plan | None, str, DatabaseInfo]:
@@ -491,7 +498,8 @@ def apply_030(src: str | Path, dest: str | Path, *, force: bool = False, full_ch
     try:
         workdir = work_folder("fix", dest.parent, hidden=True)
     except OSError as exc:
-        raise errors.RefusedError(f"Cannot write beside --out {dest} ({exc.strerror}); choose a writable folder.", src) from None
+        raise errors.RefusedError(
+            f"Cannot write beside --out {dest} ({exc.strerror}); choose a writable folder.", src) from None
     try:
         return _apply_in(src, dest, workdir, force=force, full_check=full_check, started=started)
     finally:
@@ -560,7 +568,8 @@ def _fsync(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: bool, started: float) -> MigrationResult:
+def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: bool,
+              started: float) -> MigrationResult:
     before_path, after_path = workdir / "before.db", workdir / "after.db"
     with ThreadPoolExecutor(max_workers=2) as background, sqlite_errors(src):
         try:
@@ -585,13 +594,15 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
                 values = default_values(conn, info) if up else None
                 insert_before = simulate_insert(conn, info, values) if values else None
                 state = table_state(info.table(app.UPSCALES))
-                result = MigrationResult(str(src), None, False, "", state, recorded_version_before=info.recorded_version)
+                result = MigrationResult(str(src), None, False, "", state,
+                                         recorded_version_before=info.recorded_version)
                 if state == "no-upscales-table":
                     plan_030(conn, info)  # raises the refusal
                 if state == "fixed":
                     input_check.result()
                     result.skipped = True
-                    result.reason = (f"{app.UPSCALES} already has no foreign keys on {', '.join(app.REFERENCE_COLUMNS)} "
+                    result.reason = (f"{app.UPSCALES} already has no foreign keys on "
+                                     f"{', '.join(app.REFERENCE_COLUMNS)} "
                                      "and they are nullable, so migration 030 has nothing to do; no copy was written.")
                     result.state_after = state
                     result.recorded_version_after = info.recorded_version

@@ -108,7 +108,8 @@ def per_connection_pragma() -> PerConnectionPragma:
             _create_parent_and_child(setup)
         # nothing about enforcement is stored in the file: each connection decides for itself
         with closing(connect(path)) as strict, closing(connect(path)) as lax:
-            rows = (ConnectionRow("A: ran PRAGMA foreign_keys = ON", set_foreign_keys(strict, True), _insert_child(strict)),
+            rows = (ConnectionRow("A: ran PRAGMA foreign_keys = ON", set_foreign_keys(strict, True),
+                                  _insert_child(strict)),
                     ConnectionRow("B: left at its default", foreign_keys(lax), _insert_child(lax)))
         with closing(connect(path)) as reader:
             orphans = reader.execute(

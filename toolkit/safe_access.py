@@ -461,7 +461,8 @@ def _check_utf8(src: Path, names: list[tuple[bytes, bytes]]) -> None:
             raw.decode("utf-8")
         except UnicodeDecodeError:
             raise errors.UnsafeContentError(
-                f"{src} has a {bytes(kind or b'').decode('utf-8', 'replace')} whose name is not valid UTF-8 text ({raw[:40]!r}); SQL cannot "
+                f"{src} has a {bytes(kind or b'').decode('utf-8', 'replace')} whose name is not valid UTF-8 text "
+                f"({raw[:40]!r}); SQL cannot "
                 "spell that name, so the toolkit stops here: ask which app wrote the file, or send it to "
                 "engineering.", src) from None
 

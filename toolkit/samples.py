@@ -73,7 +73,8 @@ def make_dataset(rng: random.Random, *, profiles: int = 6, projects: int = 24,
             "model": rng.choice(["veo-3.0-generate", "veo-3.0-fast"]),
             "video_path": f"videos/{i:05d}.mp4", "created_at": _ts(minute), "updated_at": _ts(minute + 2)})
     for gen in rng.sample(data.generations[:-1], min(upscales, len(data.generations) - 1)):
-        created = datetime.strptime(gen["created_at"], "%Y-%m-%dT%H:%M:%S.000Z") + timedelta(minutes=rng.uniform(1, 600))
+        created = (datetime.strptime(gen["created_at"], "%Y-%m-%dT%H:%M:%S.000Z")
+                   + timedelta(minutes=rng.uniform(1, 600)))
         status = rng.choice(["completed"] * 6 + ["failed", "processing"])
         data.upscales.append({
             "id": _uuid(rng), "source_generation_id": gen["id"], "profile_id": gen["profile_id"],
@@ -442,7 +443,8 @@ SCENARIOS: tuple[Scenario, ...] = (
              ("project_id",), "missing-row",
              "The generation and the profile exist, but its project row was deleted; people check the first two.",
              STRICT, build=_headline),
-    Scenario("cause_type_mismatch.db", "Parent key stored as integer 17 in an untyped column; the child holds text '17'",
+    Scenario("cause_type_mismatch.db",
+             "Parent key stored as integer 17 in an untyped column; the child holds text '17'",
              "strict", 27, ("project_id",), "type-mismatch",
              "veo3_projects.id has no declared type (BLOB affinity), so the text '17' never equals the integer 17.",
              STRICT + ("type-affinity-mismatch",), build=_type_mismatch),
@@ -493,7 +495,8 @@ SCENARIOS: tuple[Scenario, ...] = (
              ("project_id",), "missing-row",
              "Migrations 028 and 030 are recorded but the schema is as 026 left it.",
              STRICT + ("recorded-version-mismatch",), build=_recorded_not_applied(30)),
-    Scenario("v30_fixed.db", "Already fixed by 030 (the newest generation's project is deleted, and it does not matter)",
+    Scenario("v30_fixed.db",
+             "Already fixed by 030 (the newest generation's project is deleted, and it does not matter)",
              "fixed", 30, (), "ok", "No foreign keys remain on the three columns, so the insert succeeds.",
              (), build=_at_version(30)),
     Scenario("user_version_only.db", "Versions kept in PRAGMA user_version, no migrations table", "strict", 27,
@@ -542,7 +545,8 @@ def manifest_markdown() -> str:
         lines.append(
             f"| `{s.filename}` | {s.title} | {s.recorded_version if s.recorded_version is not None else '—'} | "
             f"{s.state or '—'} | {failing} | {s.why or '—'} | {', '.join(f'`{f}`' for f in s.findings) or '—'} |")
-    lines += ["", "The app's insert uses the newest generation's id with that generation's profile_id and project_id.", ""]
+    lines += ["", "The app's insert uses the newest generation's id with that generation's profile_id and project_id.",
+              ""]
     return "\n".join(lines)
 
 

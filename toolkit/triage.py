@@ -68,7 +68,8 @@ def triage_file(path: str | Path, full_check: bool = False) -> TriageRow:
     unusual = [f for f in ranked if f.code not in ("fk-constraints-present", "fk-columns-not-null")]
     top = (unusual or ranked)[0].code if ranked else ""
     return TriageRow(str(path), d.state, d.needs_migration_030, ", ".join(r.column for r in failing),
-                     ", ".join(r.reason for r in failing), top, d.answer, "", d.exit_code, time.perf_counter() - started)
+                     ", ".join(r.reason for r in failing), top, d.answer, "", d.exit_code,
+                     time.perf_counter() - started)
 
 
 def expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -266,7 +267,8 @@ def _triage_dask(files: list[str], scheduler: str, full_check: bool) -> list[Tri
     try:
         client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError) as exc:
-        raise errors.RefusedError(f"Cannot reach the Dask scheduler at {scheduler} ({exc}); check the address.") from None
+        raise errors.RefusedError(
+            f"Cannot reach the Dask scheduler at {scheduler} ({exc}); check the address.") from None
     try:
         futures = client.map(triage_file, files, full_check=full_check, pure=False)
         return client.gather(futures)

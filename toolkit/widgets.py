@@ -58,8 +58,10 @@ def frame_html(df: pd.DataFrame, row_style: Callable[[pd.Series], str] | None = 
     if row_style is not None:
         styler = styler.apply(lambda row: [row_style(row)] * len(row), axis=1)
     # Styler gives the table an id of its own, so ours is a data attribute: data-fk="after"
-    styler = styler.set_table_attributes(f'class="fk-table" data-fk="{html.escape(table_id)}"' if table_id else 'class="fk-table"')
-    styler = styler.set_table_styles([{"selector": "td, th", "props": "border: 1px solid #ddd; padding: 2px 6px; text-align: left;"}])
+    styler = styler.set_table_attributes(
+        f'class="fk-table" data-fk="{html.escape(table_id)}"' if table_id else 'class="fk-table"')
+    styler = styler.set_table_styles(
+        [{"selector": "td, th", "props": "border: 1px solid #ddd; padding: 2px 6px; text-align: left;"}])
     return styler.to_html()
 
 
