@@ -21,6 +21,7 @@ import tempfile
 import time
 from importlib import metadata
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime, UTC
 from pathlib import Path
 
@@ -58,7 +59,8 @@ class Measurement:
         return self.peak_kb / 1024
 
 
-def measure(label: str, rows: int, cmd: list[str], repeat: int, before=None) -> Measurement:
+def measure(label: str, rows: int, cmd: list[str], repeat: int,
+            before: Callable[[], object] | None = None) -> Measurement:
     m = Measurement(label, rows)
     for _ in range(repeat):
         if before:
@@ -228,13 +230,13 @@ def render(sizes: dict[int, tuple[list[Measurement], float]], triage: list[Measu
                          f"{m.median:.2f} | ×{one.median / m.median:.2f} |")
     lines += ["", "## Verdict", ""]
     for rows, fix_ok, su_ok, diag_ok, rss_ok, floor_fix, floor_diag in verdicts:
-        floor = (f" (Python's start-up and imports alone, doing no work, take {floor_fix:.2f}× the fix baseline and "
-                 f"{floor_diag:.2f}× the diagnose baseline at this size)" if not (fix_ok and diag_ok) else "")
+        why = (f" (Python's start-up and imports alone, doing no work, take {floor_fix:.2f}× the fix baseline and "
+               f"{floor_diag:.2f}× the diagnose baseline at this size)" if not (fix_ok and diag_ok) else "")
         lines.append(f"- {rows:,} rows: fix within 1.5× of the bare sqlite3 baseline: "
                      f"**{'met' if fix_ok else 'NOT met'}**; "
                      f"faster than sqlite-utils transform: **{'met' if su_ok else 'NOT met'}**; diagnose within 1.5× "
                      f"of its baseline: **{'met' if diag_ok else 'NOT met'}**; peak RSS under 150 MB: "
-                     f"**{'met' if rss_ok else 'NOT met'}**{floor}.")
+                     f"**{'met' if rss_ok else 'NOT met'}**{why}.")
     return "\n".join(lines) + "\n"
 
 

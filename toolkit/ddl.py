@@ -54,7 +54,8 @@ class Token:
 
 
 def tokenize(sql: str) -> list[Token]:
-    tokens = [Token(m.lastgroup, m.group(), m.start(), m.end()) for m in _TOKEN.finditer(sql)]
+    # Every alternative of _TOKEN is a named group, so a match always has a lastgroup.
+    tokens = [Token(m.lastgroup or "", m.group(), m.start(), m.end()) for m in _TOKEN.finditer(sql)]
     for t in tokens:
         if (t.kind == "string" and not t.text.endswith("'")) or (t.kind == "ident" and len(t.text) < 2):
             raise ValueError("unterminated literal")

@@ -72,6 +72,7 @@ def large_database(path: str | Path, n: int = 1_000_000, *, seed: int = 26) -> P
     conn.execute("COMMIT")
     conn.execute("PRAGMA journal_mode = DELETE")
     newest = app.newest_generation(conn)
+    assert newest is not None  # the loop above wrote n generations
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute(f"DELETE FROM {app.PROJECTS} WHERE id = ?", (newest["project_id"],))
     conn.close()

@@ -21,6 +21,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from . import errors, guards
 from .sqlnames import quote
@@ -453,7 +454,7 @@ def _refuse_hostile_schema(conn: sqlite3.Connection, src: Path) -> None:
         conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
 
 
-def _check_utf8(src: Path, names: list[tuple[bytes, bytes]]) -> None:
+def _check_utf8(src: Path, names: list[tuple[Any, object]]) -> None:
     for kind, raw in names:
         if not isinstance(raw, bytes):  # a crafted row can hold NULL or a number
             continue
@@ -470,7 +471,7 @@ def _check_utf8(src: Path, names: list[tuple[bytes, bytes]]) -> None:
 CHECKS = {"quick": "quick_check", "full": "integrity_check", "none": None}
 
 
-def _damage(path: str | Path, pragma: str, messages: list) -> errors.CorruptDatabaseError:
+def _damage(path: str | Path, pragma: str, messages: list[Any]) -> errors.CorruptDatabaseError:
     lines = [line for m in messages for line in str(m).splitlines() if line and not line.startswith("***")]
     first = (lines or ["?"])[0][:200]
     return errors.CorruptDatabaseError(
