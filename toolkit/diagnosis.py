@@ -338,7 +338,8 @@ def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyIn
         live = info.table(base)
         findings.append(Finding(
             "stale-parent-table", severity,
-            f"{where} REFERENCES {fk.parent_table} ({parent.row_count} rows), a leftover of a rebuild, while the "
+            f"{where} REFERENCES {fk.parent_table} ({parent.row_count if parent else '?'} rows), "
+            "a leftover of a rebuild, while the "
             f"live rows are in {live.name if live else base} ({live.row_count if live else '?'} rows): a rename "
             "rewrote the clause.", table.name, cols))
     # Not strict: a REFERENCES naming no columns, to a parent without a PRIMARY KEY, has no parent columns.
@@ -379,7 +380,7 @@ def _emulated_violations(conn: sqlite3.Connection, table: TableInfo, fk: Foreign
         yield rowid
 
 
-def _count_violation(v: Violation, rowid: Any, probe: tuple[str, int] | None, probe_fails: set[int]) -> None:
+def _count_violation(v: Violation, rowid: Any, probe: tuple[str, int | None] | None, probe_fails: set[int]) -> None:
     if probe and probe == (v.table, rowid):
         probe_fails.add(v.fk.id)
         return
@@ -388,7 +389,7 @@ def _count_violation(v: Violation, rowid: Any, probe: tuple[str, int] | None, pr
         v.examples.append(rowid)
 
 
-def _table_violations(conn: sqlite3.Connection, table: TableInfo, probe: tuple[str, int] | None,
+def _table_violations(conn: sqlite3.Connection, table: TableInfo, probe: tuple[str, int | None] | None,
                       probe_fails: set[int], notes: list[str]) -> list[Violation]:
     """One table's violated foreign keys: SQLite's foreign_key_check, else (when a broken
     declaration stops it) the healthy keys checked in SQL."""
@@ -410,7 +411,7 @@ def _table_violations(conn: sqlite3.Connection, table: TableInfo, probe: tuple[s
     return [v for v in by_id.values() if v.count]
 
 
-def foreign_key_violations(conn: sqlite3.Connection, info: DatabaseInfo, probe: tuple[str, int] | None = None
+def foreign_key_violations(conn: sqlite3.Connection, info: DatabaseInfo, probe: tuple[str, int | None] | None = None
                            ) -> tuple[list[Violation], set[int], list[str]]:
     """Every row of every table that violates a foreign key, table by table, so one broken
     declaration cannot abort the check elsewhere.  The `probe` row (table, rowid) is kept
@@ -535,6 +536,7 @@ def _check_reference(conn: sqlite3.Connection, info: DatabaseInfo, up: TableInfo
         fails = (fk.id in flagged) if flagged is not None else not check.parent_exists
         check.parent_exists = not fails
         if fails:
+            assert parent_info is not None  # fk.parent_table_exists
             near = _near(conn, parent_info.name, parent_column, value)
             check.reason, check.candidate = near if near else ("missing-row", None)
             if check.reason == "missing-row" and _lookup(conn, parent_info.name, parent_column, value, indexed=False):
@@ -549,7 +551,7 @@ def _check_reference(conn: sqlite3.Connection, info: DatabaseInfo, up: TableInfo
     return check
 
 
-def app_insert(table: TableInfo, values: dict[str, Any]) -> tuple[str, tuple]:
+def app_insert(table: TableInfo, values: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
     """The app's INSERT for this file's upscale table (generated columns are not inserted)."""
     return app.upscale_insert(values, [c.name for c in table.columns if not c.generated])
 

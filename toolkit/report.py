@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, UTC
 from pathlib import Path
+from typing import TypedDict
 
 import jinja2
 
@@ -23,6 +24,14 @@ from .migration import MigrationResult, apply_030
 from .safe_access import work_folder
 
 
+class ColumnRow(TypedDict):
+    """One column of the upscale table, before and after the fix."""
+    name: str
+    before: str
+    after: str
+    changed: bool
+
+
 @dataclass
 class Report:
     diagnosis: Diagnosis
@@ -32,12 +41,13 @@ class Report:
     generated: str
 
     @property
-    def upscale_columns(self) -> list[dict]:
+    def upscale_columns(self) -> list[ColumnRow]:
         """The upscale table's columns before and after, side by side."""
         if self.comparison is None:
             return []
-        b = self.comparison.schema_before.table(app.UPSCALES)
-        a = self.comparison.schema_after.table(app.UPSCALES)
+        schema_before, schema_after = self.comparison.schema_before, self.comparison.schema_after
+        b = schema_before.table(app.UPSCALES) if schema_before else None
+        a = schema_after.table(app.UPSCALES) if schema_after else None
         before = b.declarations() if b else {}
         after = a.declarations() if a else {}
         return [{"name": name, "before": text, "after": after.get(name, "(missing)"),
