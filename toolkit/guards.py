@@ -22,7 +22,8 @@ import struct
 import time
 from dataclasses import dataclass
 from enum import Enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, Self, cast
 
 # --------------------------------------------------------------------------- limits
 MB = 1 << 20
@@ -195,8 +196,8 @@ _WRITES = frozenset({sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLIT
 
 
 class GuardedCursor(sqlite3.Cursor):
-    def execute(self, sql: str, parameters=(), /):  # type: ignore[override]
-        self.connection.deadline.check()
+    def execute(self, sql: str, parameters: Any = (), /) -> Self:
+        cast("GuardedConnection", self.connection).deadline.check()
         return super().execute(sql, parameters)
 
 
@@ -210,11 +211,12 @@ class GuardedConnection(sqlite3.Connection):
     deadline: Deadline
     authorizer: Authorizer
 
-    def execute(self, sql: str, parameters=(), /):  # type: ignore[override]
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         self.deadline.check()
         return super().execute(sql, parameters)
 
-    def cursor(self, factory=GuardedCursor):  # type: ignore[override]
+    def cursor(self, factory: Callable[[sqlite3.Connection], sqlite3.Cursor] = GuardedCursor  # type: ignore[override]
+               ) -> sqlite3.Cursor:
         return super().cursor(factory)
 
 
@@ -222,6 +224,10 @@ class GuardedConnection(sqlite3.Connection):
 #: six seconds in one function call, long after the value limit has failed it).
 MAX_PRINTF_REPEAT = 1_000_000
 _PRINTF_SPEC = re.compile(r"%[-+ 0#,!]*(\*|\d+)?(?:\.(\*|\d*))?([a-zA-Z%])")
+
+
+#: A value SQLite stores or a function returns.
+SqlValue = str | bytes | int | float | None
 
 
 class BoundedPrintf:
@@ -233,9 +239,10 @@ class BoundedPrintf:
         self.builtin = sqlite3.connect(":memory:", check_same_thread=False)
         self.builtin.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
 
-    def __call__(self, fmt, *args):
+    def __call__(self, fmt: SqlValue, *args: SqlValue) -> SqlValue:
         if not isinstance(fmt, str):
-            return self.builtin.execute("SELECT printf(?)", (fmt,)).fetchone()[0]
+            plain: SqlValue = self.builtin.execute("SELECT printf(?)", (fmt,)).fetchone()[0]
+            return plain
         queue = list(args)
         for width, precision, _ in _PRINTF_SPEC.findall(fmt):
             for size in (width, precision):
@@ -245,7 +252,8 @@ class BoundedPrintf:
                 if numeric and abs(int(float(size))) > MAX_PRINTF_REPEAT:
                     raise ValueError("printf width or precision over the toolkit's limit")
         marks = ", ".join("?" * (1 + len(args)))
-        return self.builtin.execute(f"SELECT printf({marks})", (fmt, *args)).fetchone()[0]
+        formatted: SqlValue = self.builtin.execute(f"SELECT printf({marks})", (fmt, *args)).fetchone()[0]
+        return formatted
 
 
 def guard(conn: GuardedConnection, time_limit: float) -> None:
@@ -289,7 +297,7 @@ def super_journal(journal: bytes) -> bytes | None:
     return journal[-16 - length:-16]
 
 
-def journal_tail(path: os.PathLike | str, size: int = 4096) -> bytes:
+def journal_tail(path: os.PathLike[str] | str, size: int = 4096) -> bytes:
     with open(path, "rb") as fh:
         fh.seek(0, os.SEEK_END)
         end = fh.tell()
@@ -348,7 +356,7 @@ def view_nesting(views: Iterable[tuple[str, str | None]]) -> ViewNesting:
     if not depth:
         return ViewNesting(None, 0, 0)
     worst = max(depth, key=lambda v: (depth[v], expansion[v]))
-    widest = max(expansion, key=expansion.get)
+    widest = max(expansion, key=lambda v: expansion[v])
     if expansion[widest] > MAX_VIEW_EXPANSION and depth[worst] <= MAX_VIEW_DEPTH:
         worst = widest
     return ViewNesting(worst, depth[worst], expansion[worst])
