@@ -29,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from . import appmodel as app
 from . import errors
@@ -222,23 +222,24 @@ def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
              and t.name.lower() not in dependent_names]
     record = _record_version(conn, info)
     if record:
-        statements += [f"DROP TRIGGER {quote(t.name)}" for t in aside] + record + [t.sql for t in aside]
+        statements += [f"DROP TRIGGER {quote(t.name)}" for t in aside] + record + [t.sql for t in aside if t.sql]
     statements += [sql for _, _, sql in dependents if sql]
     # the documented procedure's check: lists (in the shell) any row the change broke
     statements += ["PRAGMA foreign_key_check", "COMMIT", "PRAGMA foreign_keys = ON"]
     plan = Plan(table.name, new, statements, info.database)  # checks each statement first
-    _refuse_foreign_functions(info, [table] + ([info.table(app.MIGRATIONS_TABLE)] if record else []))
+    _refuse_foreign_functions(info, [table, *([info.table(app.MIGRATIONS_TABLE)] if record else [])])
     return plan
 
 
-def _refuse_foreign_functions(info: DatabaseInfo, written: list[TableInfo | None]) -> None:
+def _refuse_foreign_functions(info: DatabaseInfo, written: Sequence[TableInfo | None]) -> None:
     """The plan writes rows to these tables: whatever their CHECKs, DEFAULTs, generated columns
     and indexes call runs then, in the toolkit (no application function exists there) and in
     the sqlite3 shell running `fix --sql` (where load_extension() works).  Only SQLite's own
     built-in functions may be among them."""
     tables = [t for t in written if t is not None and t.sql]
     try:
-        called = functions_called([t.sql for t in tables] + [i.sql for t in tables for i in t.indexes if i.sql],
+        declarations = [t.sql for t in tables if t.sql] + [i.sql for t in tables for i in t.indexes if i.sql]
+        called = functions_called(declarations,
                                   [c.default for t in tables for c in t.columns if c.default is not None])
     except sqlite3.Error as exc:
         raise errors.UnsafeContentError(
@@ -297,7 +298,7 @@ def _record_version(conn: sqlite3.Connection, info: DatabaseInfo) -> list[str]:
     if info.version_source == "migrations" or (info.version_source is None and info.table(app.MIGRATIONS_TABLE)):
         mig = info.table(app.MIGRATIONS_TABLE)
         cols = {c.name.lower(): c for c in mig.columns} if mig else {}
-        if "version" not in cols:
+        if mig is None or "version" not in cols:
             return []
         values = {"version": "30", "name": _literal(MIGRATION_NAME),
                   "applied_at": "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"}
@@ -339,16 +340,17 @@ def execute_plan(conn: sqlite3.Connection, plan: Plan) -> None:
 # --------------------------------------------------------------------------- proof
 def _objects(conn: sqlite3.Connection, schema: str, kind: str, table: str | None = None) -> set[tuple[str, str]]:
     sql = f"SELECT name, sql FROM {schema}.sqlite_schema WHERE type = ? AND sql IS NOT NULL"
-    params: tuple = (kind,)
+    params: tuple[str, ...] = (kind,)
     if table is not None:
         sql += " AND tbl_name = ?"
         params += (table,)
     return set(conn.execute(sql, params).fetchall())
 
 
-def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[tuple]:
-    return conn.execute(f"SELECT cid, name, type, \"notnull\", dflt_value, pk, hidden FROM "
+def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[tuple[Any, ...]]:
+    columns: list[tuple[Any, ...]] = conn.execute(f"SELECT cid, name, type, \"notnull\", dflt_value, pk, hidden FROM "
                         f"{schema}.pragma_table_xinfo(?) ORDER BY cid", (table,)).fetchall()
+    return columns
 
 
 def rows_differing(conn: sqlite3.Connection, table: TableInfo, before: str = "before", after: str = "main", *,
@@ -374,7 +376,8 @@ def rows_differing(conn: sqlite3.Connection, table: TableInfo, before: str = "be
     missing = f"a.{quote(key[0])} IS NULL"
     sql = (f"SELECT count(*) FROM {before}.{quote(table.name)} AS b LEFT JOIN {after}.{quote(table.name)} AS a "
            f"ON {join} WHERE {any_of([missing, *differs])}")
-    return conn.execute(sql).fetchone()[0]
+    count: int = conn.execute(sql).fetchone()[0]
+    return count
 
 
 def _violations(conn: sqlite3.Connection, schema: str, table: str) -> int | str:
@@ -384,12 +387,13 @@ def _violations(conn: sqlite3.Connection, schema: str, table: str) -> int | str:
         return str(exc)
 
 
-def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict | None, full_check: bool,
-          integrity: Future | None = None) -> Proof:
+def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict[str, Any] | None, full_check: bool,
+          integrity: Future[list[str]] | None = None) -> Proof:
     """Compare the migrated file (main) with its pre-migration copy (attached as `before`);
     `integrity`: the file's integrity check already running elsewhere (see _integrity_messages)."""
     name = app.UPSCALES
     before_table = before_info.table(name)
+    assert before_table is not None  # the fix ran, so the file had the table
     after_info = read_schema(conn, database="after", count_rows=False)
     after_table = after_info.table(name)
     problems: list[str] = []
@@ -404,7 +408,7 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
     fks_removed = after_table is not None and not ({c for fk in after_table.foreign_keys for c in fk.columns} & refs)
     nullable = after_table is not None and all(not c.notnull for c in after_table.columns if c.name in refs)
 
-    def strip(cols: list[tuple]) -> list[tuple]:
+    def strip(cols: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         return [c[:3] + ((0,) if c[1] in refs else (c[3],)) + c[4:] for c in cols]
 
     others_same = strip(_columns(conn, "before", name)) == strip(_columns(conn, "main", name))
@@ -516,7 +520,9 @@ def _tune_work_copy(conn: sqlite3.Connection) -> None:
 
 
 def _integrity_pragma(full_check: bool) -> str:
-    return CHECKS["full" if full_check else "quick"]
+    pragma = CHECKS["full" if full_check else "quick"]
+    assert pragma is not None  # only the "none" level has no pragma
+    return pragma
 
 
 def _integrity_messages(path: Path, full_check: bool) -> list[str]:
@@ -538,7 +544,7 @@ def _check_input(path: Path, src: Path, full_check: bool) -> None:
 
 
 @contextlib.contextmanager
-def _damage_first(input_check: Future) -> Iterator[None]:
+def _damage_first(input_check: Future[None]) -> Iterator[None]:
     """A damaged input explains any failure that follows it: report the damage, not the symptom."""
     try:
         yield
