@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from . import appmodel as app
 from .sqlnames import quote
@@ -42,12 +43,16 @@ def _uuid(rng: random.Random) -> str:
 
 
 # --------------------------------------------------------------------------- data
+#: One row: column name -> the value stored.
+Row = dict[str, Any]
+
+
 @dataclass
 class Dataset:
-    profiles: list[dict] = field(default_factory=list)
-    projects: list[dict] = field(default_factory=list)
-    generations: list[dict] = field(default_factory=list)
-    upscales: list[dict] = field(default_factory=list)
+    profiles: list[Row] = field(default_factory=list)
+    projects: list[Row] = field(default_factory=list)
+    generations: list[Row] = field(default_factory=list)
+    upscales: list[Row] = field(default_factory=list)
 
 
 def make_dataset(rng: random.Random, *, profiles: int = 6, projects: int = 24,
@@ -89,7 +94,7 @@ def make_dataset(rng: random.Random, *, profiles: int = 6, projects: int = 24,
     return data
 
 
-def insert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
+def insert_rows(conn: sqlite3.Connection, table: str, rows: list[Row]) -> None:
     if not rows:
         return
     columns = list(rows[0])
@@ -122,9 +127,16 @@ def app_database(path: Path, *, version: int, record: str = "migrations", seed: 
     return conn
 
 
+def _newest(conn: sqlite3.Connection) -> Row:
+    """The newest generation of a sample being built (every builder writes generations first)."""
+    row = app.newest_generation(conn)
+    assert row is not None
+    return row
+
+
 def delete_parent_of_newest(conn: sqlite3.Connection, parent_table: str, column: str) -> str:
     """The user deletes a project/profile in the app (foreign keys on: its upscales cascade)."""
-    value = app.newest_generation(conn)[column]
+    value: str = _newest(conn)[column]
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute(f"DELETE FROM {quote(parent_table)} WHERE id = ?", (value,))
     return value
@@ -199,7 +211,7 @@ def _type_mismatch(path: Path, seed: int) -> None:
         "CREATE TABLE {name} (id PRIMARY KEY, profile_id TEXT, name TEXT NOT NULL, description TEXT, "
         "created_at TEXT NOT NULL, updated_at TEXT)",
         f"INSERT INTO {{name}} SELECT * FROM {app.PROJECTS}")
-    target = app.newest_generation(conn)["project_id"]
+    target = _newest(conn)["project_id"]
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute(f"UPDATE {app.PROJECTS} SET id = 17 WHERE id = ?", (target,))
     for table, column in ((app.GENERATIONS, "project_id"), (app.UPSCALES, "project_id")):
@@ -209,7 +221,7 @@ def _type_mismatch(path: Path, seed: int) -> None:
 
 def _near_miss_space(path: Path, seed: int) -> None:
     conn = app_database(path, version=27, seed=seed)
-    target = app.newest_generation(conn)["profile_id"]
+    target = _newest(conn)["profile_id"]
     conn.execute("PRAGMA foreign_keys = OFF")
     # An account import padded the id; the generations kept the clean value.
     conn.execute(f"UPDATE {app.PROFILES} SET id = id || ' ' WHERE id = ?", (target,))
@@ -218,7 +230,7 @@ def _near_miss_space(path: Path, seed: int) -> None:
 
 def _near_miss_case(path: Path, seed: int) -> None:
     conn = app_database(path, version=27, seed=seed)
-    target = app.newest_generation(conn)["project_id"]
+    target = _newest(conn)["project_id"]
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute(f"UPDATE {app.PROJECTS} SET id = upper(id) WHERE id = ?", (target,))
     conn.close()
@@ -242,7 +254,7 @@ def _renamed_parent_stale(path: Path, seed: int) -> None:
     rebuild_parent(conn, app.PROFILES, create=PROFILES_REBUILT, drop_old=False)
     # Life goes on in the live table: a new account signs in and generates a video.
     rng = random.Random(seed + 1)
-    project = app.newest_generation(conn)["project_id"]
+    project = _newest(conn)["project_id"]
     profile = {"id": _uuid(rng), "name": "New Creator", "email": "new@example.com",
                "created_at": _ts(90_000), "updated_at": None}
     insert_rows(conn, app.PROFILES, [profile])
@@ -426,7 +438,7 @@ class Scenario:
     def seed(self) -> int:
         return zlib.crc32(self.filename.encode())
 
-    def manifest_row(self) -> dict:
+    def manifest_row(self) -> dict[str, Any]:
         row = {k: v for k, v in asdict(self).items() if k != "build"}
         row["failing"] = list(self.failing)
         row["findings"] = list(self.findings)
@@ -559,6 +571,7 @@ def build_samples(out: str | Path) -> list[Path]:
         target = out / s.filename
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{target}{suffix}").unlink(missing_ok=True)
+        assert s.build is not None  # every scenario has its builder
         s.build(target, s.seed)
         written += [target, *(out / f for f in s.extra_files)]
     (out / "README.md").write_text(manifest_markdown())
