@@ -20,13 +20,18 @@ import html
 import re
 import shutil
 from collections import deque
+from collections.abc import Callable, Sized
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import appmodel as app
 from . import errors
 from .diagnosis import Diagnosis
 from .schema import DatabaseInfo, TableInfo
+
+if TYPE_CHECKING:
+    import graphviz
 
 INSTALL_DOT = ("Graphviz's dot program is not installed, so no diagram was drawn; install it with "
                "`apt-get install graphviz` (Debian, Ubuntu), `brew install graphviz` or `conda install graphviz`.")
@@ -73,7 +78,7 @@ class Edge:
     dropped: bool = False  # after side of a pair: migration 030 removed it (drawn invisible)
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
         return (self.child, tuple(c.lower() for c in self.columns), self.parent,
                 tuple(c.lower() for c in self.parent_columns))
 
@@ -96,9 +101,10 @@ class Diagram:
 
     def source(self) -> str:
         """The diagram in Graphviz's dot language."""
-        return self.graph().source
+        source: str = self.graph().source
+        return source
 
-    def graph(self):
+    def graph(self) -> graphviz.Digraph:
         import graphviz
 
         g = graphviz.Digraph("references", graph_attr={
@@ -135,7 +141,8 @@ class Diagram:
         import graphviz
 
         try:
-            return self.graph().pipe(format=fmt, quiet=True)  # its complaints go in our one sentence
+            picture: bytes = self.graph().pipe(format=fmt, quiet=True)  # its complaints go in our one sentence
+            return picture
         except graphviz.ExecutableNotFound:
             raise errors.MissingProgramError(INSTALL_DOT) from None
         except graphviz.CalledProcessError as exc:
@@ -235,8 +242,8 @@ def before_after(before: Diagnosis, after: Diagnosis | DatabaseInfo, *, table: s
     rows_after = {box.name.lower(): box.rows for box in a.boxes}
     boxes = [replace(box, rows=rows_after.get(box.name.lower(), box.rows)) for box in b.boxes]
     renamed = {box.id: ids.get(box.name.lower()) for box in a.boxes}
-    kept = {replace(e, child=renamed[e.child], parent=renamed[e.parent]).key
-            for e in a.edges if renamed[e.child] and renamed[e.parent]}
+    kept = {replace(e, child=child, parent=parent).key
+            for e in a.edges if (child := renamed[e.child]) and (parent := renamed[e.parent])}
     # A dropped edge keeps its label (drawn invisible, like the edge) and the title stays the
     # same, so every label has the size it had and Graphviz computes the very same layout.
     edges = [replace(e, dropped=e.key not in kept, failing=e.failing if e.key not in kept else None)
@@ -244,8 +251,8 @@ def before_after(before: Diagnosis, after: Diagnosis | DatabaseInfo, *, table: s
     for box in boxes:
         still = {c for e in edges if e.child == box.id and not e.dropped for c in e.columns}
         box.released = [c for e in edges if e.child == box.id and e.dropped for c in e.columns if c not in still]
-    after = Diagram(a.table, depth, boxes, edges, b.omitted, b.title)
-    return DiagramPair(b, after)
+    after_side = Diagram(a.table, depth, boxes, edges, b.omitted, b.title)
+    return DiagramPair(b, after_side)
 
 
 def _spelled(table: TableInfo | None, column: str) -> str:
@@ -353,7 +360,7 @@ def _classes(base: str, **flags: bool) -> str:
     return " ".join([base, *(name.replace("_", "-") for name, on in flags.items() if on)])
 
 
-def _count(items: list, noun: str) -> str:
+def _count(items: Sized, noun: str) -> str:
     return f"{len(items)} {noun}{'s' if len(items) != 1 else ''}"
 
 
@@ -380,7 +387,7 @@ def require_dot() -> None:
         raise errors.MissingProgramError(INSTALL_DOT)
 
 
-def html_or_reason(draw) -> str:
+def html_or_reason(draw: Callable[[], str]) -> str:
     """`draw()`'s markup, or, when the picture cannot be drawn, the one sentence why."""
     try:
         return draw()

@@ -12,10 +12,13 @@ import sqlite3
 import tempfile
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
 from .sqlnames import quote
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PARENT, CHILD = "parent", "child"
 ORPHAN_KEY = 42  # no parent row ever has this key
@@ -42,7 +45,7 @@ class Outcome:
         return "succeeded" if self.succeeded else f"{self.exception}: {self.error}"
 
 
-def attempt(conn: sqlite3.Connection, sql: str, params: tuple = ()) -> Outcome:
+def attempt(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> Outcome:
     """Run one statement and record SQLite's verdict instead of raising it."""
     try:
         conn.execute(sql, params)
@@ -53,7 +56,8 @@ def attempt(conn: sqlite3.Connection, sql: str, params: tuple = ()) -> Outcome:
 
 
 def foreign_keys(conn: sqlite3.Connection) -> int:
-    return conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    on: int = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    return on
 
 
 def set_foreign_keys(conn: sqlite3.Connection, on: bool) -> int:
@@ -74,7 +78,8 @@ def _insert_child(conn: sqlite3.Connection, parent_id: Any = ORPHAN_KEY) -> Outc
 
 
 def _count(conn: sqlite3.Connection, table: str) -> int:
-    return conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
+    count: int = conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
+    return count
 
 
 # 1 ─ the pragma belongs to the connection, not to the file ──────────────────────────────────────
@@ -92,7 +97,7 @@ class PerConnectionPragma:
     connections: tuple[ConnectionRow, ...]
     orphans_in_file: int  # child rows without a parent, counted afterwards by a third connection
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"connection": r.connection, "foreign_keys": r.foreign_keys,
@@ -132,7 +137,7 @@ class PragmaStep:
 class PragmaInTransaction:
     steps: tuple[PragmaStep, ...]
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"where": s.where, "requested": s.requested, "foreign_keys read back": s.read_back,
@@ -167,7 +172,7 @@ class AffinityInKeyComparison:
     rows: tuple[AffinityRow, ...]
     comparisons: tuple[tuple[str, Any], ...]  # (SQL, what SQLite answered) on the untyped parent
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"parent declared type": r.parent_declared_type or "(none)",
@@ -175,7 +180,7 @@ class AffinityInKeyComparison:
                               "child stores it as": r.child_stored_typeof, "insert result": r.insert.result}
                              for r in self.rows])
 
-    def comparisons_frame(self):
+    def comparisons_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame(self.comparisons, columns=["SQL", "SQLite says"])
@@ -187,7 +192,8 @@ def _stored_typeof(conn: sqlite3.Connection, value: Any) -> str:
     stored = conn.execute(f"INSERT INTO {quote(CHILD)}(pid) VALUES (?) RETURNING typeof(pid)", (value,)).fetchall()
     conn.execute(f"DELETE FROM {quote(CHILD)} WHERE rowid = last_insert_rowid()")
     set_foreign_keys(conn, True)
-    return stored[0][0]
+    kind: str = stored[0][0]
+    return kind
 
 
 def _affinity_case(conn: sqlite3.Connection, declared: str, parent_value: Any) -> list[AffinityRow]:
@@ -238,7 +244,7 @@ class RenameRewritesReferences:
     child_sql_before: str
     variants: tuple[RenameVariant, ...]
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"foreign_keys": v.foreign_keys, "legacy_alter_table": v.legacy_alter_table,
@@ -248,7 +254,8 @@ class RenameRewritesReferences:
 
 
 def _child_sql(conn: sqlite3.Connection) -> str:
-    return conn.execute("SELECT sql FROM sqlite_schema WHERE name = ?", (CHILD,)).fetchone()[0]
+    sql: str = conn.execute("SELECT sql FROM sqlite_schema WHERE name = ?", (CHILD,)).fetchone()[0]
+    return sql
 
 
 def _rename_variant(fk: bool, legacy: bool) -> tuple[str, RenameVariant]:
@@ -291,7 +298,7 @@ class MismatchCase:
 class MismatchVsConstraintFailed:
     cases: tuple[MismatchCase, ...]
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"case": c.case, "parent declaration": c.parent_sql, "exception": c.insert.exception or "",
@@ -304,7 +311,8 @@ def _mismatch_db(conn: sqlite3.Connection) -> str:
     # CREATE TABLE ... AS SELECT keeps names and values but drops PRIMARY KEY and UNIQUE
     conn.execute("CREATE TABLE p AS SELECT 1 AS id")
     conn.execute("CREATE TABLE c(pid REFERENCES p(id))")
-    return conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'p'").fetchone()[0]
+    sql: str = conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'p'").fetchone()[0]
+    return sql
 
 
 def _mismatch_case(fk: bool) -> MismatchCase:
@@ -338,7 +346,7 @@ class ForeignKeyCheck:
     rows_still_there: int
     violations: tuple[tuple[str, int, str, int], ...]  # PRAGMA foreign_key_check: table, rowid, parent, fkid
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame(list(self.violations), columns=["table", "rowid", "parent", "fkid"])
