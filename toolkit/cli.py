@@ -12,15 +12,25 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import errors
+
+if TYPE_CHECKING:  # the command line's start-up imports only what the command runs
+    from types import FrameType
+
+    from .diagnosis import Diagnosis
+    from .diagram import Diagram, DiagramPair
+    from .migration import MigrationResult
+    from .report import Report
+    from .schema import DatabaseInfo
 
 
 def _print_json(data: object) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-def _table(rows: list[dict], headers: str = "keys") -> str:
+def _table(rows: list[dict[str, Any]], headers: str = "keys") -> str:
     from tabulate import tabulate
 
     return tabulate(rows, headers=headers, tablefmt="simple", missingval="")
@@ -46,7 +56,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
-def render_inspection(info) -> str:
+def render_inspection(info: DatabaseInfo) -> str:
     out = [
         f"Database:          {info.database}",
         f"SQLite:            {info.sqlite_version}   journal mode: {info.journal_mode}   page size: {info.page_size}",
@@ -89,10 +99,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
-def render_fix(result) -> str:
+def render_fix(result: MigrationResult) -> str:
     if result.skipped:
         return f"Skipped: {result.reason}"
     p = result.proof
+    assert p is not None  # a fix that was not skipped carries its proof
     lines = [f"Fixed copy written: {result.output} ({result.state_before} -> {result.state_after}, "
              f"recorded version {result.recorded_version_after}).", "Proof:"]
     lines += [f"  [{'ok' if ok else 'FAILED'}] {text}" for text, ok in p.lines()]
@@ -181,6 +192,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     require_dot()  # say so before the work, not after it
     before = diagnose(args.db)
     options = {"table": args.table, "depth": args.depth, "max_tables": args.max_tables}
+    drawing: Diagram | DiagramPair
     if args.before_after:
         tmp = work_folder("diagram")
         try:
@@ -241,7 +253,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
-def _demo_picture(report, out: Path) -> str:
+def _demo_picture(report: Report, out: Path) -> str:
     """The references before and after (or as they are), or why there is no picture."""
     from .diagram import drawing_of, write
 
@@ -254,13 +266,13 @@ def _demo_picture(report, out: Path) -> str:
         return f"(no diagram: {exc})"
 
 
-def parse_insert(text: str | None) -> dict | None:
+def parse_insert(text: str | None) -> dict[str, Any] | None:
     """`source_generation_id=A,profile_id=B,project_id=C` (or a JSON object, for typed values)."""
     if not text:
         return None
     if text.lstrip().startswith("{"):
         try:
-            values = json.loads(text)
+            values: dict[str, Any] = json.loads(text)
         except json.JSONDecodeError as exc:
             raise errors.RefusedError(
                 f"--insert is not valid JSON ({exc.msg}); give column=value pairs or a JSON object.") from exc
@@ -281,7 +293,7 @@ def parse_insert(text: str | None) -> dict | None:
     return values
 
 
-def render_diagnosis(d) -> str:
+def render_diagnosis(d: Diagnosis) -> str:
     sim = d.insert_simulation
     out = [
         d.answer,
@@ -409,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _on_sigint(signum, frame) -> None:
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
     # Python code sees KeyboardInterrupt; SQLite, mid-statement, sees its progress handler stop
     # (an exception inside the handler would only be swallowed there).
     from . import guards
@@ -441,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _on_sigint)
     _start_budget(args)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except errors.ToolkitError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return exc.exit_code
