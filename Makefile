@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test lab samples notebooks fuzz guarantees bench app clean
+.PHONY: demo test lint lab samples notebooks fuzz guarantees bench app clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## the main job on the headline sample
 	-bash .ci/system-deps graphviz  # the diagram's dot; without it the demo still runs and says so
 	$(BIN)/python -m toolkit demo --out out/demo
+
+lint: $(STAMP)  ## ruff (style, complexity) and mypy (strict types on toolkit/), both configured in pyproject.toml
+	$(BIN)/ruff check toolkit tests
+	$(BIN)/mypy
 
 test: $(STAMP)  ## the whole test suite
 	bash .ci/system-deps chromium graphviz

@@ -34,7 +34,8 @@ CREATE TRIGGER trg_upscale_insert AFTER INSERT ON veo3_video_upscales
 BEGIN INSERT INTO upscale_audit VALUES (NEW.id, 'insert', NEW.created_at); END;
 CREATE TRIGGER trg_upscale_status AFTER UPDATE OF status ON veo3_video_upscales
 BEGIN INSERT INTO upscale_audit VALUES (NEW.id, 'status:' || NEW.status, NEW.updated_at); END;
-CREATE VIEW completed_upscales AS SELECT id, label, result_video_path FROM veo3_video_upscales WHERE status = 'completed';
+CREATE VIEW completed_upscales AS SELECT id, label, result_video_path FROM veo3_video_upscales
+  WHERE status = 'completed';
 CREATE VIEW upscale_counts AS SELECT label, count(*) AS n FROM completed_upscales GROUP BY label;
 """
 

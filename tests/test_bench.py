@@ -10,7 +10,8 @@ def test_small_bench_writes_the_tables_and_the_verdict(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     text = out.read_text()
     for needle in ("## Commands side by side", "baseline: sqlite3 .backup + fix --sql script",
-                   "sqlite-utils transform", "## Targets", "## Batch triage", "## Verdict", "Time per row, 1,500 → 3,000 rows",
+                   "sqlite-utils transform", "## Targets", "## Batch triage", "## Verdict",
+                   "Time per row, 1,500 → 3,000 rows",
                    "what `fix` adds to the baseline", "python start-up and the CLI's imports"):
         assert needle in text, needle
     assert "| 3,000 | fix |" in text and "peak RSS" in text

@@ -50,8 +50,9 @@ def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
 
 
 def start(cmd: list[str], url: str, log: Path, env: dict | None = None) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                            cwd=REPO)
+    with open(log, "w") as out:  # the child holds its own copy of the descriptor
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                                cwd=REPO)
     try:
         wait_until_up(url, proc, log)
     except BaseException:
@@ -132,9 +133,9 @@ def run_all_cells(page, base: str, token: str, name: str) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
-        if prompts and all(p.strip() not in ("[*]:", "[ ]:", "") for p in prompts):
-            if page.locator("#jp-main-statusbar").get_by_text("Idle").count():
-                break
+        settled = bool(prompts) and all(p.strip() not in ("[*]:", "[ ]:", "") for p in prompts)
+        if settled and page.locator("#jp-main-statusbar").get_by_text("Idle").count():
+            break
         time.sleep(0.5)
     else:
         raise AssertionError(f"{name}: cells did not finish: {prompts}")

@@ -27,7 +27,8 @@ def test_inspect_json_keys_are_pinned(sample):
     result = run("inspect", path, "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert {"database", "sqlite_version", "journal_mode", "recorded_version", "tables", "triggers", "views"} <= set(data)
+    assert {"database", "sqlite_version", "journal_mode", "recorded_version", "tables", "triggers",
+            "views"} <= set(data)
     table = next(t for t in data["tables"] if t["name"] == "veo3_video_upscales")
     assert {"name", "row_count", "columns", "foreign_keys", "indexes"} <= set(table)
     assert {"name", "type", "notnull", "default", "pk"} <= set(table["columns"][0])

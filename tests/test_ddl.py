@@ -13,7 +13,8 @@ def columns(sql):
     conn = sqlite3.connect(":memory:")
     conn.execute(sql)
     name = conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'").fetchone()[0]
-    cols = conn.execute("SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?)", (name,)).fetchall()
+    cols = conn.execute("SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?)",
+                        (name,)).fetchall()
     fks = conn.execute("SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list(?)", (name,)).fetchall()
     return cols, fks
 
@@ -44,7 +45,7 @@ def test_only_reference_clauses_are_removed(sql):
     after_sql = relax_columns(sql, REFS, "t_new")
     after_cols, after_fks = columns(after_sql)
     assert [c[0] for c in after_cols] == [c[0] for c in before_cols]
-    for b, a in zip(before_cols, after_cols):
+    for b, a in zip(before_cols, after_cols, strict=True):
         if b[0] in REFS:
             # NOT NULL gone, except where a PRIMARY KEY of a WITHOUT ROWID table implies it
             assert a[2] == (1 if "WITHOUT ROWID" in sql and b[4] else 0)

@@ -254,7 +254,8 @@ def _point_key_index_at_a_twin(conn, twin_keys):
 def _desynchronise_parent_index(path):
     """veo3_projects' key index loses its newest row's entry."""
     conn = sqlite3.connect(path, isolation_level=None)
-    keys = [k for (k,) in conn.execute("SELECT id FROM veo3_projects WHERE rowid <> (SELECT max(rowid) FROM veo3_projects)")]
+    keys = [k for (k,) in conn.execute(
+        "SELECT id FROM veo3_projects WHERE rowid <> (SELECT max(rowid) FROM veo3_projects)")]
     _point_key_index_at_a_twin(conn, keys)
     conn.close()
     check = sqlite3.connect(path)

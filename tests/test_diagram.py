@@ -131,7 +131,8 @@ def hostile_file(path):
     conn.execute(f"CREATE TABLE {q(HOSTILE[1])} ({q(HOSTILE[2])} TEXT PRIMARY KEY)")
     cols = ", ".join(f"{q(c)} TEXT" for c in HOSTILE[3:])
     conn.execute(f"CREATE TABLE veo3_video_upscales (id TEXT PRIMARY KEY, source_generation_id TEXT NOT NULL "
-                 f"REFERENCES {q(HOSTILE[0])}(id), profile_id TEXT NOT NULL REFERENCES {q(HOSTILE[1])}({q(HOSTILE[2])}) "
+                 f"REFERENCES {q(HOSTILE[0])}(id), "
+                 f"profile_id TEXT NOT NULL REFERENCES {q(HOSTILE[1])}({q(HOSTILE[2])}) "
                  f"ON DELETE CASCADE, project_id TEXT NOT NULL REFERENCES {q(HOSTILE[5])}(id), {cols}, "
                  f"FOREIGN KEY ({q(HOSTILE[3])}) REFERENCES {q(HOSTILE[4])}({q(HOSTILE[6])}))")
     conn.execute(f"CREATE TABLE {q(HOSTILE[7])} (u TEXT REFERENCES veo3_video_upscales(id) ON DELETE SET NULL)")

@@ -213,7 +213,7 @@ def views(db: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name, count, references", [
-    *((n, c, 1) for n, c in zip(cases("20,000 chained views", "8,000 chained views"), (20_000, 8_000))),
+    *((n, c, 1) for n, c in zip(cases("20,000 chained views", "8,000 chained views"), (20_000, 8_000), strict=True)),
     (cases("views fanning out 40 levels")[0], 40, 2),
 ])
 def test_views_are_nested_as_deep_as_claimed(name, count, references, tmp_path):

@@ -121,7 +121,8 @@ def test_autoincrement_counter_and_without_rowid_primary_key(tmp_path):
         CREATE TABLE veo3_video_generations (id TEXT PRIMARY KEY, profile_id TEXT, project_id TEXT, created_at TEXT);
         CREATE TABLE veo3_video_upscales (n INTEGER PRIMARY KEY AUTOINCREMENT, source_generation_id TEXT NOT NULL
           REFERENCES veo3_video_generations(id), profile_id TEXT NOT NULL REFERENCES profiles(id),
-          project_id TEXT NOT NULL REFERENCES veo3_projects(id), created_at TEXT, updated_at TEXT, status TEXT, resolution TEXT);
+          project_id TEXT NOT NULL REFERENCES veo3_projects(id), created_at TEXT, updated_at TEXT, status TEXT,
+          resolution TEXT);
         INSERT INTO veo3_video_upscales (n, source_generation_id, profile_id, project_id) VALUES (500, 'a', 'b', 'c');
         DELETE FROM veo3_video_upscales;
         INSERT INTO veo3_video_upscales (source_generation_id, profile_id, project_id) VALUES ('a', 'b', 'c');
@@ -176,7 +177,8 @@ def test_matches_the_apps_own_migration_030(tmp_path):
 
     def shape(path):
         c = sqlite3.connect(path)
-        return (c.execute("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info('veo3_video_upscales')").fetchall(),
+        return (c.execute("SELECT name, type, \"notnull\", dflt_value, pk "
+                          "FROM pragma_table_info('veo3_video_upscales')").fetchall(),
                 c.execute("SELECT * FROM pragma_foreign_key_list('veo3_video_upscales')").fetchall(),
                 sorted(c.execute("SELECT name FROM sqlite_schema WHERE type = 'index'").fetchall()))
     assert shape(ours) == shape(theirs)

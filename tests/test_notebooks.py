@@ -72,7 +72,8 @@ def test_01_shows_the_strict_table_and_a_dangling_reference(executed):
 
 def test_02_names_project_id_for_the_headline_sample(executed):
     nb = executed("02_reproduce_and_diagnose.ipynb")
-    assert "Database constraint error - ensure referenced records exist" in text_of(nb, "what_the_customer_saw(samples_dir()")
+    saw = text_of(nb, "what_the_customer_saw(samples_dir()")
+    assert "Database constraint error - ensure referenced records exist" in saw
     assert text_of(nb, "print(d.answer)").startswith("The insert fails because project_id")
     refs = text_of(nb, "d.references_frame()")
     assert "missing-row" in refs and "project_id" in refs
@@ -85,7 +86,8 @@ def test_02_names_project_id_for_the_headline_sample(executed):
 
 def test_03_shows_the_three_columns_nullable_after(executed):
     nb = executed("03_apply_030_and_compare.ipynb")
-    assert "columns_nullable=True" in text_of(nb, "result.proof") and "data_identical=True" in text_of(nb, "result.proof")
+    proof = text_of(nb, "result.proof")
+    assert "columns_nullable=True" in proof and "data_identical=True" in proof
     changes = text_of(nb, "c.schema_frame()")
     for column in ("source_generation_id", "profile_id", "project_id"):
         assert column in changes

@@ -63,8 +63,9 @@ def test_picker_path_and_upload(sample, tmp_path):
     picker.path_text.value = str(sample("v30_fixed.db"))
     assert picker.path == sample("v30_fixed.db")
     data = sample("wal_pending.db")
+    wal = (tmp_path / "wal_pending.db-wal").read_bytes()
     saved = picker.save_uploads([{"name": "customer.db", "content": memoryview(data.read_bytes())},
-                                 {"name": "customer.db-wal", "content": (tmp_path / "wal_pending.db-wal").read_bytes()}])
+                                 {"name": "customer.db-wal", "content": wal}])
     assert saved.name == "customer.db" and saved.with_name("customer.db-wal").exists()
     form = InsertForm(saved)
     form.simulate.click()

@@ -9,7 +9,8 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from dataclasses import dataclass
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .sqlnames import quote
 
@@ -130,7 +131,7 @@ def _m027(conn: sqlite3.Connection) -> None:
     conn.execute(f"ALTER TABLE {GENERATIONS} ADD COLUMN duration_seconds REAL")
 
 
-def migration_028_steps(conn: sqlite3.Connection) -> list[Callable[[], None]]:
+def migration_028_steps(conn: sqlite3.Connection) -> list[Callable[[], object]]:
     """028 as the app ran it: rebuild the upscale table with nullable reference columns,
     but keeping the foreign keys.  Returned as steps so samples can stop it half way."""
     new = f"{UPSCALES}_new"
@@ -233,7 +234,7 @@ def migrate(
     conn.execute("PRAGMA foreign_keys = ON")
 
 
-def upscale_insert(values: dict, columns: list[str]) -> tuple[str, tuple]:
+def upscale_insert(values: Mapping[str, Any], columns: list[str]) -> tuple[str, tuple[Any, ...]]:
     """The app's INSERT of a new upscale record, limited to the columns the table has."""
     stamp = "2026-01-01T00:00:00.000Z"
     seed = "|".join(str(values.get(c)) for c in REFERENCE_COLUMNS)
@@ -254,7 +255,7 @@ def upscale_insert(values: dict, columns: list[str]) -> tuple[str, tuple]:
     return sql, tuple(row[k] for _, k in names)
 
 
-def newest_generation(conn: sqlite3.Connection) -> dict | None:
+def newest_generation(conn: sqlite3.Connection) -> dict[str, Any] | None:
     """The generation the app would offer to upscale: the newest one."""
     conn.row_factory = sqlite3.Row
     try:

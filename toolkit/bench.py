@@ -8,6 +8,7 @@ side by side, never by timed assertions in tests.
 from __future__ import annotations
 
 import compileall
+import contextlib
 import json
 import os
 import platform
@@ -59,7 +60,8 @@ class Measurement:
         return self.peak_kb / 1024
 
 
-def measure(label: str, rows: int, cmd: list[str], repeat: int, before: Callable[[], None] | None = None) -> Measurement:
+def measure(label: str, rows: int, cmd: list[str], repeat: int,
+            before: Callable[[], object] | None = None) -> Measurement:
     runs: list[tuple[float, int, int]] = []  # (seconds, peak kB, exit code) of each run
     for _ in range(repeat):
         if before:
@@ -137,17 +139,15 @@ def bench_triage(rows: int, files: int, folder: Path, repeat: int) -> list[Measu
     for i in range(files):
         shutil.copyfile(source, queue / f"customer_{i:02d}.db")
     cores = os.cpu_count() or 1
-    return [measure(f"triage {files} files --jobs {jobs}", rows * files, _toolkit("triage", str(queue), "--jobs", str(jobs)),
-                    repeat) for jobs in sorted({1, cores})]
+    return [measure(f"triage {files} files --jobs {jobs}", rows * files,
+                    _toolkit("triage", str(queue), "--jobs", str(jobs)), repeat) for jobs in sorted({1, cores})]
 
 
 def machine() -> dict[str, str]:
     cpu = "unknown"
-    try:
+    with contextlib.suppress(OSError, StopIteration):
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                    if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     try:
         mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                    if line.startswith("MemTotal")) / 1024 / 1024
@@ -230,12 +230,13 @@ def render(sizes: dict[int, tuple[list[Measurement], float]], triage: list[Measu
                          f"{m.median:.2f} | ×{one.median / m.median:.2f} |")
     lines += ["", "## Verdict", ""]
     for rows, fix_ok, su_ok, diag_ok, rss_ok, floor_fix, floor_diag in verdicts:
-        floor = (f" (Python's start-up and imports alone, doing no work, take {floor_fix:.2f}× the fix baseline and "
-                 f"{floor_diag:.2f}× the diagnose baseline at this size)" if not (fix_ok and diag_ok) else "")
-        lines.append(f"- {rows:,} rows: fix within 1.5× of the bare sqlite3 baseline: **{'met' if fix_ok else 'NOT met'}**; "
+        why = (f" (Python's start-up and imports alone, doing no work, take {floor_fix:.2f}× the fix baseline and "
+               f"{floor_diag:.2f}× the diagnose baseline at this size)" if not (fix_ok and diag_ok) else "")
+        lines.append(f"- {rows:,} rows: fix within 1.5× of the bare sqlite3 baseline: "
+                     f"**{'met' if fix_ok else 'NOT met'}**; "
                      f"faster than sqlite-utils transform: **{'met' if su_ok else 'NOT met'}**; diagnose within 1.5× "
                      f"of its baseline: **{'met' if diag_ok else 'NOT met'}**; peak RSS under 150 MB: "
-                     f"**{'met' if rss_ok else 'NOT met'}**{floor}.")
+                     f"**{'met' if rss_ok else 'NOT met'}**{why}.")
     return "\n".join(lines) + "\n"
 
 
@@ -249,7 +250,8 @@ def run(rows: list[int], out: Path, repeat: int = 3, triage_files: int = 8, tria
         for n in rows:
             print(f"benchmarking {n:,} rows ...", file=sys.stderr, flush=True)
             sizes[n] = bench_size(n, folder, repeat)
-        triage = bench_triage(triage_rows or min(rows[-1], 100_000), triage_files, folder, repeat) if triage_files else []
+        triage = (bench_triage(triage_rows or min(rows[-1], 100_000), triage_files, folder, repeat)
+                  if triage_files else [])
     text = render(sizes, triage, command)
     out.write_text(text)
     return text

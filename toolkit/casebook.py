@@ -10,7 +10,7 @@ import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .comparison import Comparison
@@ -41,7 +41,10 @@ class Case:
 
     @property
     def answer(self) -> str:
-        return self.error if self.error else self.diagnosis.answer
+        if self.error:
+            return self.error
+        assert self.diagnosis is not None  # a case without an error has its diagnosis
+        return self.diagnosis.answer
 
     def proof_frame(self) -> pd.DataFrame:
         import pandas as pd
@@ -59,6 +62,7 @@ class Case:
         if self.error:
             return f"**Cannot triage `{name}`** ({self.error_type}): {self.error}"
         d = self.diagnosis
+        assert d is not None  # a case without an error has its diagnosis
         lines = [f"**{d.answer}**", "",
                  f"- state: `{d.state}`; needs migration 030: **{'yes' if d.needs_migration_030 else 'no'}**",
                  f"- recorded version: {d.recorded_version if d.recorded_version is not None else 'none'}"
@@ -136,7 +140,7 @@ def scenario_table(folder: str | Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def what_the_customer_saw(path: str | Path) -> dict:
+def what_the_customer_saw(path: str | Path) -> dict[str, Any]:
     """The app's `create_upscale` (its error handling mirrored) run on a copy with the values
     the app would use: the message the customer saw."""
     from .diagnosis import default_values
@@ -166,7 +170,7 @@ def what_the_customer_saw(path: str | Path) -> dict:
 
 
 class _ListHandler(logging.Handler):
-    def __init__(self, records: list):
+    def __init__(self, records: list[logging.LogRecord]):
         super().__init__()
         self.records = records
 

@@ -12,15 +12,25 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import errors
+
+if TYPE_CHECKING:  # the command line's start-up imports only what the command runs
+    from types import FrameType
+
+    from .diagnosis import Diagnosis
+    from .diagram import Diagram, DiagramPair
+    from .migration import MigrationResult
+    from .report import Report
+    from .schema import DatabaseInfo
 
 
 def _print_json(data: object) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-def _table(rows: list[dict], headers: str = "keys") -> str:
+def _table(rows: list[dict[str, Any]], headers: str = "keys") -> str:
     from tabulate import tabulate
 
     return tabulate(rows, headers=headers, tablefmt="simple", missingval="")
@@ -46,7 +56,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
-def render_inspection(info) -> str:
+def render_inspection(info: DatabaseInfo) -> str:
     out = [
         f"Database:          {info.database}",
         f"SQLite:            {info.sqlite_version}   journal mode: {info.journal_mode}   page size: {info.page_size}",
@@ -89,10 +99,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
-def render_fix(result) -> str:
+def render_fix(result: MigrationResult) -> str:
     if result.skipped:
         return f"Skipped: {result.reason}"
     p = result.proof
+    assert p is not None  # a fix that was not skipped carries its proof
     lines = [f"Fixed copy written: {result.output} ({result.state_before} -> {result.state_after}, "
              f"recorded version {result.recorded_version_after}).", "Proof:"]
     lines += [f"  [{'ok' if ok else 'FAILED'}] {text}" for text, ok in p.lines()]
@@ -110,7 +121,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
             print(plan.script(), end="")
         return errors.EXIT_OK
     if not args.out:
-        raise errors.RefusedError("fix needs --out FIXED.db (the fix only ever writes a copy), or --sql to print the script.")
+        raise errors.RefusedError(
+            "fix needs --out FIXED.db (the fix only ever writes a copy), or --sql to print the script.")
     result = apply_030(args.db, args.out, force=args.force, full_check=args.full_check)
     if args.json:
         _print_json(result.to_dict())
@@ -145,7 +157,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
     rows = triage(args.paths, jobs=args.jobs, progress=sys.stderr.isatty(), scheduler=args.scheduler,
                   full_check=args.full_check)
     if not rows:
-        raise errors.RefusedError(f"No files found in {', '.join(args.paths)}; give database files or folders holding them.")
+        raise errors.RefusedError(
+            f"No files found in {', '.join(args.paths)}; give database files or folders holding them.")
     for row in rows:
         if row.error:
             print(f"error: {row.error}", file=sys.stderr)
@@ -153,7 +166,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
         try:
             write_csv(rows, args.csv)
         except OSError as exc:
-            raise errors.RefusedError(f"Cannot write --csv {args.csv} ({exc.strerror}); choose a writable path.") from None
+            raise errors.RefusedError(
+                f"Cannot write --csv {args.csv} ({exc.strerror}); choose a writable path.") from None
     if args.json:
         from dataclasses import asdict
 
@@ -178,6 +192,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     require_dot()  # say so before the work, not after it
     before = diagnose(args.db)
     options = {"table": args.table, "depth": args.depth, "max_tables": args.max_tables}
+    drawing: Diagram | DiagramPair
     if args.before_after:
         tmp = work_folder("diagram")
         try:
@@ -229,7 +244,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(render_fix(result))
     html = save_report(report, out / "report.html")
     picture = _demo_picture(report, out / "references.svg")
-    fixed = result.output if result and result.output else "(no fixed copy: " + (result.reason if result else d.answer) + ")"
+    fixed = (result.output if result and result.output
+             else "(no fixed copy: " + (result.reason if result else d.answer) + ")")
     print()
     print(f"Answer: {d.answer}")
     print(f"Original unchanged (SHA-256 checked, sidecars included): {db}")
@@ -238,7 +254,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
-def _demo_picture(report, out: Path) -> str:
+def _demo_picture(report: Report, out: Path) -> str:
     """The references before and after (or as they are), or why there is no picture."""
     from .diagram import drawing_of, write
 
@@ -251,15 +267,16 @@ def _demo_picture(report, out: Path) -> str:
         return f"(no diagram: {exc})"
 
 
-def parse_insert(text: str | None) -> dict | None:
+def parse_insert(text: str | None) -> dict[str, Any] | None:
     """`source_generation_id=A,profile_id=B,project_id=C` (or a JSON object, for typed values)."""
     if not text:
         return None
     if text.lstrip().startswith("{"):
         try:
-            values = json.loads(text)
+            values: dict[str, Any] = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise errors.RefusedError(f"--insert is not valid JSON ({exc.msg}); give column=value pairs or a JSON object.")
+            raise errors.RefusedError(
+                f"--insert is not valid JSON ({exc.msg}); give column=value pairs or a JSON object.") from exc
     else:
         values = {}
         for part in text.split(","):
@@ -277,7 +294,7 @@ def parse_insert(text: str | None) -> dict | None:
     return values
 
 
-def render_diagnosis(d) -> str:
+def render_diagnosis(d: Diagnosis) -> str:
     sim = d.insert_simulation
     out = [
         d.answer,
@@ -319,9 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     limits = argparse.ArgumentParser(add_help=False)
     limits.add_argument("--time-limit", type=float, metavar="SECONDS",
-                        help="how long SQLite may work on one file (default: 20 s plus 1 s per 5 MB, for the whole command)")
+                        help="how long SQLite may work on one file "
+                             "(default: 20 s plus 1 s per 5 MB, for the whole command)")
 
-    p = sub.add_parser("inspect", parents=[limits], help="show a database's tables, columns, foreign keys, indexes, triggers")
+    p = sub.add_parser("inspect", parents=[limits],
+                       help="show a database's tables, columns, foreign keys, indexes, triggers")
     p.add_argument("db", help="the customer's database file")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=cmd_inspect)
@@ -334,14 +353,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-check", action="store_true", help="run PRAGMA integrity_check instead of quick_check")
     p.set_defaults(func=cmd_diagnose)
 
-    p = sub.add_parser("fix", parents=[limits], help="apply migration 030 to a copy, prove it lossless, write it to --out")
+    p = sub.add_parser("fix", parents=[limits],
+                       help="apply migration 030 to a copy, prove it lossless, write it to --out")
     p.add_argument("db", help="the customer's database file (only read)")
     p.add_argument("--out", help="where to write the fixed copy (never overwritten without --force)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.add_argument("--sql", action="store_true",
                    help="print the exact SQL script of the fix for this file (alone: apply nothing)")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
-    p.add_argument("--full-check", action="store_true", help="prove with PRAGMA integrity_check (slower) instead of quick_check")
+    p.add_argument("--full-check", action="store_true",
+                   help="prove with PRAGMA integrity_check (slower) instead of quick_check")
     p.set_defaults(func=cmd_fix)
 
     p = sub.add_parser("report", parents=[limits], help="write a self-contained HTML (or Markdown) case record")
@@ -351,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-check", action="store_true", help="use PRAGMA integrity_check")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("diagram", parents=[limits], help="draw the references around a table, the failing one in red (Graphviz)")
+    p = sub.add_parser("diagram", parents=[limits],
+                       help="draw the references around a table, the failing one in red (Graphviz)")
     p.add_argument("db", help="the customer's database file (only read)")
     p.add_argument("--out", required=True, help="the picture to write: FILE.svg, FILE.png or FILE.html")
     p.add_argument("--table", default="veo3_video_upscales", help="the table of interest (default: %(default)s)")
@@ -366,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/demo", help="folder for the outputs (default: out/demo)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("triage", parents=[limits], help="diagnose many files (and folders) into one table, on every core")
+    p = sub.add_parser("triage", parents=[limits],
+                       help="diagnose many files (and folders) into one table, on every core")
     p.add_argument("paths", nargs="+", help="database files and folders")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes to use (default: every core)")
     p.add_argument("--csv", help="also write the rows to this CSV file")
@@ -399,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _on_sigint(signum, frame) -> None:
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
     # Python code sees KeyboardInterrupt; SQLite, mid-statement, sees its progress handler stop
     # (an exception inside the handler would only be swallowed there).
     from . import guards
@@ -431,7 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _on_sigint)
     _start_budget(args)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except errors.ToolkitError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return exc.exit_code

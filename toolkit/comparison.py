@@ -6,12 +6,12 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .diagnosis import InsertSimulation, default_values, simulate_insert
 from .migration import rows_differing
 from .safe_access import safe_connection
-from .schema import DatabaseInfo, TableInfo, read_schema
+from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo, read_schema
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,13 +100,21 @@ class Comparison:
         return self.schema_frame()
 
 
-def _sim(sim: InsertSimulation | None) -> dict | None:
+class SimulationSummary(TypedDict):
+    """An insert simulation as the comparison's JSON gives it."""
+    attempted: bool
+    ok: bool
+    error: str | None
+    failing: list[str]
+
+
+def _sim(sim: InsertSimulation | None) -> SimulationSummary | None:
     if sim is None:
         return None
     return {"attempted": sim.attempted, "ok": sim.ok, "error": sim.error, "failing": sim.failing}
 
 
-def _fk_text(fk) -> str:
+def _fk_text(fk: ForeignKeyInfo) -> str:
     return (f"({', '.join(fk.columns)}) REFERENCES {fk.parent_table}({', '.join(fk.parent_columns)}) "
             f"ON DELETE {fk.on_delete} ON UPDATE {fk.on_update}")
 
@@ -139,7 +147,9 @@ def schema_changes(before: DatabaseInfo, after: DatabaseInfo) -> list[SchemaChan
 
 
 def _table_diff(conn: sqlite3.Connection, b: TableInfo | None, a: TableInfo | None) -> TableDiff:
-    name = (b or a).name
+    either = b or a
+    assert either is not None  # the name came from one of the two files
+    name = either.name
     if b is None or a is None or b.row_count is None or a.row_count is None:
         return TableDiff(name, b.row_count if b else None, a.row_count if a else None, None, None)
     comparable = [c.name for c in b.columns] == [c.name for c in a.columns] and (b.without_rowid == a.without_rowid)
@@ -151,7 +161,7 @@ def _table_diff(conn: sqlite3.Connection, b: TableInfo | None, a: TableInfo | No
 
 
 def compare_connections(conn: sqlite3.Connection, info_before: DatabaseInfo, *, after: str,
-                        values: dict | None) -> Comparison:
+                        values: dict[str, Any] | None) -> Comparison:
     """`conn` is the after file, with the before file (described by `info_before`) attached as `before`."""
     info_after = read_schema(conn, database=after)
     names = sorted({t.name for t in info_before.tables} | {t.name for t in info_after.tables})

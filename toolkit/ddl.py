@@ -8,6 +8,7 @@ it does not understand is refused, never guessed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import errors
@@ -53,7 +54,8 @@ class Token:
 
 
 def tokenize(sql: str) -> list[Token]:
-    tokens = [Token(m.lastgroup, m.group(), m.start(), m.end()) for m in _TOKEN.finditer(sql)]
+    # Every alternative of _TOKEN is a named group, so a match always has a lastgroup.
+    tokens = [Token(m.lastgroup or "", m.group(), m.start(), m.end()) for m in _TOKEN.finditer(sql)]
     for t in tokens:
         if (t.kind == "string" and not t.text.endswith("'")) or (t.kind == "ident" and len(t.text) < 2):
             raise ValueError("unterminated literal")
@@ -132,6 +134,81 @@ class Segment:
     last: int  # index just past its last token
 
 
+# One parser per column-constraint keyword: each takes the definition's tokens and the index just past
+# the keyword, and returns the constraint's kind and the index just past the constraint.
+_ConstraintParser = Callable[[list[Token], int], tuple[str, int]]
+
+
+def _not_null(defn: list[Token], j: int) -> tuple[str, int]:
+    if j >= len(defn) or defn[j].upper != "NULL":
+        raise ValueError("NOT without NULL")
+    return "NOT NULL", _conflict_clause(defn, j + 1)
+
+
+def _null(defn: list[Token], j: int) -> tuple[str, int]:
+    return "NULL", _conflict_clause(defn, j)
+
+
+def _primary_key(defn: list[Token], j: int) -> tuple[str, int]:
+    j += 1  # KEY
+    if j < len(defn) and defn[j].upper in ("ASC", "DESC"):
+        j += 1
+    j = _conflict_clause(defn, j)
+    if j < len(defn) and defn[j].upper == "AUTOINCREMENT":
+        j += 1
+    return "PRIMARY KEY", j
+
+
+def _unique(defn: list[Token], j: int) -> tuple[str, int]:
+    return "UNIQUE", _conflict_clause(defn, j)
+
+
+def _check(defn: list[Token], j: int) -> tuple[str, int]:
+    return "CHECK", _group_end(defn, j)
+
+
+def _default(defn: list[Token], j: int) -> tuple[str, int]:
+    if j < len(defn) and defn[j].text in "+-":
+        j += 1
+    return "DEFAULT", _group_end(defn, j) if defn[j].text == "(" else j + 1
+
+
+def _collate(defn: list[Token], j: int) -> tuple[str, int]:
+    return "COLLATE", j + 1
+
+
+def _generated(defn: list[Token], j: int) -> tuple[str, int]:
+    while defn[j].text != "(":
+        j += 1
+    j = _group_end(defn, j)
+    if j < len(defn) and defn[j].upper in ("STORED", "VIRTUAL"):
+        j += 1
+    return "GENERATED", j
+
+
+def _ends_references(defn: list[Token], j: int) -> bool:
+    """Whether defn[j], a word that may belong to a REFERENCES clause's actions, starts the next constraint."""
+    word = defn[j].upper
+    if word == "NOT":
+        return j + 1 >= len(defn) or defn[j + 1].upper != "DEFERRABLE"  # a NOT NULL after the clause
+    return word in ("NULL", "DEFAULT") and defn[j - 1].upper != "SET"
+
+
+def _references(defn: list[Token], j: int) -> tuple[str, int]:
+    j += 1  # the parent table
+    if j < len(defn) and defn[j].text == "(":
+        j = _group_end(defn, j)
+    while j < len(defn) and defn[j].upper in FK_ACTIONS and not _ends_references(defn, j):
+        j += 2 if defn[j].upper == "MATCH" else 1
+    return "REFERENCES", j
+
+
+_CONSTRAINT_PARSERS: dict[str, _ConstraintParser] = {
+    "NOT": _not_null, "NULL": _null, "PRIMARY": _primary_key, "UNIQUE": _unique, "CHECK": _check,
+    "DEFAULT": _default, "COLLATE": _collate, "GENERATED": _generated, "AS": _generated, "REFERENCES": _references,
+}
+
+
 def column_segments(defn: list[Token]) -> list[Segment]:
     """Split a column definition into its constraints (the name and type come first)."""
     i = 1
@@ -144,53 +221,10 @@ def column_segments(defn: list[Token]) -> list[Segment]:
             i += 2
         if i >= len(defn):
             raise ValueError("dangling CONSTRAINT name")
-        kw = defn[i].upper
-        j = i + 1
-        if kw == "NOT":
-            if j >= len(defn) or defn[j].upper != "NULL":
-                raise ValueError("NOT without NULL")
-            kind, j = "NOT NULL", _conflict_clause(defn, j + 1)
-        elif kw == "NULL":
-            kind, j = "NULL", _conflict_clause(defn, j)
-        elif kw == "PRIMARY":
-            kind, j = "PRIMARY KEY", j + 1
-            if j < len(defn) and defn[j].upper in ("ASC", "DESC"):
-                j += 1
-            j = _conflict_clause(defn, j)
-            if j < len(defn) and defn[j].upper == "AUTOINCREMENT":
-                j += 1
-        elif kw == "UNIQUE":
-            kind, j = "UNIQUE", _conflict_clause(defn, j)
-        elif kw == "CHECK":
-            kind, j = "CHECK", _group_end(defn, j)
-        elif kw == "DEFAULT":
-            kind = "DEFAULT"
-            if j < len(defn) and defn[j].text in "+-":
-                j += 1
-            j = _group_end(defn, j) if defn[j].text == "(" else j + 1
-        elif kw == "COLLATE":
-            kind, j = "COLLATE", j + 1
-        elif kw in ("GENERATED", "AS"):
-            kind = "GENERATED"
-            while defn[j].text != "(":
-                j += 1
-            j = _group_end(defn, j)
-            if j < len(defn) and defn[j].upper in ("STORED", "VIRTUAL"):
-                j += 1
-        elif kw == "REFERENCES":
-            kind, j = "REFERENCES", j + 1
-            if j < len(defn) and defn[j].text == "(":
-                j = _group_end(defn, j)
-            while j < len(defn) and defn[j].upper in FK_ACTIONS:
-                if defn[j].upper == "NOT" and (j + 1 >= len(defn) or defn[j + 1].upper != "DEFERRABLE"):
-                    break  # a NOT NULL after the clause
-                if defn[j].upper == "NULL" and defn[j - 1].upper != "SET":
-                    break
-                if defn[j].upper == "DEFAULT" and defn[j - 1].upper != "SET":
-                    break
-                j += 2 if defn[j].upper == "MATCH" else 1
-        else:
+        parser = _CONSTRAINT_PARSERS.get(defn[i].upper)
+        if parser is None:
             raise ValueError(f"unexpected {defn[i].text!r} in a column definition")
+        kind, j = parser(defn, i + 1)
         if j > len(defn):
             raise ValueError("truncated column constraint")
         segments.append(Segment(kind, first, j))

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from . import appmodel as app
 from .safe_access import Check, check_indexes, index_damage, safe_connection
@@ -283,55 +283,88 @@ def _fmt(value: Any) -> str:
 
 
 # --------------------------------------------------------------------------- schema findings
-def schema_findings(info: DatabaseInfo, state: State) -> list[Finding]:
-    findings: list[Finding] = []
+def _no_upscales_table(info: DatabaseInfo, state: State) -> list[Finding]:
+    if info.table(app.UPSCALES) is not None:
+        return []
+    return [Finding(
+        FindingCode.NO_UPSCALES_TABLE, Severity.ERROR,
+        f"{info.database} has no {app.UPSCALES} table, so it is not the video app's database "
+        "(or predates migration 026); ask the customer for the app's database file.", app.UPSCALES)]
+
+
+def _fk_constraints_present(info: DatabaseInfo, state: State) -> list[Finding]:
     up = info.table(app.UPSCALES)
+    return [Finding(
+        FindingCode.FK_CONSTRAINTS_PRESENT, Severity.ERROR,
+        f"{app.UPSCALES}.{column} still has FOREIGN KEY REFERENCES {fk.parent_table}"
+        f"({', '.join(fk.parent_columns) or '?'}) ON DELETE {fk.on_delete}, so every new upscale "
+        f"needs a matching {fk.parent_table} row; migration 030 removes it.", app.UPSCALES, column)
+        for fk in (up.foreign_keys if up else []) for column in fk.columns if column in app.REFERENCE_COLUMNS]
+
+
+def _fk_columns_not_null(info: DatabaseInfo, state: State) -> list[Finding]:
+    up = info.table(app.UPSCALES)
+    return [Finding(
+        FindingCode.FK_COLUMNS_NOT_NULL, Severity.WARNING,
+        f"{app.UPSCALES}.{column.name} is NOT NULL, so an upscale cannot be saved without a "
+        f"{column.name}; migration 030 makes it nullable.", app.UPSCALES, column.name)
+        for column in (up.columns if up else []) if column.name in app.REFERENCE_COLUMNS and column.notnull]
+
+
+def _recorded_version_mismatch(info: DatabaseInfo, state: State) -> list[Finding]:
+    if info.recorded_version is None or state not in (State.STRICT, State.PARTIALLY_RELAXED):
+        return []
+    claim = 30 if info.recorded_version >= 30 else 28 if info.recorded_version >= 28 else None
+    if not (claim == 30 or (claim == 28 and state == State.STRICT)):
+        return []
+    return [Finding(
+        FindingCode.RECORDED_VERSION_MISMATCH, Severity.WARNING,
+        f"The file records version {info.recorded_version} (in {info.version_source}), which claims migration "
+        f"{claim:03d} ran, but {app.UPSCALES} is {state}: the schema is the truth, and the migration "
+        "was recorded without taking effect.", app.UPSCALES)]
+
+
+def _leftover_migration_table(table: TableInfo, existing: set[str]) -> list[Finding]:
+    base = leftover_base(table.name, existing)
+    if not base:
+        return []
+    return [Finding(
+        FindingCode.LEFTOVER_MIGRATION_TABLE, Severity.WARNING,
+        f"{table.name} ({table.row_count} rows) looks like a leftover of a migration that rebuilt "
+        f"{base}; it was never dropped, so check which table holds the live rows before removing it.",
+        table.name, count=table.row_count)]
+
+
+def _table_findings(info: DatabaseInfo, state: State) -> list[Finding]:
+    """Each table's foreign-key findings, then whether it is a leftover, table by table."""
     existing = {t.name.lower() for t in info.tables}
-    if up is None:
-        findings.append(Finding(
-            FindingCode.NO_UPSCALES_TABLE, Severity.ERROR,
-            f"{info.database} has no {app.UPSCALES} table, so it is not the video app's database "
-            "(or predates migration 026); ask the customer for the app's database file.", app.UPSCALES))
-    else:
-        for fk in up.foreign_keys:
-            for column in fk.columns:
-                if column in app.REFERENCE_COLUMNS:
-                    findings.append(Finding(
-                        FindingCode.FK_CONSTRAINTS_PRESENT, Severity.ERROR,
-                        f"{app.UPSCALES}.{column} still has FOREIGN KEY REFERENCES {fk.parent_table}"
-                        f"({', '.join(fk.parent_columns) or '?'}) ON DELETE {fk.on_delete}, so every new upscale "
-                        f"needs a matching {fk.parent_table} row; migration 030 removes it.", app.UPSCALES, column))
-        for column in up.columns:
-            if column.name in app.REFERENCE_COLUMNS and column.notnull:
-                findings.append(Finding(
-                    FindingCode.FK_COLUMNS_NOT_NULL, Severity.WARNING,
-                    f"{app.UPSCALES}.{column.name} is NOT NULL, so an upscale cannot be saved without a "
-                    f"{column.name}; migration 030 makes it nullable.", app.UPSCALES, column.name))
-    if info.recorded_version is not None and state in (State.STRICT, State.PARTIALLY_RELAXED):
-        claim = 30 if info.recorded_version >= 30 else 28 if info.recorded_version >= 28 else None
-        if claim == 30 or (claim == 28 and state == State.STRICT):
-            findings.append(Finding(
-                FindingCode.RECORDED_VERSION_MISMATCH, Severity.WARNING,
-                f"The file records version {info.recorded_version} (in {info.version_source}), which claims migration "
-                f"{claim:03d} ran, but {app.UPSCALES} is {state}: the schema is the truth, and the migration "
-                "was recorded without taking effect.", app.UPSCALES))
+    findings: list[Finding] = []
     for table in info.tables:
         for fk in table.foreign_keys:
             findings += _foreign_key_findings(info, table, fk, existing)
-        base = leftover_base(table.name, existing)
-        if base:
-            findings.append(Finding(
-                FindingCode.LEFTOVER_MIGRATION_TABLE, Severity.WARNING,
-                f"{table.name} ({table.row_count} rows) looks like a leftover of a migration that rebuilt "
-                f"{base}; it was never dropped, so check which table holds the live rows before removing it.",
-                table.name, count=table.row_count))
-    if info.wal_frames:
-        findings.append(Finding(
-            FindingCode.WAL_NOT_CHECKPOINTED, Severity.INFO,
-            f"{Path(info.database).name}-wal holds {info.wal_frames} un-checkpointed pages that the app sees "
-            "(included in this diagnosis); a copy of the .db without its -wal would miss them.",
-            count=info.wal_frames))
+        findings += _leftover_migration_table(table, existing)
     return findings
+
+
+def _wal_not_checkpointed(info: DatabaseInfo, state: State) -> list[Finding]:
+    if not info.wal_frames:
+        return []
+    return [Finding(
+        FindingCode.WAL_NOT_CHECKPOINTED, Severity.INFO,
+        f"{Path(info.database).name}-wal holds {info.wal_frames} un-checkpointed pages that the app sees "
+        "(included in this diagnosis); a copy of the .db without its -wal would miss them.",
+        count=info.wal_frames)]
+
+
+#: The schema's findings, in the order they are reported.
+_SCHEMA_FINDERS: tuple[Callable[[DatabaseInfo, State], list[Finding]], ...] = (
+    _no_upscales_table, _fk_constraints_present, _fk_columns_not_null, _recorded_version_mismatch,
+    _table_findings, _wal_not_checkpointed,
+)
+
+
+def schema_findings(info: DatabaseInfo, state: State) -> list[Finding]:
+    return [finding for finder in _SCHEMA_FINDERS for finding in finder(info, state)]
 
 
 def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyInfo,
@@ -358,10 +391,12 @@ def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyIn
         live = info.table(base)
         findings.append(Finding(
             FindingCode.STALE_PARENT_TABLE, severity,
-            f"{where} REFERENCES {fk.parent_table} ({parent.row_count} rows), a leftover of a rebuild, while the "
+            f"{where} REFERENCES {fk.parent_table} ({parent.row_count if parent else '?'} rows), "
+            "a leftover of a rebuild, while the "
             f"live rows are in {live.name if live else base} ({live.row_count if live else '?'} rows): a rename "
             "rewrote the clause.", table.name, cols))
-    for child_col, parent_col in zip(fk.columns, fk.parent_columns):
+    # Not strict: a REFERENCES naming no columns, to a parent without a PRIMARY KEY, has no parent columns.
+    for child_col, parent_col in zip(fk.columns, fk.parent_columns, strict=False):
         child = table.column(child_col)
         pcol = parent.column(parent_col) if parent else None
         if child and pcol and child.affinity != pcol.affinity:
@@ -392,7 +427,7 @@ def _emulated_violations(conn: sqlite3.Connection, table: TableInfo, fk: Foreign
     foreign_key_check cannot run on the table (another of its keys is broken)."""
     child = quote(table.name)
     not_null = " AND ".join(f"c.{quote(col)} IS NOT NULL" for col in fk.columns)
-    match = " AND ".join(f"p.{quote(pc)} = c.{quote(cc)}" for cc, pc in zip(fk.columns, fk.parent_columns))
+    match = " AND ".join(f"p.{quote(pc)} = c.{quote(cc)}" for cc, pc in zip(fk.columns, fk.parent_columns, strict=True))
     sql = (f"SELECT c.rowid FROM {child} AS c WHERE {not_null} AND NOT EXISTS "
            f"(SELECT 1 FROM {quote(fk.parent_table)} AS p WHERE {match})")
     for (rowid,) in conn.execute(sql):
@@ -403,7 +438,7 @@ class _Tally:
     """One table's violating rows as SQLite lists them: counted, the first few kept, the probe
     row set apart (millions of orphans must not all be held in memory)."""
 
-    def __init__(self, table: TableInfo, probe: tuple[str, int] | None) -> None:
+    def __init__(self, table: TableInfo, probe: tuple[str, int | None] | None) -> None:
         self.table = table
         self.probe_rowid = probe[1] if probe and probe[0] == table.name else None
         self.counts = {fk.id: 0 for fk in table.foreign_keys}
@@ -423,7 +458,7 @@ class _Tally:
                 for fk in self.table.foreign_keys if self.counts[fk.id]]
 
 
-def foreign_key_violations(conn: sqlite3.Connection, info: DatabaseInfo, probe: tuple[str, int] | None = None
+def foreign_key_violations(conn: sqlite3.Connection, info: DatabaseInfo, probe: tuple[str, int | None] | None = None
                            ) -> tuple[list[Violation], set[int], list[str]]:
     """Every row of every table that violates a foreign key, table by table, so one broken
     declaration cannot abort the check elsewhere.  The `probe` row (table, rowid) is kept
@@ -448,7 +483,7 @@ def foreign_key_violations(conn: sqlite3.Connection, info: DatabaseInfo, probe: 
     return result, probe_fails, notes
 
 
-def _emulated_check(conn: sqlite3.Connection, table: TableInfo, probe: tuple[str, int] | None) -> _Tally:
+def _emulated_check(conn: sqlite3.Connection, table: TableInfo, probe: tuple[str, int | None] | None) -> _Tally:
     """foreign_key_check's answer for `table` when SQLite's own cannot run on it (another of its
     keys is broken): the healthy keys checked in SQL, the broken ones left out."""
     tally = _Tally(table, probe)
@@ -605,7 +640,7 @@ def _leftover_note(conn: sqlite3.Connection, info: DatabaseInfo, check: Referenc
     return f" (the leftover table the REFERENCES clause names; the live {live.name} has the row)"
 
 
-def app_insert(table: TableInfo, values: dict[str, Any]) -> tuple[str, tuple]:
+def app_insert(table: TableInfo, values: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
     """The app's INSERT for this file's upscale table (generated columns are not inserted)."""
     return app.upscale_insert(values, [c.name for c in table.columns if not c.generated])
 
@@ -704,6 +739,30 @@ def diagnose(path: str | Path, insert: dict[str, Any] | None = None, *, full_che
 
 
 # --------------------------------------------------------------------------- the answer
+def _other_failure_sentence(sim: InsertSimulation) -> str:
+    """The insert fails for a reason other than a foreign key (and perhaps for its references too)."""
+    meaning = OTHER_FAILURES.get(sim.error_code or "", "compare the app's insert with this table's columns, "
+                                 "constraints and triggers")
+    also = [r.explanation for r in sim.references if r.reason != Reason.OK]
+    then = f"; once that is solved it would still fail because {'; and '.join(also)}" if also else ""
+    return (f"The insert fails with '{sim.error}' ({sim.error_code or 'SQLite error'}), which is not a foreign "
+            f"key: {meaning}{then}.")
+
+
+def _failing_references_sentence(sim: InsertSimulation) -> str:
+    parts = [r.explanation for r in sim.references if r.reason != Reason.OK]
+    fixes = []
+    for r in sim.references:
+        if r.reason == Reason.MISSING_ROW and "the live" not in r.explanation:
+            fixes.append(f"restore the {r.parent_table} row")
+        elif r.reason in (Reason.NEAR_MISS, Reason.TYPE_MISMATCH):
+            fixes.append(f"correct the {r.parent_table} key")
+    remedy = "apply migration 030 (python -m toolkit fix)"
+    if fixes:
+        remedy += f" or {' and '.join(dict.fromkeys(fixes))}"
+    return f"The insert fails because {'; and '.join(parts)}; {remedy}."
+
+
 def answer_sentence(d: Diagnosis) -> str:
     sim = d.insert_simulation
     name = Path(d.database).name
@@ -711,25 +770,12 @@ def answer_sentence(d: Diagnosis) -> str:
         return (f"{name} has no {app.UPSCALES} table, so it is not the video app's database; "
                 "ask the customer for the app's database file.")
     if not sim.attempted:
-        return (f"No generation exists in {name} yet, so there is nothing to upscale; the table is {d.state}, "
-                + ("so apply migration 030 before the first upscale." if d.needs_migration_030 else "so nothing to do."))
+        then = "so apply migration 030 before the first upscale." if d.needs_migration_030 else "so nothing to do."
+        return f"No generation exists in {name} yet, so there is nothing to upscale; the table is {d.state}, " + then
     if sim.fails_otherwise:
-        meaning = OTHER_FAILURES.get(sim.error_code or "", "compare the app's insert with this table's columns, "
-                                     "constraints and triggers")
-        also = [r.explanation for r in sim.references if r.reason != Reason.OK]
-        then = f"; once that is solved it would still fail because {'; and '.join(also)}" if also else ""
-        return (f"The insert fails with '{sim.error}' ({sim.error_code or 'SQLite error'}), which is not a foreign "
-                f"key: {meaning}{then}.")
+        return _other_failure_sentence(sim)
     if sim.failing:
-        parts = [r.explanation for r in sim.references if r.reason != Reason.OK]
-        fixes = []
-        for r in sim.references:
-            if r.reason == Reason.MISSING_ROW and "the live" not in r.explanation:
-                fixes.append(f"restore the {r.parent_table} row")
-            elif r.reason in (Reason.NEAR_MISS, Reason.TYPE_MISMATCH):
-                fixes.append(f"correct the {r.parent_table} key")
-        remedy = "apply migration 030 (python -m toolkit fix)" + (f" or {' and '.join(dict.fromkeys(fixes))}" if fixes else "")
-        return f"The insert fails because {'; and '.join(parts)}; {remedy}."
+        return _failing_references_sentence(sim)
     if not sim.ok:
         return (f"The insert fails with '{sim.error}', which is not one of its three references; "
                 "compare the app's insert with this table's columns and constraints.")

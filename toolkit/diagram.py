@@ -20,14 +20,18 @@ import html
 import re
 import shutil
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import appmodel as app
 from . import errors
 from .diagnosis import Diagnosis, Reason
 from .schema import DatabaseInfo, TableInfo
+
+if TYPE_CHECKING:
+    import graphviz
 
 INSTALL_DOT = ("Graphviz's dot program is not installed, so no diagram was drawn; install it with "
                "`apt-get install graphviz` (Debian, Ubuntu), `brew install graphviz` or `conda install graphviz`.")
@@ -74,7 +78,7 @@ class Edge:
     dropped: bool = False  # after side of a pair: migration 030 removed it (drawn invisible)
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
         return (self.child, tuple(c.lower() for c in self.columns), self.parent,
                 tuple(c.lower() for c in self.parent_columns))
 
@@ -97,9 +101,10 @@ class Diagram:
 
     def source(self) -> str:
         """The diagram in Graphviz's dot language."""
-        return self.graph().source
+        source: str = self.graph().source
+        return source
 
-    def graph(self):
+    def graph(self) -> graphviz.Digraph:
         import graphviz
 
         g = graphviz.Digraph("references", graph_attr={
@@ -116,7 +121,8 @@ class Diagram:
                    f"{e.parent}:{_port(self.box_by_id(e.parent), e.parent_columns)}",
                    **_edge_attrs(e))
         if self.omitted:
-            g.node("more", label=f"<{_label_text(f'+ {self.omitted} more tables not drawn (raise --depth or --max-tables)')}>",
+            more = f"+ {self.omitted} more tables not drawn (raise --depth or --max-tables)"
+            g.node("more", label=f"<{_label_text(more)}>",
                    shape="note", color=GREY, fontcolor=GREY, id="omitted")
         return g
 
@@ -135,7 +141,8 @@ class Diagram:
         import graphviz
 
         try:
-            return self.graph().pipe(format=fmt, quiet=True)  # its complaints go in our one sentence
+            picture: bytes = self.graph().pipe(format=fmt, quiet=True)  # its complaints go in our one sentence
+            return picture
         except graphviz.ExecutableNotFound:
             raise errors.MissingProgramError(INSTALL_DOT) from None
         except graphviz.CalledProcessError as exc:
@@ -248,16 +255,16 @@ def before_after(before: Diagnosis, after: Diagnosis | DatabaseInfo, *, table: s
     # the after side draws the before side's boxes (with the after counts), in the same order
     rows_after = {box.name.lower(): box.rows for box in a.boxes}
     renamed = {box.id: ids.get(box.name.lower()) for box in a.boxes}
-    kept = {replace(e, child=renamed[e.child], parent=renamed[e.parent]).key
-            for e in a.edges if renamed[e.child] and renamed[e.parent]}
+    kept = {replace(e, child=child, parent=parent).key
+            for e in a.edges if (child := renamed[e.child]) and (parent := renamed[e.parent])}
     # A dropped edge keeps its label (drawn invisible, like the edge) and the title stays the
     # same, so every label has the size it had and Graphviz computes the very same layout.
     edges = [replace(e, dropped=e.key not in kept, failing=e.failing if e.key not in kept else None)
              for e in b.edges]
     boxes = [replace(box, rows=rows_after.get(box.name.lower(), box.rows), released=_released(box, edges))
              for box in b.boxes]
-    after = Diagram(a.table, depth, boxes, edges, b.omitted, b.title)
-    return DiagramPair(b, after)
+    after_side = Diagram(a.table, depth, boxes, edges, b.omitted, b.title)
+    return DiagramPair(b, after_side)
 
 
 def _released(box: Box, edges: list[Edge]) -> list[str]:
@@ -324,7 +331,8 @@ def _port(box: Box, columns: list[str]) -> str:
 def _box_label(b: Box) -> str:
     head = "#fcf3cf" if b.focus else ("#ffffff" if b.ghost else "#d6e4f0")  # red is kept for failures
     border = GREY if b.ghost else INK
-    rows = ["missing table" if b.ghost else ("? rows" if b.rows is None else f"{b.rows:,} row{'s' if b.rows != 1 else ''}")]
+    rows = ["missing table" if b.ghost
+            else ("? rows" if b.rows is None else f"{b.rows:,} row{'s' if b.rows != 1 else ''}")]
     cells = [f'<TR><TD PORT="title" BGCOLOR="{head}"><B>{_name(b.name)}</B></TD></TR>',
              f'<TR><TD><FONT POINT-SIZE="9" COLOR="#555555">{rows[0]}</FONT></TD></TR>']
     for i, c in enumerate(b.columns()):
@@ -370,7 +378,7 @@ def _classes(base: str, **flags: bool) -> str:
     return " ".join([base, *(name.replace("_", "-") for name, on in flags.items() if on)])
 
 
-def _count(items: list, noun: str) -> str:
+def _count(items: Sized, noun: str) -> str:
     return f"{len(items)} {noun}{'s' if len(items) != 1 else ''}"
 
 
@@ -397,7 +405,7 @@ def require_dot() -> None:
         raise errors.MissingProgramError(INSTALL_DOT)
 
 
-def html_or_reason(draw) -> str:
+def html_or_reason(draw: Callable[[], str]) -> str:
     """`draw()`'s markup, or, when the picture cannot be drawn, the one sentence why."""
     try:
         return draw()
@@ -419,7 +427,8 @@ def diagram_html(diagnosis: Diagnosis, after: DatabaseInfo | None = None) -> str
     drawing = drawing_of(diagnosis, after)
     if drawing is None:
         return ""
-    return f'<div class="fk-diagram-box">{html_or_reason(drawing.html if isinstance(drawing, DiagramPair) else drawing.svg)}</div>'
+    picture = drawing.html if isinstance(drawing, DiagramPair) else drawing.svg
+    return f'<div class="fk-diagram-box">{html_or_reason(picture)}</div>'
 
 
 def write(drawing: Diagram | DiagramPair, out: str | Path) -> Path:
@@ -436,7 +445,8 @@ def write(drawing: Diagram | DiagramPair, out: str | Path) -> Path:
         data = drawing.png()
     else:
         raise errors.RefusedError(f"Cannot write a diagram{' pair' if isinstance(drawing, DiagramPair) else ''} as "
-                                  f"{out.name}: give --out a name ending in .svg{'' if isinstance(drawing, DiagramPair) else ', .png'} "
+                                  f"{out.name}: give --out a name ending in "
+                                  f".svg{'' if isinstance(drawing, DiagramPair) else ', .png'} "
                                   "or .html.")
     tmp = out.with_name(f".{out.name}.partial")
     tmp.write_bytes(data)

@@ -22,7 +22,8 @@ import struct
 import time
 from dataclasses import dataclass
 from enum import Enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, Self, cast
 
 # --------------------------------------------------------------------------- limits
 MB = 1 << 20
@@ -140,7 +141,24 @@ last_stop: Deadline | None = None
 #: SQLite's own functions (3.40 and later) that compute a value from their arguments and touch
 #: nothing outside the statement.  A view or trigger may call these and nothing else; every
 #: function of the running SQLite is either here or in DENIED_FUNCTIONS (a test holds that).
-BUILTIN_FUNCTIONS = frozenset(["->", "->>", "abs", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "avg", "ceil", "ceiling", "char", "coalesce", "concat", "concat_ws", "cos", "cosh", "count", "cume_dist", "current_date", "current_time", "current_timestamp", "date", "datetime", "degrees", "dense_rank", "exp", "first_value", "floor", "format", "glob", "group_concat", "hex", "if", "ifnull", "iif", "instr", "json", "json_array", "json_array_length", "json_error_position", "json_extract", "json_group_array", "json_group_object", "json_insert", "json_object", "json_patch", "json_pretty", "json_quote", "json_remove", "json_replace", "json_set", "json_type", "json_valid", "jsonb", "jsonb_array", "jsonb_extract", "jsonb_group_array", "jsonb_group_object", "jsonb_insert", "jsonb_object", "jsonb_patch", "jsonb_remove", "jsonb_replace", "jsonb_set", "julianday", "lag", "last_value", "lead", "length", "like", "likelihood", "likely", "ln", "log", "log10", "log2", "lower", "ltrim", "max", "min", "mod", "nth_value", "ntile", "nullif", "octet_length", "percent_rank", "pi", "pow", "power", "printf", "quote", "radians", "random", "randomblob", "rank", "replace", "round", "row_number", "rtrim", "sign", "sin", "sinh", "soundex", "sqlite_version", "sqlite_source_id", "sqrt", "strftime", "string_agg", "substr", "substring", "subtype", "sum", "tan", "tanh", "time", "timediff", "total", "trim", "trunc", "typeof", "unhex", "unicode", "unistr", "unistr_quote", "unixepoch", "unlikely", "upper", "zeroblob", "changes", "total_changes", "last_insert_rowid", "sqlite_compileoption_get", "sqlite_compileoption_used", "bm25", "highlight", "snippet", "match", "matchinfo", "offsets", "optimize", "rtreecheck", "rtreedepth", "rtreenode"]) | frozenset({
+BUILTIN_FUNCTIONS = frozenset([
+    "->", "->>", "abs", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "avg", "ceil", "ceiling", "char",
+    "coalesce", "concat", "concat_ws", "cos", "cosh", "count", "cume_dist", "current_date", "current_time",
+    "current_timestamp", "date", "datetime", "degrees", "dense_rank", "exp", "first_value", "floor", "format", "glob",
+    "group_concat", "hex", "if", "ifnull", "iif", "instr", "json", "json_array", "json_array_length",
+    "json_error_position", "json_extract", "json_group_array", "json_group_object", "json_insert", "json_object",
+    "json_patch", "json_pretty", "json_quote", "json_remove", "json_replace", "json_set", "json_type", "json_valid",
+    "jsonb", "jsonb_array", "jsonb_extract", "jsonb_group_array", "jsonb_group_object", "jsonb_insert", "jsonb_object",
+    "jsonb_patch", "jsonb_remove", "jsonb_replace", "jsonb_set", "julianday", "lag", "last_value", "lead", "length",
+    "like", "likelihood", "likely", "ln", "log", "log10", "log2", "lower", "ltrim", "max", "min", "mod", "nth_value",
+    "ntile", "nullif", "octet_length", "percent_rank", "pi", "pow", "power", "printf", "quote", "radians", "random",
+    "randomblob", "rank", "replace", "round", "row_number", "rtrim", "sign", "sin", "sinh", "soundex", "sqlite_version",
+    "sqlite_source_id", "sqrt", "strftime", "string_agg", "substr", "substring", "subtype", "sum", "tan", "tanh",
+    "time", "timediff", "total", "trim", "trunc", "typeof", "unhex", "unicode", "unistr", "unistr_quote", "unixepoch",
+    "unlikely", "upper", "zeroblob", "changes", "total_changes", "last_insert_rowid", "sqlite_compileoption_get",
+    "sqlite_compileoption_used", "bm25", "highlight", "snippet", "match", "matchinfo", "offsets", "optimize",
+    "rtreecheck", "rtreedepth", "rtreenode",
+]) | frozenset({
     # SQLite's ALTER TABLE runs these on its own schema; SQL cannot call them (SQLITE_FUNC_INTERNAL)
     "sqlite_rename_table", "sqlite_rename_column", "sqlite_rename_test", "sqlite_rename_quotefix",
     "sqlite_drop_column",
@@ -178,8 +196,8 @@ _WRITES = frozenset({sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLIT
 
 
 class GuardedCursor(sqlite3.Cursor):
-    def execute(self, sql: str, parameters=(), /):  # type: ignore[override]
-        self.connection.deadline.check()
+    def execute(self, sql: str, parameters: Any = (), /) -> Self:
+        cast("GuardedConnection", self.connection).deadline.check()
         return super().execute(sql, parameters)
 
 
@@ -193,11 +211,12 @@ class GuardedConnection(sqlite3.Connection):
     deadline: Deadline
     authorizer: Authorizer
 
-    def execute(self, sql: str, parameters=(), /):  # type: ignore[override]
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         self.deadline.check()
         return super().execute(sql, parameters)
 
-    def cursor(self, factory=GuardedCursor):  # type: ignore[override]
+    def cursor(self, factory: Callable[[sqlite3.Connection], sqlite3.Cursor] = GuardedCursor  # type: ignore[override]
+               ) -> sqlite3.Cursor:
         return super().cursor(factory)
 
 
@@ -205,6 +224,10 @@ class GuardedConnection(sqlite3.Connection):
 #: six seconds in one function call, long after the value limit has failed it).
 MAX_PRINTF_REPEAT = 1_000_000
 _PRINTF_SPEC = re.compile(r"%[-+ 0#,!]*(\*|\d+)?(?:\.(\*|\d*))?([a-zA-Z%])")
+
+
+#: A value SQLite stores or a function returns.
+SqlValue = str | bytes | int | float | None
 
 
 class BoundedPrintf:
@@ -216,19 +239,21 @@ class BoundedPrintf:
         self.builtin = sqlite3.connect(":memory:", check_same_thread=False)
         self.builtin.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
 
-    def __call__(self, fmt, *args):
+    def __call__(self, fmt: SqlValue, *args: SqlValue) -> SqlValue:
         if not isinstance(fmt, str):
-            return self.builtin.execute("SELECT printf(?)", (fmt,)).fetchone()[0]
+            plain: SqlValue = self.builtin.execute("SELECT printf(?)", (fmt,)).fetchone()[0]
+            return plain
         queue = list(args)
         for width, precision, _ in _PRINTF_SPEC.findall(fmt):
             for size in (width, precision):
                 if size == "*":
                     size = queue.pop(0) if queue else 0
-                if isinstance(size, (int, float)) or (isinstance(size, str) and size.isdigit()):
-                    if abs(int(float(size))) > MAX_PRINTF_REPEAT:
-                        raise ValueError("printf width or precision over the toolkit's limit")
+                numeric = isinstance(size, (int, float)) or (isinstance(size, str) and size.isdigit())
+                if numeric and abs(int(float(size))) > MAX_PRINTF_REPEAT:
+                    raise ValueError("printf width or precision over the toolkit's limit")
         marks = ", ".join("?" * (1 + len(args)))
-        return self.builtin.execute(f"SELECT printf({marks})", (fmt, *args)).fetchone()[0]
+        formatted: SqlValue = self.builtin.execute(f"SELECT printf({marks})", (fmt, *args)).fetchone()[0]
+        return formatted
 
 
 def guard(conn: GuardedConnection, time_limit: float) -> None:
@@ -272,7 +297,7 @@ def super_journal(journal: bytes) -> bytes | None:
     return journal[-16 - length:-16]
 
 
-def journal_tail(path: os.PathLike | str, size: int = 4096) -> bytes:
+def journal_tail(path: os.PathLike[str] | str, size: int = 4096) -> bytes:
     with open(path, "rb") as fh:
         fh.seek(0, os.SEEK_END)
         end = fh.tell()
@@ -331,7 +356,7 @@ def view_nesting(views: Iterable[tuple[str, str | None]]) -> ViewNesting:
     if not depth:
         return ViewNesting(None, 0, 0)
     worst = max(depth, key=lambda v: (depth[v], expansion[v]))
-    widest = max(expansion, key=expansion.get)
+    widest = max(expansion, key=lambda v: expansion[v])
     if expansion[widest] > MAX_VIEW_EXPANSION and depth[worst] <= MAX_VIEW_DEPTH:
         worst = widest
     return ViewNesting(worst, depth[worst], expansion[worst])

@@ -14,7 +14,11 @@ from . import appmodel as app
 from .safe_access import SIDECAR_SUFFIXES
 from .sqlnames import quote
 
-WORDS = ["sunset", "neon", "city", "drone", "fox", "snow", "slow", "motion", "ocean", "waves", "golden", "hour", "cinematic", "robot", "barista", "latte", "timelapse", "clouds", "mountains", "handheld", "vintage", "film", "grain", "paper", "boat", "rain", "macro", "lens"]
+WORDS = [
+    "sunset", "neon", "city", "drone", "fox", "snow", "slow", "motion", "ocean", "waves", "golden", "hour", "cinematic",
+    "robot", "barista", "latte", "timelapse", "clouds", "mountains", "handheld", "vintage", "film", "grain", "paper",
+    "boat", "rain", "macro", "lens",
+]
 
 
 def large_database(path: str | Path, n: int = 1_000_000, *, seed: int = 26) -> Path:
@@ -69,6 +73,7 @@ def large_database(path: str | Path, n: int = 1_000_000, *, seed: int = 26) -> P
     conn.execute("COMMIT")
     conn.execute("PRAGMA journal_mode = DELETE")
     newest = app.newest_generation(conn)
+    assert newest is not None  # the loop above wrote n generations
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute(f"DELETE FROM {app.PROJECTS} WHERE id = ?", (newest["project_id"],))
     conn.close()

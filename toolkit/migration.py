@@ -7,7 +7,8 @@ SQLite's documented procedure for changes ALTER TABLE cannot make
  1. foreign keys off, outside the transaction;  2. BEGIN;
  3. create the new table from the ORIGINAL declaration, with only the foreign-key clauses
     on the three reference columns and their NOT NULLs removed;
- 4. copy every row, rowids kept (as stored records where SQLite can);  5. drop the views and triggers that name the table;
+ 4. copy every row, rowids kept (as stored records where SQLite can);
+ 5. drop the views and triggers that name the table;
  6. drop the old table;  7. rename the new one into place;
  8. recreate every index, trigger and view verbatim;  9. restore the AUTOINCREMENT counter;
 10. record version 30 the way the file records versions;  11. COMMIT;  12. foreign keys on.
@@ -29,7 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from . import appmodel as app
 from . import errors
@@ -113,7 +114,8 @@ class Proof:
             ("every other column and foreign key unchanged", self.other_columns_unchanged),
             ("foreign keys on the three columns removed, the columns nullable",
              self.foreign_keys_removed and self.columns_nullable),
-            ("every other table has its rows; the fix's own writes fired none of the file's triggers", self.other_tables_unchanged),
+            ("every other table has its rows; the fix's own writes fired none of the file's triggers",
+             self.other_tables_unchanged),
             (f"PRAGMA {self.integrity_check} ok", self.integrity_ok),
             insert,
             ("the original is byte-identical (SHA-256, sidecars included)", self.original_unchanged),
@@ -192,7 +194,8 @@ def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
     new = _free_name(info, table.name)
     create = relax_columns(table.sql, set(app.REFERENCE_COLUMNS), new)
     columns = [c.name for c in table.columns if not c.generated]
-    rowid_alias = next((a for a in ("rowid", "_rowid_", "oid") if a not in {c.name.lower() for c in table.columns}), None)
+    names = {c.name.lower() for c in table.columns}
+    rowid_alias = next((a for a in ("rowid", "_rowid_", "oid") if a not in names), None)
     copy_rowid = not table.without_rowid and rowid_alias is not None
     cols_sql = ", ".join(quote(c) for c in columns)
     target = f"{rowid_alias}, {cols_sql}" if copy_rowid else cols_sql
@@ -220,23 +223,24 @@ def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
              and t.name.lower() not in dependent_names]
     record = _record_version(conn, info)
     if record:
-        statements += [f"DROP TRIGGER {quote(t.name)}" for t in aside] + record + [t.sql for t in aside]
+        statements += [f"DROP TRIGGER {quote(t.name)}" for t in aside] + record + [t.sql for t in aside if t.sql]
     statements += [sql for _, _, sql in dependents if sql]
     # the documented procedure's check: lists (in the shell) any row the change broke
     statements += ["PRAGMA foreign_key_check", "COMMIT", "PRAGMA foreign_keys = ON"]
     plan = Plan(table.name, new, statements, info.database)  # checks each statement first
-    _refuse_foreign_functions(info, [table] + ([info.table(app.MIGRATIONS_TABLE)] if record else []))
+    _refuse_foreign_functions(info, [table, *([info.table(app.MIGRATIONS_TABLE)] if record else [])])
     return plan
 
 
-def _refuse_foreign_functions(info: DatabaseInfo, written: list[TableInfo | None]) -> None:
+def _refuse_foreign_functions(info: DatabaseInfo, written: Sequence[TableInfo | None]) -> None:
     """The plan writes rows to these tables: whatever their CHECKs, DEFAULTs, generated columns
     and indexes call runs then, in the toolkit (no application function exists there) and in
     the sqlite3 shell running `fix --sql` (where load_extension() works).  Only SQLite's own
     built-in functions may be among them."""
     tables = [t for t in written if t is not None and t.sql]
     try:
-        called = functions_called([t.sql for t in tables] + [i.sql for t in tables for i in t.indexes if i.sql],
+        declarations = [t.sql for t in tables if t.sql] + [i.sql for t in tables for i in t.indexes if i.sql]
+        called = functions_called(declarations,
                                   [c.default for t in tables for c in t.columns if c.default is not None])
     except sqlite3.Error as exc:
         raise errors.UnsafeContentError(
@@ -296,7 +300,7 @@ def _record_version(conn: sqlite3.Connection, info: DatabaseInfo) -> list[str]:
     if source == VersionSource.MIGRATIONS or (source is None and info.table(app.MIGRATIONS_TABLE)):
         mig = info.table(app.MIGRATIONS_TABLE)
         cols = {c.name.lower(): c for c in mig.columns} if mig else {}
-        if "version" not in cols:
+        if mig is None or "version" not in cols:
             return []
         values = {"version": "30", "name": _literal(MIGRATION_NAME),
                   "applied_at": "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"}
@@ -338,16 +342,17 @@ def execute_plan(conn: sqlite3.Connection, plan: Plan) -> None:
 # --------------------------------------------------------------------------- proof
 def _objects(conn: sqlite3.Connection, schema: str, kind: str, table: str | None = None) -> set[tuple[str, str]]:
     sql = f"SELECT name, sql FROM {schema}.sqlite_schema WHERE type = ? AND sql IS NOT NULL"
-    params: tuple = (kind,)
+    params: tuple[str, ...] = (kind,)
     if table is not None:
         sql += " AND tbl_name = ?"
         params += (table,)
     return set(conn.execute(sql, params).fetchall())
 
 
-def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[tuple]:
-    return conn.execute(f"SELECT cid, name, type, \"notnull\", dflt_value, pk, hidden FROM "
+def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[tuple[Any, ...]]:
+    columns: list[tuple[Any, ...]] = conn.execute(f"SELECT cid, name, type, \"notnull\", dflt_value, pk, hidden FROM "
                         f"{schema}.pragma_table_xinfo(?) ORDER BY cid", (table,)).fetchall()
+    return columns
 
 
 def rows_differing(conn: sqlite3.Connection, table: TableInfo, before: str = "before", after: str = "main", *,
@@ -373,7 +378,8 @@ def rows_differing(conn: sqlite3.Connection, table: TableInfo, before: str = "be
     missing = f"a.{quote(key[0])} IS NULL"
     sql = (f"SELECT count(*) FROM {before}.{quote(table.name)} AS b LEFT JOIN {after}.{quote(table.name)} AS a "
            f"ON {join} WHERE {any_of([missing, *differs])}")
-    return conn.execute(sql).fetchone()[0]
+    count: int = conn.execute(sql).fetchone()[0]
+    return count
 
 
 def _violations(conn: sqlite3.Connection, schema: str, table: str) -> int | str:
@@ -383,13 +389,14 @@ def _violations(conn: sqlite3.Connection, schema: str, table: str) -> int | str:
         return str(exc)
 
 
-def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict | None, full_check: bool,
-          integrity: Future | None = None, insert_before_ok: bool = False) -> Proof:
+def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict[str, Any] | None, full_check: bool,
+          integrity: Future[list[str]] | None = None, insert_before_ok: bool = False) -> Proof:
     """Compare the migrated file (main) with its pre-migration copy (attached as `before`);
     `integrity`: the file's integrity check already running elsewhere (see _integrity_messages);
     `insert_before_ok`: whether the app's insert succeeded on the file before the fix."""
     name = app.UPSCALES
     before_table = before_info.table(name)
+    assert before_table is not None  # the fix ran, so the file had the table
     after_info = read_schema(conn, database="after", count_rows=False)
     after_table = after_info.table(name)
     problems: list[str] = []
@@ -404,7 +411,7 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
     fks_removed = after_table is not None and not ({c for fk in after_table.foreign_keys for c in fk.columns} & refs)
     nullable = after_table is not None and all(not c.notnull for c in after_table.columns if c.name in refs)
 
-    def strip(cols: list[tuple]) -> list[tuple]:
+    def strip(cols: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         return [c[:3] + ((0,) if c[1] in refs else (c[3],)) + c[4:] for c in cols]
 
     others_same = strip(_columns(conn, "before", name)) == strip(_columns(conn, "main", name))
@@ -444,7 +451,8 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict |
     return Proof(
         rows_before=rows_before, rows_after=rows_after, data_identical=data_identical,
         rowids_kept=differing == 0 and not before_table.without_rowid, indexes_preserved=indexes_ok,
-        triggers_preserved=triggers_ok, views_preserved=views_ok, other_columns_unchanged=others_same and other_fks_same,
+        triggers_preserved=triggers_ok, views_preserved=views_ok,
+        other_columns_unchanged=others_same and other_fks_same,
         foreign_keys_removed=fks_removed, columns_nullable=nullable, other_tables_unchanged=tables_same,
         integrity_ok=messages == ["ok"], integrity_check=pragma,
         insert_before_ok=insert_before_ok, insert_after_ok=insert_after.ok if insert_after else True,
@@ -460,11 +468,13 @@ def _prepare_dest(src: Path, dest: Path, force: bool) -> None:
     if dest.is_dir():
         raise errors.RefusedError(f"--out {dest} is a folder; give the path of the file to write.", src)
     if dest.exists() and not force:
-        raise errors.OutputExistsError(f"{dest} already exists; choose another --out, or add --force to replace it.", src)
+        raise errors.OutputExistsError(
+            f"{dest} already exists; choose another --out, or add --force to replace it.", src)
     if not dest.parent.is_dir():
         raise errors.RefusedError(f"The folder of --out {dest} does not exist; create it first.", src)
     if not os.access(dest.parent, os.W_OK | os.X_OK):
-        raise errors.RefusedError(f"The folder of --out {dest} is read-only; write the fixed copy somewhere writable.", src)
+        raise errors.RefusedError(
+            f"The folder of --out {dest} is read-only; write the fixed copy somewhere writable.", src)
 
 
 def plan_for(src: str | Path) -> tuple[Plan | None, str, DatabaseInfo]:
@@ -489,7 +499,8 @@ def apply_030(src: str | Path, dest: str | Path, *, force: bool = False, full_ch
     try:
         workdir = work_folder("fix", dest.parent, hidden=True)
     except OSError as exc:
-        raise errors.RefusedError(f"Cannot write beside --out {dest} ({exc.strerror}); choose a writable folder.", src) from None
+        raise errors.RefusedError(
+            f"Cannot write beside --out {dest} ({exc.strerror}); choose a writable folder.", src) from None
     try:
         return _apply_in(src, dest, workdir, force=force, full_check=full_check, started=started)
     finally:
@@ -506,7 +517,9 @@ def _tune_work_copy(conn: sqlite3.Connection) -> None:
 
 
 def _integrity_pragma(full_check: bool) -> str:
-    return CHECKS[Check.chosen(full_check)]
+    pragma = CHECKS[Check.chosen(full_check)]
+    assert pragma is not None  # only the "none" level has no pragma
+    return pragma
 
 
 def _integrity_messages(path: Path, full_check: bool) -> list[str]:
@@ -528,7 +541,7 @@ def _check_input(path: Path, src: Path, full_check: bool) -> None:
 
 
 @contextlib.contextmanager
-def _damage_first(input_check: Future) -> Iterator[None]:
+def _damage_first(input_check: Future[None]) -> Iterator[None]:
     """A damaged input explains any failure that follows it: report the damage, not the symptom."""
     try:
         yield
@@ -558,7 +571,8 @@ def _fsync(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: bool, started: float) -> MigrationResult:
+def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: bool,
+              started: float) -> MigrationResult:
     before_path, after_path = workdir / "before.db", workdir / "after.db"
     with ThreadPoolExecutor(max_workers=2) as background, sqlite_errors(src):
         try:

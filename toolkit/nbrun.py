@@ -6,6 +6,10 @@ current code); this executes them against the bundled samples and writes HTML be
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 from . import errors
 from .bundled import folder
@@ -13,7 +17,8 @@ from .bundled import folder
 NOTEBOOKS_DIR = folder("notebooks")
 
 
-def execute(path: str | Path, *, parameters: dict | None = None, timeout: int = 300, output: str | Path | None = None):
+def execute(path: str | Path, *, parameters: dict[str, Any] | None = None, timeout: int = 300,
+            output: str | Path | None = None) -> NotebookNode:
     """Execute one notebook (papermill injects `parameters` into its `parameters` cell)."""
     import nbformat
     import papermill
@@ -25,7 +30,8 @@ def execute(path: str | Path, *, parameters: dict | None = None, timeout: int = 
                                             kernel_name="python3", cwd=str(path.parent), progress_bar=False,
                                             request_save_on_cell_execute=False, execution_timeout=timeout,
                                             start_timeout=120)
-            return nbformat.from_dict(nb)
+            node: NotebookNode = nbformat.from_dict(nb)  # type: ignore[no-untyped-call]
+            return node
         except RuntimeError as exc:
             # jupyter_client picks kernel ports at random; two kernels starting at once can
             # collide ("Address already in use"), and the kernel then never answers. Retry.
@@ -34,14 +40,14 @@ def execute(path: str | Path, *, parameters: dict | None = None, timeout: int = 
     raise AssertionError("unreachable")
 
 
-def error_outputs(nb) -> list[dict]:
+def error_outputs(nb: NotebookNode) -> list[dict[str, Any]]:
     return [o for cell in nb.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
 
 
-def to_html(nb, dest: str | Path) -> Path:
+def to_html(nb: NotebookNode, dest: str | Path) -> Path:
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nb)
+    body, _ = HTMLExporter().from_notebook_node(nb)  # type: ignore[no-untyped-call]
     dest = Path(dest)
     dest.write_text(body, encoding="utf-8")
     return dest

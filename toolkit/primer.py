@@ -12,10 +12,13 @@ import sqlite3
 import tempfile
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
 from .sqlnames import quote
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PARENT, CHILD = "parent", "child"
 ORPHAN_KEY = 42  # no parent row ever has this key
@@ -44,7 +47,7 @@ class Outcome:
         return "succeeded" if self.succeeded else f"{self.exception}: {self.error}"
 
 
-def attempt(conn: sqlite3.Connection, sql: str, params: tuple = ()) -> Outcome:
+def attempt(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> Outcome:
     """Run one statement and record SQLite's verdict instead of raising it."""
     try:
         conn.execute(sql, params)
@@ -55,7 +58,8 @@ def attempt(conn: sqlite3.Connection, sql: str, params: tuple = ()) -> Outcome:
 
 
 def foreign_keys(conn: sqlite3.Connection) -> int:
-    return conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    on: int = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    return on
 
 
 def set_foreign_keys(conn: sqlite3.Connection, on: bool) -> int:
@@ -76,7 +80,8 @@ def _insert_child(conn: sqlite3.Connection, parent_id: Any = ORPHAN_KEY) -> Outc
 
 
 def _count(conn: sqlite3.Connection, table: str) -> int:
-    return conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
+    count: int = conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
+    return count
 
 
 # 1 ─ the pragma belongs to the connection, not to the file ──────────────────────────────────────
@@ -94,7 +99,7 @@ class PerConnectionPragma:
     connections: tuple[ConnectionRow, ...]
     orphans_in_file: int  # child rows without a parent, counted afterwards by a third connection
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"connection": r.connection, "foreign_keys": r.foreign_keys,
@@ -110,7 +115,8 @@ def per_connection_pragma() -> PerConnectionPragma:
             _create_parent_and_child(setup)
         # nothing about enforcement is stored in the file: each connection decides for itself
         with closing(connect(path)) as strict, closing(connect(path)) as lax:
-            rows = (ConnectionRow("A: ran PRAGMA foreign_keys = ON", set_foreign_keys(strict, True), _insert_child(strict)),
+            rows = (ConnectionRow("A: ran PRAGMA foreign_keys = ON", set_foreign_keys(strict, True),
+                                  _insert_child(strict)),
                     ConnectionRow("B: left at its default", foreign_keys(lax), _insert_child(lax)))
         with closing(connect(path)) as reader:
             orphans = reader.execute(
@@ -133,7 +139,7 @@ class PragmaStep:
 class PragmaInTransaction:
     steps: tuple[PragmaStep, ...]
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"where": s.where, "requested": s.requested, "foreign_keys read back": s.read_back,
@@ -168,7 +174,7 @@ class AffinityInKeyComparison:
     rows: tuple[AffinityRow, ...]
     comparisons: tuple[tuple[str, Any], ...]  # (SQL, what SQLite answered) on the untyped parent
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"parent declared type": r.parent_declared_type or "(none)",
@@ -176,7 +182,7 @@ class AffinityInKeyComparison:
                               "child stores it as": r.child_stored_typeof, "insert result": r.insert.result}
                              for r in self.rows])
 
-    def comparisons_frame(self):
+    def comparisons_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame(self.comparisons, columns=["SQL", "SQLite says"])
@@ -188,7 +194,8 @@ def _stored_typeof(conn: sqlite3.Connection, value: Any) -> str:
     stored = conn.execute(f"INSERT INTO {quote(CHILD)}(pid) VALUES (?) RETURNING typeof(pid)", (value,)).fetchall()
     conn.execute(f"DELETE FROM {quote(CHILD)} WHERE rowid = last_insert_rowid()")
     set_foreign_keys(conn, True)
-    return stored[0][0]
+    kind: str = stored[0][0]
+    return kind
 
 
 def _affinity_case(conn: sqlite3.Connection, declared: str, parent_value: Any) -> list[AffinityRow]:
@@ -239,7 +246,7 @@ class RenameRewritesReferences:
     child_sql_before: str
     variants: tuple[RenameVariant, ...]
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"foreign_keys": v.foreign_keys, "legacy_alter_table": v.legacy_alter_table,
@@ -249,7 +256,8 @@ class RenameRewritesReferences:
 
 
 def _child_sql(conn: sqlite3.Connection) -> str:
-    return conn.execute("SELECT sql FROM sqlite_schema WHERE name = ?", (CHILD,)).fetchone()[0]
+    sql: str = conn.execute("SELECT sql FROM sqlite_schema WHERE name = ?", (CHILD,)).fetchone()[0]
+    return sql
 
 
 def _rename_variant(fk: bool, legacy: bool) -> tuple[str, RenameVariant]:
@@ -292,7 +300,7 @@ class MismatchCase:
 class MismatchVsConstraintFailed:
     cases: tuple[MismatchCase, ...]
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"case": c.case, "parent declaration": c.parent_sql, "exception": c.insert.exception or "",
@@ -305,7 +313,8 @@ def _mismatch_db(conn: sqlite3.Connection) -> str:
     # CREATE TABLE ... AS SELECT keeps names and values but drops PRIMARY KEY and UNIQUE
     conn.execute("CREATE TABLE p AS SELECT 1 AS id")
     conn.execute("CREATE TABLE c(pid REFERENCES p(id))")
-    return conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'p'").fetchone()[0]
+    sql: str = conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'p'").fetchone()[0]
+    return sql
 
 
 def _mismatch_case(fk: bool) -> MismatchCase:
@@ -339,7 +348,7 @@ class ForeignKeyCheck:
     rows_still_there: int
     violations: tuple[tuple[str, int, str, int], ...]  # PRAGMA foreign_key_check: table, rowid, parent, fkid
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame(list(self.violations), columns=["table", "rowid", "parent", "fkid"])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, UTC
 from enum import StrEnum
 from pathlib import Path
+from typing import TypedDict
 
 import jinja2
 
@@ -32,6 +33,14 @@ class Format(StrEnum):
     MD = "md"
 
 
+class ColumnRow(TypedDict):
+    """One column of the upscale table, before and after the fix."""
+    name: str
+    before: str
+    after: str
+    changed: bool
+
+
 @dataclass(frozen=True)
 class Report:
     diagnosis: Diagnosis
@@ -41,12 +50,13 @@ class Report:
     generated: str
 
     @property
-    def upscale_columns(self) -> list[dict]:
+    def upscale_columns(self) -> list[ColumnRow]:
         """The upscale table's columns before and after, side by side."""
         if self.comparison is None:
             return []
-        b = self.comparison.schema_before.table(app.UPSCALES)
-        a = self.comparison.schema_after.table(app.UPSCALES)
+        schema_before, schema_after = self.comparison.schema_before, self.comparison.schema_after
+        b = schema_before.table(app.UPSCALES) if schema_before else None
+        a = schema_after.table(app.UPSCALES) if schema_after else None
         before = b.declarations() if b else {}
         after = a.declarations() if a else {}
         return [{"name": name, "before": text, "after": after.get(name, "(missing)"),

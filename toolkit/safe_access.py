@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from . import errors, guards
 from .sqlnames import quote
@@ -454,7 +455,7 @@ def _refuse_hostile_schema(conn: sqlite3.Connection, src: Path) -> None:
         conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
 
 
-def _check_utf8(src: Path, names: list[tuple[bytes, bytes]]) -> None:
+def _check_utf8(src: Path, names: list[tuple[Any, object]]) -> None:
     for kind, raw in names:
         if not isinstance(raw, bytes):  # a crafted row can hold NULL or a number
             continue
@@ -462,7 +463,8 @@ def _check_utf8(src: Path, names: list[tuple[bytes, bytes]]) -> None:
             raw.decode("utf-8")
         except UnicodeDecodeError:
             raise errors.UnsafeContentError(
-                f"{src} has a {bytes(kind or b'').decode('utf-8', 'replace')} whose name is not valid UTF-8 text ({raw[:40]!r}); SQL cannot "
+                f"{src} has a {bytes(kind or b'').decode('utf-8', 'replace')} whose name is not valid UTF-8 text "
+                f"({raw[:40]!r}); SQL cannot "
                 "spell that name, so the toolkit stops here: ask which app wrote the file, or send it to "
                 "engineering.", src) from None
 
@@ -482,7 +484,7 @@ class Check(StrEnum):
 CHECKS: dict[Check, str | None] = {Check.QUICK: "quick_check", Check.FULL: "integrity_check", Check.NONE: None}
 
 
-def _damage(path: str | Path, pragma: str, messages: list) -> errors.CorruptDatabaseError:
+def _damage(path: str | Path, pragma: str, messages: list[Any]) -> errors.CorruptDatabaseError:
     lines = [line for m in messages for line in str(m).splitlines() if line and not line.startswith("***")]
     first = (lines or ["?"])[0][:200]
     return errors.CorruptDatabaseError(

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from . import appmodel as app
 from .bundled import CHECKOUT, IN_CHECKOUT, cache_folder
@@ -30,7 +31,11 @@ HEADLINE = "v26_seed_failure.db"
 #: The committed samples of a checkout (the tests use these; commands call `samples_dir()`).
 SAMPLES_DIR = CHECKOUT / "sample_dbs"
 EPOCH = datetime(2025, 3, 1, 9, 0, 0)
-WORDS = ["sunset over a neon city", "drone shot", "a red fox in fresh snow", "slow motion", "ocean waves at golden hour", "cinematic", "a robot barista pouring latte art", "timelapse of clouds over mountains", "handheld", "vintage film grain", "a paper boat in the rain", "macro lens"]
+WORDS = [
+    "sunset over a neon city", "drone shot", "a red fox in fresh snow", "slow motion", "ocean waves at golden hour",
+    "cinematic", "a robot barista pouring latte art", "timelapse of clouds over mountains", "handheld",
+    "vintage film grain", "a paper boat in the rain", "macro lens",
+]
 
 
 def _ts(minutes: float) -> str:
@@ -42,12 +47,16 @@ def _uuid(rng: random.Random) -> str:
 
 
 # --------------------------------------------------------------------------- data
+#: One row: column name -> the value stored.
+Row = dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Dataset:
-    profiles: list[dict] = field(default_factory=list)
-    projects: list[dict] = field(default_factory=list)
-    generations: list[dict] = field(default_factory=list)
-    upscales: list[dict] = field(default_factory=list)
+    profiles: list[Row] = field(default_factory=list)
+    projects: list[Row] = field(default_factory=list)
+    generations: list[Row] = field(default_factory=list)
+    upscales: list[Row] = field(default_factory=list)
 
 
 def make_dataset(rng: random.Random, *, profiles: int = 6, projects: int = 24,
@@ -73,7 +82,8 @@ def make_dataset(rng: random.Random, *, profiles: int = 6, projects: int = 24,
             "model": rng.choice(["veo-3.0-generate", "veo-3.0-fast"]),
             "video_path": f"videos/{i:05d}.mp4", "created_at": _ts(minute), "updated_at": _ts(minute + 2)})
     for gen in rng.sample(data.generations[:-1], min(upscales, len(data.generations) - 1)):
-        created = datetime.strptime(gen["created_at"], "%Y-%m-%dT%H:%M:%S.000Z") + timedelta(minutes=rng.uniform(1, 600))
+        created = (datetime.strptime(gen["created_at"], "%Y-%m-%dT%H:%M:%S.000Z")
+                   + timedelta(minutes=rng.uniform(1, 600)))
         status = rng.choice(["completed"] * 6 + ["failed", "processing"])
         data.upscales.append({
             "id": _uuid(rng), "source_generation_id": gen["id"], "profile_id": gen["profile_id"],
@@ -88,7 +98,7 @@ def make_dataset(rng: random.Random, *, profiles: int = 6, projects: int = 24,
     return data
 
 
-def insert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
+def insert_rows(conn: sqlite3.Connection, table: str, rows: list[Row]) -> None:
     # Not sqlite-utils' insert_all: its 3.x releases commit the caller's open transaction (`with conn:`),
     # and a sample loaded in one transaction is what keeps the committed files byte-identical.
     if not rows:
@@ -123,9 +133,16 @@ def app_database(path: Path, *, version: int, record: str = "migrations", seed: 
     return conn
 
 
+def _newest(conn: sqlite3.Connection) -> Row:
+    """The newest generation of a sample being built (every builder writes generations first)."""
+    row = app.newest_generation(conn)
+    assert row is not None
+    return row
+
+
 def delete_parent_of_newest(conn: sqlite3.Connection, parent_table: str, column: str) -> str:
     """The user deletes a project/profile in the app (foreign keys on: its upscales cascade)."""
-    value = app.newest_generation(conn)[column]
+    value: str = _newest(conn)[column]
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute(f"DELETE FROM {quote(parent_table)} WHERE id = ?", (value,))
     return value
@@ -202,7 +219,7 @@ def _type_mismatch(path: Path, seed: int) -> None:
         "CREATE TABLE {name} (id PRIMARY KEY, profile_id TEXT, name TEXT NOT NULL, description TEXT, "
         "created_at TEXT NOT NULL, updated_at TEXT)",
         f"INSERT INTO {{name}} SELECT * FROM {app.PROJECTS}")
-    target = app.newest_generation(conn)["project_id"]
+    target = _newest(conn)["project_id"]
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute(f"UPDATE {app.PROJECTS} SET id = 17 WHERE id = ?", (target,))
     for table, column in ((app.GENERATIONS, "project_id"), (app.UPSCALES, "project_id")):
@@ -212,7 +229,7 @@ def _type_mismatch(path: Path, seed: int) -> None:
 
 def _near_miss_space(path: Path, seed: int) -> None:
     conn = app_database(path, version=27, seed=seed)
-    target = app.newest_generation(conn)["profile_id"]
+    target = _newest(conn)["profile_id"]
     conn.execute("PRAGMA foreign_keys = OFF")
     # An account import padded the id; the generations kept the clean value.
     conn.execute(f"UPDATE {app.PROFILES} SET id = id || ' ' WHERE id = ?", (target,))
@@ -221,7 +238,7 @@ def _near_miss_space(path: Path, seed: int) -> None:
 
 def _near_miss_case(path: Path, seed: int) -> None:
     conn = app_database(path, version=27, seed=seed)
-    target = app.newest_generation(conn)["project_id"]
+    target = _newest(conn)["project_id"]
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute(f"UPDATE {app.PROJECTS} SET id = upper(id) WHERE id = ?", (target,))
     conn.close()
@@ -245,7 +262,7 @@ def _renamed_parent_stale(path: Path, seed: int) -> None:
     rebuild_parent(conn, app.PROFILES, create=PROFILES_REBUILT, drop_old=False)
     # Life goes on in the live table: a new account signs in and generates a video.
     rng = random.Random(seed + 1)
-    project = app.newest_generation(conn)["project_id"]
+    project = _newest(conn)["project_id"]
     profile = {"id": _uuid(rng), "name": "New Creator", "email": "new@example.com",
                "created_at": _ts(90_000), "updated_at": None}
     insert_rows(conn, app.PROFILES, [profile])
@@ -431,7 +448,7 @@ class Scenario:
     def seed(self) -> int:
         return zlib.crc32(self.filename.encode())
 
-    def manifest_row(self) -> dict:
+    def manifest_row(self) -> dict[str, Any]:
         row = {k: v for k, v in asdict(self).items() if k != "build"}
         row["failing"] = list(self.failing)
         row["findings"] = list(self.findings)
@@ -448,7 +465,8 @@ SCENARIOS: tuple[Scenario, ...] = (
              ("project_id",), "missing-row",
              "The generation and the profile exist, but its project row was deleted; people check the first two.",
              STRICT, build=_headline),
-    Scenario("cause_type_mismatch.db", "Parent key stored as integer 17 in an untyped column; the child holds text '17'",
+    Scenario("cause_type_mismatch.db",
+             "Parent key stored as integer 17 in an untyped column; the child holds text '17'",
              "strict", 27, ("project_id",), "type-mismatch",
              "veo3_projects.id has no declared type (BLOB affinity), so the text '17' never equals the integer 17.",
              STRICT + ("type-affinity-mismatch",), build=_type_mismatch),
@@ -499,7 +517,8 @@ SCENARIOS: tuple[Scenario, ...] = (
              ("project_id",), "missing-row",
              "Migrations 028 and 030 are recorded but the schema is as 026 left it.",
              STRICT + ("recorded-version-mismatch",), build=_recorded_not_applied(30)),
-    Scenario("v30_fixed.db", "Already fixed by 030 (the newest generation's project is deleted, and it does not matter)",
+    Scenario("v30_fixed.db",
+             "Already fixed by 030 (the newest generation's project is deleted, and it does not matter)",
              "fixed", 30, (), "ok", "No foreign keys remain on the three columns, so the insert succeeds.",
              (), build=_at_version(30)),
     Scenario("user_version_only.db", "Versions kept in PRAGMA user_version, no migrations table", "strict", 27,
@@ -548,7 +567,8 @@ def manifest_markdown() -> str:
         lines.append(
             f"| `{s.filename}` | {s.title} | {s.recorded_version if s.recorded_version is not None else '—'} | "
             f"{s.state or '—'} | {failing} | {s.why or '—'} | {', '.join(f'`{f}`' for f in s.findings) or '—'} |")
-    lines += ["", "The app's insert uses the newest generation's id with that generation's profile_id and project_id.", ""]
+    lines += ["", "The app's insert uses the newest generation's id with that generation's profile_id and project_id.",
+              ""]
     return "\n".join(lines)
 
 
@@ -582,6 +602,7 @@ def build_samples(out: str | Path) -> list[Path]:
         target = out / s.filename
         for suffix in ("", *SIDECAR_SUFFIXES):
             Path(f"{target}{suffix}").unlink(missing_ok=True)
+        assert s.build is not None  # every scenario has its builder
         s.build(target, s.seed)
         written += [target, *(out / f for f in s.extra_files)]
     (out / "README.md").write_text(manifest_markdown())

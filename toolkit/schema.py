@@ -219,7 +219,7 @@ class DatabaseInfo:
 # guarded connection: a customer's file is never opened by sqlite-utils' Database() (it turns
 # recursive_triggers on, and importing it loads pandas, which the command line starts without).
 # tests/test_schema.py checks both give the same answer on the samples.
-def _rows(conn: sqlite3.Connection, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+def _rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
     cur = conn.cursor()
     cur.row_factory = sqlite3.Row
     return cur.execute(sql, params).fetchall()
@@ -306,7 +306,8 @@ def read_foreign_keys(conn: sqlite3.Connection, table: str, existing: dict[str, 
 
 def row_count(conn: sqlite3.Connection, table: str) -> int | None:
     try:
-        return conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
+        count: int = conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
+        return count
     except sqlite3.OperationalError as exc:
         # A virtual table whose module this SQLite lacks cannot be counted; other errors
         # (interrupted, damaged pages) are the caller's to report.

@@ -72,7 +72,7 @@ def functions_called(declarations: Iterable[str], defaults: Iterable[str] = ()) 
     loads extensions), so a script that writes to a table must know what that table calls."""
     called: set[str] = set()
 
-    def record(action: int, arg1, arg2, db, source) -> int:
+    def record(action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None) -> int:
         if action == sqlite3.SQLITE_FUNCTION and arg2:
             called.add(arg2.lower())
         return sqlite3.SQLITE_OK

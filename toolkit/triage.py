@@ -11,6 +11,7 @@ that file's row ("the tool could not read this file safely"), never the end of t
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import faulthandler
 import multiprocessing
@@ -22,9 +23,15 @@ import traceback
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 from . import errors
 from .safe_access import SIDECAR_SUFFIXES
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import ForkContext, SpawnContext
+    from multiprocessing.process import BaseProcess
 
 #: Address space a worker may add to what it inherits: crafted files drove one process to 0.7-2.9 GB
 #: (issue 13), so one file must not be able to take the machine's memory; healthy files need far less.
@@ -67,7 +74,8 @@ def triage_file(path: str | Path, full_check: bool = False) -> TriageRow:
     unusual = [f for f in ranked if f.code not in (FindingCode.FK_CONSTRAINTS_PRESENT, FindingCode.FK_COLUMNS_NOT_NULL)]
     top = (unusual or ranked)[0].code if ranked else ""
     return TriageRow(str(path), d.state, d.needs_migration_030, ", ".join(r.column for r in failing),
-                     ", ".join(r.reason for r in failing), top, d.answer, "", d.exit_code, time.perf_counter() - started)
+                     ", ".join(r.reason for r in failing), top, d.answer, "", d.exit_code,
+                     time.perf_counter() - started)
 
 
 def expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -82,7 +90,7 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def _progress(rows: Iterator, total: int, show: bool) -> Iterator:
+def _progress(rows: Iterator[tuple[int, TriageRow]], total: int, show: bool) -> Iterator[tuple[int, TriageRow]]:
     if not show:
         yield from rows
         return
@@ -125,8 +133,10 @@ def worker_time_limit(path: str | Path) -> float:
     return default_time_limit(size) + WORKER_GRACE
 
 
-def _start_method() -> str:
-    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+def _context() -> ForkContext | SpawnContext:
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def _run_workers(files: list[str], full_check: bool, jobs: int,
@@ -134,23 +144,25 @@ def _run_workers(files: list[str], full_check: bool, jobs: int,
     """Yield (index, row) as each file's worker finishes; no worker outlives this generator."""
     from multiprocessing.connection import wait
 
-    ctx = multiprocessing.get_context(_start_method())
+    ctx = _context()
     if ctx.get_start_method() == "fork":
         from . import diagnosis  # noqa: F401  imported once here, not once per forked worker
     queue = list(enumerate(files))[::-1]
-    running: dict = {}  # receiving end -> (index, path, process, started, deadline)
+    # receiving end -> (index, path, process, started, deadline)
+    running: dict[Connection[Any, Any], tuple[int, str, BaseProcess, float, float]] = {}
     try:
         while queue or running:
             while queue and len(running) < jobs:
                 index, path = queue.pop()
                 receive, send = ctx.Pipe(duplex=False)
-                worker = ctx.Process(target=_worker, args=(send, path, full_check), name=f"triage-{index}")
+                worker: BaseProcess = ctx.Process(target=_worker, args=(send, path, full_check), name=f"triage-{index}")
                 started = time.monotonic()
                 worker.start()
                 send.close()  # only the worker holds the sending end: its death is EOF here
                 running[receive] = (index, path, worker, started, started + budgets[index])
             timeout = max(0.0, min(entry[4] for entry in running.values()) - time.monotonic())
-            for receive in wait(list(running), timeout):
+            for ready in wait(list(running), timeout):
+                receive = cast("Connection[Any, Any]", ready)  # wait() returns the ends it was given
                 index, path, worker, started, _ = running.pop(receive)
                 try:
                     row = receive.recv()
@@ -195,7 +207,7 @@ def _stopped_row(path: str, started: float, how: str, reason: str = "WorkerCrash
                      errors.EXIT_BAD_INPUT, time.monotonic() - started)
 
 
-def _worker(send, path: str, full_check: bool) -> None:
+def _worker(send: Connection[Any, Any], path: str, full_check: bool) -> None:
     """Runs in the worker process: diagnose one file, send its row back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops every worker
     if not os.environ.get("TOOLKIT_DEBUG"):
@@ -223,10 +235,8 @@ def _cap_memory() -> None:
         import resource
     except ImportError:  # not on this platform
         return
-    try:
+    with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
-    except (ValueError, OSError):
-        pass
     try:
         with open("/proc/self/statm") as fh:  # what the fork inherited from the parent already counts
             inherited = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
@@ -237,10 +247,8 @@ def _cap_memory() -> None:
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     if soft == resource.RLIM_INFINITY or soft > limit:
-        try:
+        with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-        except (ValueError, OSError):
-            pass
 
 
 def _inject_fault(path: str) -> None:
@@ -250,7 +258,7 @@ def _inject_fault(path: str) -> None:
     TOOLKIT_FAULT_MEMORY_ON=TEXT the worker asks for a little more than its memory limit at once."""
     def hit(name: str) -> bool:
         text = os.environ.get(name)
-        return bool(text) and text in path
+        return bool(text and text in path)
 
     if hit("TOOLKIT_FAULT_CRASH_ON"):
         os.kill(os.getpid(), signal.SIGSEGV)
@@ -267,14 +275,16 @@ def _triage_dask(files: list[str], scheduler: str, full_check: bool) -> list[Tri
         raise errors.RefusedError("--scheduler needs Dask: pip install 'dask[distributed]' "
                                   "(without --scheduler, triage runs on this machine's cores).") from None
     try:
-        client = Client(scheduler, timeout="10s")
+        client = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
-        raise errors.RefusedError(f"Cannot reach the Dask scheduler at {scheduler} ({exc}); check the address.") from None
+        raise errors.RefusedError(
+            f"Cannot reach the Dask scheduler at {scheduler} ({exc}); check the address.") from None
     try:
         futures = client.map(triage_file, files, full_check=full_check, pure=False)
-        return client.gather(futures)
+        rows: list[TriageRow] = client.gather(futures)  # type: ignore[no-untyped-call]
+        return rows
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]
 
 
 def write_csv(rows: list[TriageRow], out: str | Path) -> Path:

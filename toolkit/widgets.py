@@ -16,7 +16,7 @@ import tempfile
 import weakref
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import ipywidgets as widgets
 import pandas as pd
@@ -28,7 +28,8 @@ from .comparison import Comparison, compare
 from .diagnosis import Diagnosis, State, diagnose
 from .diagram import diagram_html
 from .migration import MigrationResult, apply_030
-from .safe_access import SIDECAR_SUFFIXES, copy_database, verify_unchanged
+from .safe_access import SIDECAR_SUFFIXES, WorkCopy, copy_database, verify_unchanged
+from .schema import DatabaseInfo
 from .samples import HEADLINE
 from .sqlnames import quote
 
@@ -58,8 +59,10 @@ def frame_html(df: pd.DataFrame, row_style: Callable[[pd.Series], str] | None = 
     if row_style is not None:
         styler = styler.apply(lambda row: [row_style(row)] * len(row), axis=1)
     # Styler gives the table an id of its own, so ours is a data attribute: data-fk="after"
-    styler = styler.set_table_attributes(f'class="fk-table" data-fk="{html.escape(table_id)}"' if table_id else 'class="fk-table"')
-    styler = styler.set_table_styles([{"selector": "td, th", "props": "border: 1px solid #ddd; padding: 2px 6px; text-align: left;"}])
+    styler = styler.set_table_attributes(
+        f'class="fk-table" data-fk="{html.escape(table_id)}"' if table_id else 'class="fk-table"')
+    styler = styler.set_table_styles(
+        [{"selector": "td, th", "props": "border: 1px solid #ddd; padding: 2px 6px; text-align: left;"}])
     return styler.to_html()
 
 
@@ -90,7 +93,7 @@ def findings_html(d: Diagnosis) -> str:
                       "findings") if len(df) else "<p>No findings.</p>"
 
 
-def _declaration(info, name: str) -> pd.DataFrame:
+def _declaration(info: DatabaseInfo | None, name: str) -> pd.DataFrame:
     table = info.table(name) if info else None
     rows = table.declarations().items() if table else []
     return pd.DataFrame(rows, columns=["column", "declaration"])
@@ -107,7 +110,7 @@ def before_after_html(c: Comparison, table: str = app.UPSCALES) -> tuple[str, st
     return frame_html(before, mark, "before"), frame_html(after, mark, "after"), rows_html
 
 
-def save_uploads(files: list[dict], folder: Path) -> Path:
+def save_uploads(files: list[Mapping[str, Any]], folder: Path) -> Path:
     """Write uploaded files (as ipywidgets gives them) side by side in `folder`, which is
     emptied first; return the database among them.  From here on the upload is treated as
     the customer's file: only read, through safe copies."""
@@ -134,7 +137,7 @@ def download_link(path: Path, name: str, mime: str, label: str, link_id: str) ->
 
 
 # --------------------------------------------------------------------------- widgets
-class DatabasePicker(widgets.VBox):
+class DatabasePicker(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """Choose a bundled sample, type a path, or upload a customer's file (with its -wal)."""
 
     def __init__(self, value: str = HEADLINE, on_change: Callable[[Path], Any] | None = None):
@@ -166,7 +169,7 @@ class DatabasePicker(widgets.VBox):
     def _show(self) -> None:
         self.status.value = f"<small>Database: <code>{html.escape(str(self.path))}</code></small>"
 
-    def _changed(self, change: dict) -> None:
+    def _changed(self, change: dict[str, Any]) -> None:
         if change["owner"] is self.dropdown:
             self.path_text.value = ""
         self._uploaded = None
@@ -174,10 +177,10 @@ class DatabasePicker(widgets.VBox):
         if self._on_change:
             self._on_change(self.path)
 
-    def save_uploads(self, files: list[dict]) -> Path:
+    def save_uploads(self, files: list[Mapping[str, Any]]) -> Path:
         return save_uploads(files, self._upload_dir)
 
-    def _uploaded_files(self, change: dict) -> None:
+    def _uploaded_files(self, change: dict[str, Any]) -> None:
         if not change["new"]:
             return
         self._uploaded = self.save_uploads(list(change["new"]))
@@ -186,7 +189,7 @@ class DatabasePicker(widgets.VBox):
             self._on_change(self.path)
 
 
-class InsertForm(widgets.VBox):
+class InsertForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """The app's insert, pre-filled with the values the app would use; a button simulates it."""
 
     def __init__(self, path: str | Path | None = None):
@@ -227,7 +230,7 @@ class InsertForm(widgets.VBox):
         return self.diagnosis
 
 
-class BeforeAfterView(widgets.VBox):
+class BeforeAfterView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """The upscale table's declaration before and after, side by side, changes highlighted."""
 
     def __init__(self, comparison: Comparison | None = None):
@@ -253,7 +256,7 @@ class BeforeAfterView(widgets.VBox):
         self.insert.value = frame_html(frame, lambda r: GOOD if r["ok"] else BAD, "insert") if len(frame) else ""
 
 
-class FixPanel(widgets.VBox):
+class FixPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """Apply migration 030 to a copy, show the proof and the before/after view."""
 
     def __init__(self, path: str | Path):
@@ -289,12 +292,12 @@ class FixPanel(widgets.VBox):
             self.result.value = message_html(exc.message, False)
             return None
         self.result.value = outcome_html(self.migration)
-        if not self.migration.skipped:
+        if not self.migration.skipped and self.comparison is not None:
             self.view.show(self.comparison)
         return self.migration
 
 
-class DataPager(widgets.VBox):
+class DataPager(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """A table's rows, a page at a time, read from one private copy (never all in memory)."""
 
     def __init__(self, path: str | Path | None = None, table: str = app.UPSCALES):
@@ -305,7 +308,7 @@ class DataPager(widgets.VBox):
         self.rows = widgets.HTML()
         self.page.observe(lambda _: self.show(), names="value")
         super().__init__([self.page, self.rows])
-        self.work = None
+        self.work: WorkCopy | None = None
         if path is not None:
             self.load(path)
 
@@ -338,7 +341,7 @@ class DataPager(widgets.VBox):
         self.rows.value = frame_html(df, table_id="data", limit=200)
 
 
-class SchemaPanel(widgets.VBox):
+class SchemaPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """Tables, the upscale table's columns, every foreign key and index, as tables."""
 
     def __init__(self, path: str | Path):
@@ -364,7 +367,7 @@ class SchemaPanel(widgets.VBox):
         self.html.value = "".join(parts)
 
 
-class Explorer(widgets.VBox):
+class Explorer(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """A database picker driving one panel (anything with `.load(path)`)."""
 
     def __init__(self, panel_type: type, value: str = HEADLINE):
@@ -385,7 +388,7 @@ def fix_explorer(value: str = HEADLINE) -> Explorer:
     return Explorer(FixPanel, value)
 
 
-class TriageApp(widgets.VBox):
+class TriageApp(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """Everything for one file: the answer, then tabs for findings, schema, data, the insert, the fix."""
 
     def __init__(self, path: str | Path | None = None, picker: bool = True):
@@ -394,6 +397,8 @@ class TriageApp(widgets.VBox):
         self.findings = widgets.HTML()
         self.schema = widgets.HTML()
         start = Path(path) if path else (self.picker.path if self.picker else None)
+        if start is None:
+            raise ValueError("TriageApp needs a path when it has no picker")
         # the panels are loaded once, below, from one diagnosis of the file
         self.form = InsertForm()
         self.fix = FixPanel(start)
@@ -419,16 +424,17 @@ class TriageApp(widgets.VBox):
         self.answer.value = message_html(d.answer, d.healthy)
         self.findings.value = findings_html(d)
         info = d.schema
+        assert info is not None  # diagnose() keeps the schema it read
         self.schema.value = (frame_html(info.columns_frame(app.UPSCALES), table_id="columns")
                              + frame_html(info.foreign_keys_frame(), table_id="foreign-keys")
                              + frame_html(info.indexes_frame(), table_id="indexes"))
 
 
-class TriageWebApp(widgets.VBox):
+class TriageWebApp(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """The support engineer's page: upload a customer's file, read the answer and the findings,
     apply 030 to a copy, download the fixed copy and the HTML report."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="toolkit-webapp-"))
         self._uploads = self._dir / "upload"
         self._outputs = self._dir / "outputs"
@@ -453,12 +459,12 @@ class TriageWebApp(widgets.VBox):
                           self.answer, self.diagram, self.findings, self.apply, self.result, self.view,
                           self.downloads])
 
-    def _on_upload(self, change: dict) -> None:
+    def _on_upload(self, change: dict[str, Any]) -> None:
         if change["new"]:
             self.load_upload(list(change["new"]))
             self.upload.value = ()  # the bytes now live in one file; do not keep a second copy in memory
 
-    def load_upload(self, files: list[dict]) -> None:
+    def load_upload(self, files: list[Mapping[str, Any]]) -> None:
         self.path = save_uploads(files, self._uploads)
         for old in self._outputs.iterdir():
             old.unlink()
@@ -496,7 +502,7 @@ class TriageWebApp(widgets.VBox):
             self.result.value = message_html(record.diagnosis.answer, False)
         else:
             self.result.value = outcome_html(m)
-        if m is not None and not m.skipped:
+        if m is not None and not m.skipped and record.comparison is not None:
             self.view.show(record.comparison)
             self.diagram.value = record.diagram_html
             links.insert(0, download_link(fixed, fixed.name, "application/vnd.sqlite3", "Download the fixed copy",

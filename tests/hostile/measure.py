@@ -2,6 +2,7 @@
 descendant's), exit status; killed with its whole process group at a hard limit."""
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -82,7 +83,5 @@ def _watch_memory(pid: int, limit_mb: float, done: threading.Event, kill) -> Non
 
 
 def _kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
