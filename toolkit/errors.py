@@ -5,7 +5,11 @@ what is wrong, and says what to ask the customer for (or what to do next).
 """
 from __future__ import annotations
 
+import errno
 import re
+import shutil
+import tempfile
+from enum import StrEnum
 from pathlib import Path
 
 #: Exit codes of the CLI, shared by every command.
@@ -15,6 +19,9 @@ EXIT_BAD_INPUT = 2
 EXIT_PROOF_FAILED = 3
 EXIT_MISSING_PROGRAM = 4
 EXIT_INTERNAL = 70
+#: EX_TEMPFAIL (sysexits.h): the machine failed (a full disk, a folder that cannot be written),
+#: not the customer's file; the same command works once the folder is fixed.
+EXIT_ENVIRONMENT = 75
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
@@ -125,3 +132,73 @@ class MissingProgramError(ToolkitError):
     """A program the toolkit calls (Graphviz's dot) is not installed; everything else works."""
 
     exit_code = EXIT_MISSING_PROGRAM
+
+
+class EnvironmentFailureError(ToolkitError):
+    """The machine failed the toolkit, not the customer's file: a full disk, a folder that
+    cannot be written, an I/O error.  Nothing was kept; the same command works once fixed."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+class EnvironmentProblem(StrEnum):
+    FULL = "full"
+    UNWRITABLE = "unwritable"
+    IO = "io"
+
+
+#: The operating system's errors that are the machine's, not the file's.
+ENVIRONMENT_ERRNOS: dict[int, EnvironmentProblem] = {
+    errno.ENOSPC: EnvironmentProblem.FULL,
+    errno.EDQUOT: EnvironmentProblem.FULL,
+    errno.EACCES: EnvironmentProblem.UNWRITABLE,
+    errno.EPERM: EnvironmentProblem.UNWRITABLE,
+    errno.EROFS: EnvironmentProblem.UNWRITABLE,
+    errno.EIO: EnvironmentProblem.IO,
+}
+
+
+def existing_folder(path: str | Path) -> Path:
+    """The nearest folder of `path` that still exists (a work folder is gone by the time the
+    message is printed: the sentence names the folder the user can act on)."""
+    folder = Path(path)
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def _in_temp(folder: Path) -> bool:
+    temp = Path(tempfile.gettempdir()).resolve()
+    resolved = folder.resolve()
+    return resolved == temp or temp in resolved.parents
+
+
+def environment_failure(place: str | Path, problem: EnvironmentProblem, *, need: int | None = None,
+                        detail: str = "") -> EnvironmentFailureError:
+    """One sentence naming the folder at `place` and what to free or change there."""
+    folder = existing_folder(place)
+    # the work copy lives in the temp folder: there the remedy is TMPDIR, elsewhere --out
+    other = ("set TMPDIR to a folder on a disk with room" if _in_temp(folder)
+             else "choose another --out folder")
+    if problem is EnvironmentProblem.FULL:
+        try:
+            free = f"{shutil.disk_usage(folder).free / (1 << 20):,.1f} MB free"
+        except OSError:
+            free = "no free space"
+        needs = f", needs about {need / (1 << 20):,.1f} MB" if need else ""
+        message = f"The disk holding {folder} is full ({free}{needs}): free space there or {other}"
+    elif problem is EnvironmentProblem.UNWRITABLE:
+        message = f"{folder} cannot be written ({detail or 'permission denied'}): make it writable or {other}"
+    else:
+        message = f"The disk holding {folder} failed a read or write ({detail or 'I/O error'}): check it or {other}"
+    return EnvironmentFailureError(f"{message}; nothing was kept and the original was not modified.", folder)
+
+
+def from_os_error(exc: OSError, place: str | Path | None = None, *,
+                  need: int | None = None) -> EnvironmentFailureError | None:
+    """The environment failure an OSError reports (None when it is not one of the machine's)."""
+    problem = ENVIRONMENT_ERRNOS.get(exc.errno or 0)
+    where = place if place is not None else (exc.filename or tempfile.gettempdir())
+    if problem is None:
+        return None
+    return environment_failure(where, problem, need=need, detail=(exc.strerror or "").lower())
