@@ -153,7 +153,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
         try:
             write_csv(rows, args.csv)
         except OSError as exc:
-            raise errors.RefusedError(f"Cannot write --csv {args.csv} ({exc.strerror}); choose a writable path.") from None
+            raise errors.from_os_error(exc, Path(args.csv).parent) or errors.RefusedError(
+                f"Cannot write --csv {args.csv} ({exc.strerror}); choose a writable path.") from None
     if args.json:
         from dataclasses import asdict
 
@@ -438,9 +439,20 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted (Ctrl-C); nothing was written to the original file and the work folder "
               "was removed.", file=sys.stderr)
         return errors.EXIT_INTERRUPTED
-    except Exception as exc:  # a bug: say so in one sentence, keep the traceback for debugging
-        if os.environ.get("TOOLKIT_DEBUG"):
-            raise
-        print(f"internal error ({type(exc).__name__}: {exc}); the original file was not modified; "
-              "rerun with TOOLKIT_DEBUG=1 and report the traceback.", file=sys.stderr)
-        return errors.EXIT_INTERNAL
+    except OSError as exc:  # a disk or folder of the machine failing mid-command: full, read-only, I/O error
+        failure = errors.from_os_error(exc)
+        if failure is None:
+            return _internal_error(exc)
+        print(f"error: {failure.message}", file=sys.stderr)
+        return failure.exit_code
+    except Exception as exc:
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> int:
+    """A bug: say so in one sentence, keep the traceback for debugging."""
+    if os.environ.get("TOOLKIT_DEBUG"):
+        raise exc
+    print(f"internal error ({type(exc).__name__}: {exc}); the original file was not modified; "
+          "rerun with TOOLKIT_DEBUG=1 and report the traceback.", file=sys.stderr)
+    return errors.EXIT_INTERNAL

@@ -738,7 +738,13 @@ def open_copy(path: str | Path, *, workdir: str | Path | None = None, check: str
     tmp = work_folder("copy", workdir)
     work: WorkCopy | None = None
     try:
-        work = copy_database(path, tmp / "work.db", check=check)
+        try:
+            work = copy_database(path, tmp / "work.db", check=check)
+        except OSError as exc:  # the temp folder's disk: full, read-only or failing
+            failure = errors.from_os_error(exc, lasting_folder(tmp), need=_size(Path(path)))
+            if failure is None:
+                raise
+            raise failure from None
         yield work
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

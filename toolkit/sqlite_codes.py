@@ -83,6 +83,31 @@ def kind_of(exc: BaseException) -> Kind:
     return kind_of_code(getattr(exc, "sqlite_errorcode", None))
 
 
+#: Errors that are never a file's answer (a stopped statement, a failing disk): code that records
+#: SQLite's refusal of a statement as a finding re-raises these.
+PROPAGATED = frozenset({Kind.INTERRUPT, Kind.IOERR})
+
+
 def is_interrupt(exc: BaseException) -> bool:
     """A statement stopped by the progress handler: never the file's answer, always re-raised."""
     return kind_of(exc) is Kind.INTERRUPT
+
+
+#: The largest rowid: an AUTOINCREMENT table whose counter is here has no next row (SQLITE_FULL).
+MAX_ROWID = 2**63 - 1
+
+
+def full_by_the_file(conn: sqlite3.Connection) -> bool:
+    """Whether a SQLITE_FULL just raised on `conn` is the file's own limit, not the disk's.
+
+    SQLite reports three different things as SQLITE_FULL: an AUTOINCREMENT counter at the largest
+    rowid, a file at its max_page_count, and a disk with no room.  The first two are the
+    customer's file (an insert the app would see fail too); the last is the machine the toolkit
+    runs on, whose disk holds only the toolkit's copy, so it is never the file's answer."""
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    (limit,) = conn.execute("PRAGMA max_page_count").fetchone()
+    if pages >= limit:
+        return True
+    has_sequence = conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_sequence'").fetchone()
+    return bool(has_sequence) and bool(
+        conn.execute("SELECT 1 FROM sqlite_sequence WHERE seq >= ?", (MAX_ROWID,)).fetchone())
