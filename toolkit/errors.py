@@ -140,6 +140,17 @@ class EnvironmentFailureError(ToolkitError):
 
     exit_code = EXIT_ENVIRONMENT
 
+    def __init__(self, message: str, path: str | Path | None = None, *, problem: EnvironmentProblem | None = None,
+                 need: int | None = None, detail: str = ""):
+        super().__init__(message, path)
+        self.problem, self.need, self.detail = problem, need, detail
+
+    def relocated(self, place: str | Path) -> EnvironmentFailureError:
+        """The same failure named at `place` (its folder was removed with the outputs in it)."""
+        if self.problem is None:
+            return self
+        return environment_failure(place, self.problem, need=self.need, detail=self.detail)
+
 
 class EnvironmentProblem(StrEnum):
     FULL = "full"
@@ -167,10 +178,8 @@ def existing_folder(path: str | Path) -> Path:
     return folder
 
 
-def _in_temp(folder: Path) -> bool:
-    temp = Path(tempfile.gettempdir()).resolve()
-    resolved = folder.resolve()
-    return resolved == temp or temp in resolved.parents
+def _is_temp(folder: Path) -> bool:
+    return folder.resolve() == Path(tempfile.gettempdir()).resolve()
 
 
 def environment_failure(place: str | Path, problem: EnvironmentProblem, *, need: int | None = None,
@@ -178,7 +187,7 @@ def environment_failure(place: str | Path, problem: EnvironmentProblem, *, need:
     """One sentence naming the folder at `place` and what to free or change there."""
     folder = existing_folder(place)
     # the work copy lives in the temp folder: there the remedy is TMPDIR, elsewhere --out
-    other = ("set TMPDIR to a folder on a disk with room" if _in_temp(folder)
+    other = ("set TMPDIR to a folder on a disk with room" if _is_temp(folder)
              else "choose another --out folder")
     if problem is EnvironmentProblem.FULL:
         try:
@@ -191,7 +200,8 @@ def environment_failure(place: str | Path, problem: EnvironmentProblem, *, need:
         message = f"{folder} cannot be written ({detail or 'permission denied'}): make it writable or {other}"
     else:
         message = f"The disk holding {folder} failed a read or write ({detail or 'I/O error'}): check it or {other}"
-    return EnvironmentFailureError(f"{message}; nothing was kept and the original was not modified.", folder)
+    return EnvironmentFailureError(f"{message}; nothing was kept and the original was not modified.", folder,
+                                   problem=problem, need=need, detail=detail)
 
 
 def from_os_error(exc: OSError, place: str | Path | None = None, *,
@@ -202,3 +212,18 @@ def from_os_error(exc: OSError, place: str | Path | None = None, *,
     if problem is None:
         return None
     return environment_failure(where, problem, need=need, detail=(exc.strerror or "").lower())
+
+
+def as_environment_failure(exc: BaseException, place: str | Path) -> EnvironmentFailureError | None:
+    """The environment failure `exc` is when the command was writing in `place` (None if it is not one):
+    an OSError of the machine's kind, or SQLite's FULL or IOERR on a file the toolkit writes there."""
+    from .sqlite_codes import Kind, kind_of
+
+    if isinstance(exc, OSError):
+        return from_os_error(exc, place)
+    kind = kind_of(exc)
+    if kind is Kind.FULL:
+        return environment_failure(place, EnvironmentProblem.FULL)
+    if kind is Kind.IOERR:
+        return environment_failure(place, EnvironmentProblem.IO, detail=str(exc))
+    return None
