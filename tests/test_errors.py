@@ -6,6 +6,7 @@ folder, no traceback, nothing left in the folder, the customer's file unchanged.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,13 +43,16 @@ def _commands(db: Path, folder: Path) -> dict[str, list[str]]:
         "report": ["report", str(db), "--out", str(folder / "report.html")],
         "demo": ["demo", "--db", str(db), "--out", str(folder / "demo")],
         "samples": ["samples", "--out", str(folder / "samples")],
+        "diagram": ["diagram", str(db), "--out", str(folder / "references.svg")],
     }
 
 
 # 16k: the first copy does not fit; 500k: the first copy fits and the second or the rebuild does not
 @pytest.mark.parametrize("command, size", [("fix", "16k"), ("fix", "500k"), ("report", "16k"), ("demo", "16k"),
-                                           ("demo", "500k"), ("samples", "16k")])
+                                           ("demo", "500k"), ("samples", "16k"), ("diagram", "4k")])
 def test_a_full_output_disk_exits_75_and_leaves_nothing(sample, small_disk, command, size, guarantees):
+    if command == "diagram" and shutil.which("dot") is None:
+        pytest.skip("diagram needs Graphviz's dot")
     db = sample(HEADLINE)
     before = fingerprint(db)
     folder = small_disk(size)
