@@ -44,6 +44,8 @@ def _commands(db: Path, folder: Path) -> dict[str, list[str]]:
         "demo": ["demo", "--db", str(db), "--out", str(folder / "demo")],
         "samples": ["samples", "--out", str(folder / "samples")],
         "diagram": ["diagram", str(db), "--out", str(folder / "references.svg")],
+        "triage": ["triage", str(db), "--csv", str(folder / "triage.csv")],
+        "notebooks": ["notebooks", "--out", str(folder / "notebooks")],
     }
 
 
@@ -64,7 +66,24 @@ def test_a_full_output_disk_exits_75_and_leaves_nothing(sample, small_disk, comm
     assert fingerprint(db) == before
 
 
-@pytest.mark.parametrize("command", ["fix", "report", "demo", "samples"])
+def test_triage_csv_on_a_full_disk_leaves_no_partial_file(sample, small_disk):
+    db = sample(HEADLINE)
+    folder = small_disk("64k")
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\1" * 4096):
+            pass
+    except OSError:
+        pass  # the disk is full: the CSV's first block does not fit
+    finally:
+        os.close(fd)
+    result = _run(*_commands(db, folder)["triage"])
+    _assert_environment_failure(result, folder, f"The disk holding {folder} is full")
+    assert list(folder.iterdir()) == [filler]
+
+
+@pytest.mark.parametrize("command", ["fix", "report", "demo", "samples", "triage", "notebooks"])
 def test_a_read_only_output_folder_exits_75(sample, small_disk, command, guarantees):
     db = sample(HEADLINE)
     before = fingerprint(db)
