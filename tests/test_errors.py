@@ -106,7 +106,7 @@ def test_a_full_temp_folder_exits_75_naming_it_and_tmpdir(sample, small_disk, tm
     result = _run(*args, tmpdir=folder)
     guarantees["faults_injected"] += 1
     _assert_environment_failure(result, folder, f"The disk holding {folder} is full")
-    assert "set TMPDIR" in result.stderr
+    assert "point TMPDIR" in result.stderr
     assert list(folder.iterdir()) == [] and not out.exists()
     assert fingerprint(db) == before
 
@@ -127,6 +127,6 @@ def test_the_message_names_what_to_free_or_change(tmp_path):
     assert full.message.startswith(f"The disk holding {tmp_path} is full (")
     assert "needs about 3.0 MB" in full.message and "choose another --out folder" in full.message
     temp = errors.from_os_error(OSError(28, "No space left on device"), tempfile.gettempdir())
-    assert temp is not None and "set TMPDIR" in temp.message
+    assert temp is not None and "point TMPDIR" in temp.message
     assert errors.from_os_error(OSError(2, "No such file or directory"), tmp_path) is None
     assert errors.from_os_error(OSError(30, "Read-only file system"), tmp_path) is not None

@@ -186,8 +186,8 @@ def environment_failure(place: str | Path, problem: EnvironmentProblem, *, need:
                         detail: str = "") -> EnvironmentFailureError:
     """One sentence naming the folder at `place` and what to free or change there."""
     folder = existing_folder(place)
-    # the work copy lives in the temp folder: there the remedy is TMPDIR, elsewhere --out
-    other = ("set TMPDIR to a folder on a disk with room" if _is_temp(folder)
+    # work copies live in the temp folder: there the remedy is TMPDIR (and --out, if it is there too)
+    other = ("point TMPDIR (and --out, if it is there) at another disk" if _is_temp(folder)
              else "choose another --out folder")
     if problem is EnvironmentProblem.FULL:
         try:
