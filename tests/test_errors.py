@@ -52,14 +52,13 @@ def _commands(db: Path, folder: Path) -> dict[str, list[str]]:
 # 16k: the first copy does not fit; 500k: the first copy fits and the second or the rebuild does not
 @pytest.mark.parametrize("command, size", [("fix", "16k"), ("fix", "500k"), ("report", "16k"), ("demo", "16k"),
                                            ("demo", "500k"), ("samples", "16k"), ("diagram", "4k")])
-def test_a_full_output_disk_exits_75_and_leaves_nothing(sample, small_disk, command, size, guarantees):
+def test_a_full_output_disk_exits_75_and_leaves_nothing(sample, small_disk, command, size):
     if command == "diagram" and shutil.which("dot") is None:
         pytest.skip("diagram needs Graphviz's dot")
     db = sample(HEADLINE)
     before = fingerprint(db)
     folder = small_disk(size)
     result = _run(*_commands(db, folder)[command])
-    guarantees["faults_injected"] += 1
     _assert_environment_failure(result, folder, f"The disk holding {folder} is full")
     assert "choose another --out folder" in result.stderr
     assert list(folder.iterdir()) == []
@@ -84,18 +83,17 @@ def test_triage_csv_on_a_full_disk_leaves_no_partial_file(sample, small_disk):
 
 
 @pytest.mark.parametrize("command", ["fix", "report", "demo", "samples", "triage", "notebooks"])
-def test_a_read_only_output_folder_exits_75(sample, small_disk, command, guarantees):
+def test_a_read_only_output_folder_exits_75(sample, small_disk, command):
     db = sample(HEADLINE)
     before = fingerprint(db)
     folder = small_disk("1m", read_only=True)
     result = _run(*_commands(db, folder)[command])
-    guarantees["faults_injected"] += 1
     _assert_environment_failure(result, folder, f"{folder} cannot be written (read-only file system)")
     assert list(folder.iterdir()) == [] and fingerprint(db) == before
 
 
 @pytest.mark.parametrize("command", ["diagnose", "inspect", "report"])
-def test_a_full_temp_folder_exits_75_naming_it_and_tmpdir(sample, small_disk, tmp_path, command, guarantees):
+def test_a_full_temp_folder_exits_75_naming_it_and_tmpdir(sample, small_disk, tmp_path, command):
     """The work copy lives in the temp folder: a full one is the machine's disk, and the sentence says
     to set TMPDIR.  (64k: Python's own probe of TMPDIR fits, the copy of a 352 kB file does not.)"""
     db = sample(HEADLINE)
@@ -104,7 +102,6 @@ def test_a_full_temp_folder_exits_75_naming_it_and_tmpdir(sample, small_disk, tm
     out = tmp_path / "report.html"
     args = [command, str(db), *(["--out", str(out)] if command == "report" else [])]
     result = _run(*args, tmpdir=folder)
-    guarantees["faults_injected"] += 1
     _assert_environment_failure(result, folder, f"The disk holding {folder} is full")
     assert "point TMPDIR" in result.stderr
     assert list(folder.iterdir()) == [] and not out.exists()
