@@ -39,7 +39,7 @@ from .safe_access import (CHECKS, check_integrity, check_indexes, connect, copy_
 from .schema import DatabaseInfo, TableInfo, read_schema
 from .guards import BUILTIN_FUNCTIONS
 from .scripts import check_statement, functions_called, render
-from .sqlite_codes import Kind, kind_of
+from .sqlite_codes import PROPAGATED, Kind, kind_of
 from .sqlnames import any_of, quote
 
 MIGRATION_NAME = "030_fix_upscale_foreign_key_constraints"
@@ -379,6 +379,8 @@ def _violations(conn: sqlite3.Connection, schema: str, table: str) -> int | str:
     try:
         return len(conn.execute(f"PRAGMA {schema}.foreign_key_check({quote(table)})").fetchall())
     except sqlite3.OperationalError as exc:  # a broken declaration: the same error on both sides is no change
+        if kind_of(exc) in PROPAGATED:  # a stopped statement or a failing disk is no answer about the file
+            raise
         return str(exc)
 
 
