@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,34 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line(", ".join(f"{k.replace('_', ' ')}: {_figure(v)}" for k, v in totals.items()))
         (output_folder() / "guarantees.json").write_text(json.dumps(totals, indent=2))
         terminalreporter.write_line(f"(also in {output_folder() / 'guarantees.json'})")
+
+
+# ---- a small real file system, for a full or read-only disk (exit 75) ----------------
+def _mount(folder: Path, size: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root; exit 75 on a full disk is tested where the tests run as root")
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", str(folder)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip() or result.returncode})")
+
+
+@pytest.fixture
+def small_disk() -> Iterator[Callable[..., Path]]:
+    """mount(size, read_only=False) -> a folder on a fresh tmpfs of `size`; unmounted afterwards."""
+    mounted: list[Path] = []
+
+    def mount(size: str, *, read_only: bool = False) -> Path:
+        folder = Path(tempfile.mkdtemp(prefix="small-disk-"))
+        mounted.append(folder)
+        _mount(folder, size)
+        if read_only:
+            subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        return folder
+
+    try:
+        yield mount
+    finally:
+        for folder in mounted:
+            subprocess.run(["umount", str(folder)], capture_output=True)
+            shutil.rmtree(folder, ignore_errors=True)

@@ -1,4 +1,6 @@
 """diagnose(): the state, the findings and the failing reference, for every sample and cause."""
+import errno
+import os
 import random
 import sqlite3
 
@@ -317,3 +319,37 @@ def test_results_are_frozen_and_vocabularies_closed(sample):
     assert d.original_hashes  # the hashes as read, joined by replace after the copy was proven unchanged
     with pytest.raises(ValueError):
         Finding("no-such-code", "error", "a misspelt code is refused where it is made")
+
+
+def test_a_full_disk_under_the_copy_is_not_the_inserts_answer(small_disk):
+    """SQLITE_FULL from the disk holding the toolkit's copy is raised (the machine's failure, exit 75),
+    while the same code from the file's own AUTOINCREMENT limit is the insert's answer (test above)."""
+    from toolkit.diagnosis import default_values, simulate_insert
+    from toolkit.safe_access import connect
+    from toolkit.schema import read_schema
+    from toolkit.samples import SAMPLES_DIR
+    from toolkit.sqlite_codes import Kind, kind_of
+
+    disk = small_disk("2m")
+    copy = disk / "work.db"
+    # a fixed file, whose insert succeeds and so writes (SQLite refuses a one-row insert that fails
+    # an immediate foreign key before writing anything: that answer needs no room)
+    copy.write_bytes((SAMPLES_DIR / "v30_fixed.db").read_bytes())
+    conn = connect(copy)
+    try:
+        info = read_schema(conn, database=str(copy))
+        values = default_values(conn, info)
+        assert simulate_insert(conn, info, values).ok  # with room: the insert's answer
+        filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)  # now take every byte left on that disk
+        try:
+            while os.write(filler, b"\1" * 4096):
+                pass
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+        finally:
+            os.close(filler)
+        with pytest.raises(sqlite3.Error) as caught:
+            simulate_insert(conn, info, values)
+        assert kind_of(caught.value) is Kind.FULL
+    finally:
+        conn.close()

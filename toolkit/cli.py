@@ -2,15 +2,19 @@
 
 Exit codes: 0 success / healthy, 1 a problem was found, 2 bad input or refused,
 3 a proof failed, 4 a program the command needs is missing (Graphviz's dot), 70 an internal
-error (a bug: please report it), 130 interrupted (Ctrl-C).
+error (a bug: please report it), 75 the machine failed (a full disk, a folder that cannot be
+written), 130 interrupted (Ctrl-C).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +40,37 @@ def _table(rows: list[dict[str, Any]], headers: str = "keys") -> str:
     return tabulate(rows, headers=headers, tablefmt="simple", missingval="")
 
 
+@contextlib.contextmanager
+def _writing_into(folder: Path) -> Iterator[None]:
+    """A command that writes several files into `folder` leaves none of them when it fails part way
+    (what the folder held before stays), and a full or failing disk there is exit 75."""
+    before = set(folder.iterdir()) if folder.is_dir() else None
+    created = folder  # the outermost folder the command will create (mkdir parents=True)
+    while not created.parent.exists() and created.parent != created:
+        created = created.parent
+    try:
+        yield
+    except BaseException as exc:
+        if before is None:
+            shutil.rmtree(created, ignore_errors=True)
+        else:
+            for entry in set(folder.iterdir()) - before:
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        if isinstance(exc, errors.EnvironmentFailureError) and not Path(exc.path or folder).is_dir():
+            raise exc.relocated(folder) from None  # name a folder that is still there
+        failure = errors.as_environment_failure(exc, folder)
+        if failure is not None:
+            raise failure from None
+        raise
+
+
 # --------------------------------------------------------------------------- commands
 def cmd_samples(args: argparse.Namespace) -> int:
+    with _writing_into(Path(args.out)):
+        return _samples(args)
+
+
+def _samples(args: argparse.Namespace) -> int:
     if args.large is not None:
         import time
 
@@ -146,7 +179,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_notebooks(args: argparse.Namespace) -> int:
     from .nbrun import build_all
 
-    for path in build_all(args.out):
+    with _writing_into(Path(args.out)):
+        written = build_all(args.out)
+    for path in written:
         print(f"Executed: {path}")
     return errors.EXIT_OK
 
@@ -166,7 +201,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
         try:
             write_csv(rows, args.csv)
         except OSError as exc:
-            raise errors.RefusedError(
+            raise errors.from_os_error(exc, Path(args.csv).parent) or errors.RefusedError(
                 f"Cannot write --csv {args.csv} ({exc.strerror}); choose a writable path.") from None
     if args.json:
         from dataclasses import asdict
@@ -229,11 +264,17 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on one file (the headline sample by default): diagnose, fix a copy, report."""
-    from .report import build_report, save_report
     from .samples import HEADLINE, samples_dir
 
     db = Path(args.db) if args.db else samples_dir() / HEADLINE
     out = Path(args.out)
+    with _writing_into(out):
+        return _demo(db, out)
+
+
+def _demo(db: Path, out: Path) -> int:
+    from .report import build_report, save_report
+
     out.mkdir(parents=True, exist_ok=True)
     report = build_report(db, fixed=out / f"{db.stem}.fixed.db", force=True)
     d, result = report.diagnosis, report.migration
@@ -463,9 +504,20 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted (Ctrl-C); nothing was written to the original file and the work folder "
               "was removed.", file=sys.stderr)
         return errors.EXIT_INTERRUPTED
-    except Exception as exc:  # a bug: say so in one sentence, keep the traceback for debugging
-        if os.environ.get("TOOLKIT_DEBUG"):
-            raise
-        print(f"internal error ({type(exc).__name__}: {exc}); the original file was not modified; "
-              "rerun with TOOLKIT_DEBUG=1 and report the traceback.", file=sys.stderr)
-        return errors.EXIT_INTERNAL
+    except OSError as exc:  # a disk or folder of the machine failing mid-command: full, read-only, I/O error
+        failure = errors.from_os_error(exc)
+        if failure is None:
+            return _internal_error(exc)
+        print(f"error: {failure.message}", file=sys.stderr)
+        return failure.exit_code
+    except Exception as exc:
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> int:
+    """A bug: say so in one sentence, keep the traceback for debugging."""
+    if os.environ.get("TOOLKIT_DEBUG"):
+        raise exc
+    print(f"internal error ({type(exc).__name__}: {exc}); the original file was not modified; "
+          "rerun with TOOLKIT_DEBUG=1 and report the traceback.", file=sys.stderr)
+    return errors.EXIT_INTERNAL

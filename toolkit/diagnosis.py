@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from . import appmodel as app
 from .safe_access import Check, check_indexes, index_damage, safe_connection
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo, VersionSource, read_schema
+from .sqlite_codes import PROPAGATED, Kind, full_by_the_file, kind_of, kind_of_name
 from .sqlnames import quote
 
 if TYPE_CHECKING:
@@ -132,10 +133,12 @@ class InsertSimulation:
 def is_foreign_key_error(message: str | None, code: str | None = None) -> bool:
     """SQLite's errors for a foreign key: the constraint itself, a parent key that is not unique
     (`foreign key mismatch`) and a parent table that does not exist (`no such table`)."""
-    if code == "SQLITE_CONSTRAINT_FOREIGNKEY":
+    kind = kind_of_name(code)
+    if kind is Kind.CONSTRAINT_FOREIGNKEY:
         return True
-    if code and code != "SQLITE_ERROR":  # RAISE(ABORT, 'FOREIGN KEY constraint failed') is a trigger's
+    if code and kind is not Kind.ERROR:  # RAISE(ABORT, 'FOREIGN KEY constraint failed') is a trigger's
         return False
+    # the other two are SQLITE_ERROR, as a syntax error is: the code decides the kind, the text which one
     text = (message or "").lower()
     return "foreign key" in text or "no such table" in text
 
@@ -474,7 +477,7 @@ def foreign_key_violations(conn: sqlite3.Connection, info: DatabaseInfo, probe: 
             for _, rowid, _, fkid in conn.execute(f"PRAGMA foreign_key_check({quote(table.name)})"):
                 tally.add(fkid, rowid)
         except sqlite3.OperationalError as exc:
-            if "interrupted" in str(exc):
+            if kind_of(exc) in PROPAGATED:
                 raise
             notes.append(f"{table.name}: {exc}")
             tally = _emulated_check(conn, table, probe)
@@ -662,8 +665,8 @@ def simulate_insert(conn: sqlite3.Connection, info: DatabaseInfo, values: dict[s
     try:
         conn.execute(sql, params)
     except sqlite3.DatabaseError as exc:
-        if "interrupted" in str(exc):
-            raise
+        if kind_of(exc) in PROPAGATED or (kind_of(exc) is Kind.FULL and not full_by_the_file(conn)):
+            raise  # a full disk under the toolkit's copy is the machine's failure, not the insert's
         error, code = str(exc), getattr(exc, "sqlite_errorname", None)
     finally:
         rollback(conn)
@@ -691,7 +694,7 @@ def probe_and_check(conn: sqlite3.Connection, info: DatabaseInfo, values: dict[s
             try:
                 probe = (up.name, conn.execute(sql, params).lastrowid)
             except sqlite3.DatabaseError as exc:  # NOT NULL, CHECK ...: the simulation reports it
-                if "interrupted" in str(exc):
+                if kind_of(exc) in PROPAGATED:
                     raise
         violations, probe_fails, notes = foreign_key_violations(conn, info, probe)
     finally:

@@ -449,8 +449,15 @@ def write(drawing: Diagram | DiagramPair, out: str | Path) -> Path:
                                   f".svg{'' if isinstance(drawing, DiagramPair) else ', .png'} "
                                   "or .html.")
     tmp = out.with_name(f".{out.name}.partial")
-    tmp.write_bytes(data)
-    tmp.replace(out)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        failure = errors.from_os_error(exc, out.parent)
+        if failure is None:
+            raise
+        raise failure from None
     return out
 
 

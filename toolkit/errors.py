@@ -5,7 +5,11 @@ what is wrong, and says what to ask the customer for (or what to do next).
 """
 from __future__ import annotations
 
+import errno
 import re
+import shutil
+import tempfile
+from enum import StrEnum
 from pathlib import Path
 
 #: Exit codes of the CLI, shared by every command.
@@ -15,6 +19,9 @@ EXIT_BAD_INPUT = 2
 EXIT_PROOF_FAILED = 3
 EXIT_MISSING_PROGRAM = 4
 EXIT_INTERNAL = 70
+#: EX_TEMPFAIL (sysexits.h): the machine failed (a full disk, a folder that cannot be written),
+#: not the customer's file; the same command works once the folder is fixed.
+EXIT_ENVIRONMENT = 75
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
@@ -125,3 +132,98 @@ class MissingProgramError(ToolkitError):
     """A program the toolkit calls (Graphviz's dot) is not installed; everything else works."""
 
     exit_code = EXIT_MISSING_PROGRAM
+
+
+class EnvironmentFailureError(ToolkitError):
+    """The machine failed the toolkit, not the customer's file: a full disk, a folder that
+    cannot be written, an I/O error.  Nothing was kept; the same command works once fixed."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+    def __init__(self, message: str, path: str | Path | None = None, *, problem: EnvironmentProblem | None = None,
+                 need: int | None = None, detail: str = ""):
+        super().__init__(message, path)
+        self.problem, self.need, self.detail = problem, need, detail
+
+    def relocated(self, place: str | Path) -> EnvironmentFailureError:
+        """The same failure named at `place` (its folder was removed with the outputs in it)."""
+        if self.problem is None:
+            return self
+        return environment_failure(place, self.problem, need=self.need, detail=self.detail)
+
+
+class EnvironmentProblem(StrEnum):
+    FULL = "full"
+    UNWRITABLE = "unwritable"
+    IO = "io"
+
+
+#: The operating system's errors that are the machine's, not the file's.
+ENVIRONMENT_ERRNOS: dict[int, EnvironmentProblem] = {
+    errno.ENOSPC: EnvironmentProblem.FULL,
+    errno.EDQUOT: EnvironmentProblem.FULL,
+    errno.EACCES: EnvironmentProblem.UNWRITABLE,
+    errno.EPERM: EnvironmentProblem.UNWRITABLE,
+    errno.EROFS: EnvironmentProblem.UNWRITABLE,
+    errno.EIO: EnvironmentProblem.IO,
+}
+
+
+def existing_folder(path: str | Path) -> Path:
+    """The nearest folder of `path` that still exists (a work folder is gone by the time the
+    message is printed: the sentence names the folder the user can act on)."""
+    folder = Path(path)
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def _is_temp(folder: Path) -> bool:
+    return folder.resolve() == Path(tempfile.gettempdir()).resolve()
+
+
+def environment_failure(place: str | Path, problem: EnvironmentProblem, *, need: int | None = None,
+                        detail: str = "") -> EnvironmentFailureError:
+    """One sentence naming the folder at `place` and what to free or change there."""
+    folder = existing_folder(place)
+    # work copies live in the temp folder: there the remedy is TMPDIR (and --out, if it is there too)
+    other = ("point TMPDIR (and --out, if it is there) at another disk" if _is_temp(folder)
+             else "choose another --out folder")
+    if problem is EnvironmentProblem.FULL:
+        try:
+            free = f"{shutil.disk_usage(folder).free / (1 << 20):,.1f} MB free"
+        except OSError:
+            free = "no free space"
+        needs = f", needs about {need / (1 << 20):,.1f} MB" if need else ""
+        message = f"The disk holding {folder} is full ({free}{needs}): free space there or {other}"
+    elif problem is EnvironmentProblem.UNWRITABLE:
+        message = f"{folder} cannot be written ({detail or 'permission denied'}): make it writable or {other}"
+    else:
+        message = f"The disk holding {folder} failed a read or write ({detail or 'I/O error'}): check it or {other}"
+    return EnvironmentFailureError(f"{message}; nothing was kept and the original was not modified.", folder,
+                                   problem=problem, need=need, detail=detail)
+
+
+def from_os_error(exc: OSError, place: str | Path | None = None, *,
+                  need: int | None = None) -> EnvironmentFailureError | None:
+    """The environment failure an OSError reports (None when it is not one of the machine's)."""
+    problem = ENVIRONMENT_ERRNOS.get(exc.errno or 0)
+    where = place if place is not None else (exc.filename or tempfile.gettempdir())
+    if problem is None:
+        return None
+    return environment_failure(where, problem, need=need, detail=(exc.strerror or "").lower())
+
+
+def as_environment_failure(exc: BaseException, place: str | Path) -> EnvironmentFailureError | None:
+    """The environment failure `exc` is when the command was writing in `place` (None if it is not one):
+    an OSError of the machine's kind, or SQLite's FULL or IOERR on a file the toolkit writes there."""
+    from .sqlite_codes import Kind, kind_of
+
+    if isinstance(exc, OSError):
+        return from_os_error(exc, place)
+    kind = kind_of(exc)
+    if kind is Kind.FULL:
+        return environment_failure(place, EnvironmentProblem.FULL)
+    if kind is Kind.IOERR:
+        return environment_failure(place, EnvironmentProblem.IO, detail=str(exc))
+    return None

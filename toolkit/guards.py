@@ -130,7 +130,10 @@ class Deadline:
     def check(self) -> None:
         """Stop before a statement, as the progress handler stops one that runs."""
         if self():
-            raise sqlite3.OperationalError("interrupted")
+            # the code SQLite gives a statement its progress handler stops: one test of it (sqlite_codes)
+            stop = sqlite3.OperationalError("interrupted")
+            stop.sqlite_errorcode, stop.sqlite_errorname = sqlite3.SQLITE_INTERRUPT, "SQLITE_INTERRUPT"
+            raise stop
 
 
 #: The deadline that stopped SQLite last in this process (for the sentence that reports it).

@@ -41,6 +41,7 @@ from .safe_access import (CHECKS, SIDECAR_SUFFIXES, Check, check_indexes, check_
 from .schema import DatabaseInfo, TableInfo, VersionSource, read_schema
 from .guards import BUILTIN_FUNCTIONS
 from .scripts import check_statement, functions_called, render
+from .sqlite_codes import PROPAGATED, Kind, kind_of
 from .sqlnames import any_of, quote
 
 MIGRATION_NAME = "030_fix_upscale_foreign_key_constraints"
@@ -386,6 +387,8 @@ def _violations(conn: sqlite3.Connection, schema: str, table: str) -> int | str:
     try:
         return len(conn.execute(f"PRAGMA {schema}.foreign_key_check({quote(table)})").fetchall())
     except sqlite3.OperationalError as exc:  # a broken declaration: the same error on both sides is no change
+        if kind_of(exc) in PROPAGATED:  # a stopped statement or a failing disk is no answer about the file
+            raise
         return str(exc)
 
 
@@ -473,8 +476,9 @@ def _prepare_dest(src: Path, dest: Path, force: bool) -> None:
     if not dest.parent.is_dir():
         raise errors.RefusedError(f"The folder of --out {dest} does not exist; create it first.", src)
     if not os.access(dest.parent, os.W_OK | os.X_OK):
-        raise errors.RefusedError(
-            f"The folder of --out {dest} is read-only; write the fixed copy somewhere writable.", src)
+        read_only = os.statvfs(dest.parent).f_flag & os.ST_RDONLY
+        raise errors.environment_failure(dest.parent, errors.EnvironmentProblem.UNWRITABLE,
+                                         detail="read-only file system" if read_only else "permission denied")
 
 
 def plan_for(src: str | Path) -> tuple[Plan | None, str, DatabaseInfo]:
@@ -499,10 +503,15 @@ def apply_030(src: str | Path, dest: str | Path, *, force: bool = False, full_ch
     try:
         workdir = work_folder("fix", dest.parent, hidden=True)
     except OSError as exc:
-        raise errors.RefusedError(
+        raise errors.from_os_error(exc, dest.parent, need=_work_bytes(src)) or errors.RefusedError(
             f"Cannot write beside --out {dest} ({exc.strerror}); choose a writable folder.", src) from None
     try:
         return _apply_in(src, dest, workdir, force=force, full_check=full_check, started=started)
+    except OSError as exc:  # writing, flushing or moving the copy beside --out (a write error names no file)
+        failure = errors.from_os_error(exc, dest.parent, need=_work_bytes(src))
+        if failure is None:
+            raise
+        raise failure from None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -555,15 +564,24 @@ def _execute_for(conn: sqlite3.Connection, plan: Plan, src: Path, dest: Path) ->
         execute_plan(conn, plan)
     except sqlite3.DatabaseError as exc:
         text = str(exc)
-        if "interrupted" in text:
+        kind = kind_of(exc)
+        if kind is Kind.INTERRUPT:
             raise
-        if "full" in text:
-            raise errors.RefusedError(
-                f"The disk filled up while fixing a copy of {src} ({text}); free space beside {dest} and "
-                "run fix again (nothing was written).", src) from None
+        # the rebuild writes only the toolkit's copy beside --out: no room there is that disk's
+        if kind in (Kind.FULL, Kind.IOERR):
+            problem = errors.EnvironmentProblem.FULL if kind is Kind.FULL else errors.EnvironmentProblem.IO
+            raise errors.environment_failure(dest.parent, problem, need=_work_bytes(src), detail=text) from None
         raise errors.RefusedError(
             f"Migration 030 could not be applied to a copy of {src}: SQLite said \"{text}\"; nothing was "
             "written, so send the file to engineering.", src) from None
+
+
+def _work_bytes(src: Path) -> int:
+    """About what fix writes beside --out: two copies of the file and the rebuilt table."""
+    try:
+        return 3 * src.stat().st_size
+    except OSError:
+        return 0
 
 
 def _fsync(path: Path) -> None:
@@ -574,7 +592,7 @@ def _fsync(path: Path) -> None:
 def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: bool,
               started: float) -> MigrationResult:
     before_path, after_path = workdir / "before.db", workdir / "after.db"
-    with ThreadPoolExecutor(max_workers=2) as background, sqlite_errors(src):
+    with ThreadPoolExecutor(max_workers=2) as background, sqlite_errors(src, workdir):
         try:
             work = copy_database(src, before_path, check=Check.NONE)
             # The input's integrity check and the original's closing hash run on the second core
@@ -584,7 +602,7 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
             closing_hash = background.submit(fingerprint, src)
             shutil.copyfile(before_path, after_path)
         except OSError as exc:
-            raise errors.RefusedError(
+            raise errors.from_os_error(exc, dest.parent, need=_work_bytes(src)) or errors.RefusedError(
                 f"Could not write the copy beside {dest} ({exc.strerror}); free some space or choose another folder.",
                 src) from None
         conn = connect(after_path)

@@ -126,14 +126,17 @@ def save_report(report: Report, out: str | Path, *, fmt: Format = Format.HTML) -
     try:
         fd, tmp = tempfile.mkstemp(prefix=".report-", dir=out.parent)
     except OSError as exc:
-        raise errors.RefusedError(f"Cannot write the report beside {out} ({exc.strerror}); choose a writable folder.",
-                                  path) from None
+        raise errors.from_os_error(exc, out.parent) or errors.RefusedError(
+            f"Cannot write the report beside {out} ({exc.strerror}); choose a writable folder.", path) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, out)  # the report appears whole or not at all
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        failure = errors.from_os_error(exc, out.parent) if isinstance(exc, OSError) else None
+        if failure is not None:
+            raise failure from None
         raise
     return out
 

@@ -21,10 +21,11 @@ import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from . import errors, guards
+from .sqlite_codes import Kind, is_interrupt, kind_of
 from .sqlnames import quote
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -300,67 +301,133 @@ _LIMIT_TEXTS = {
 }
 
 
-def translate(exc: sqlite3.Error | MemoryError, path: str | Path) -> errors.ToolkitError:
-    """Turn an unexpected SQLite error on a customer's data into a toolkit error."""
-    text = str(exc)
+def _interrupted(path: str | Path) -> errors.ToolkitError:
+    if guards.interrupt_requested():
+        return errors.UserInterruptError(
+            f"Interrupted (Ctrl-C) while reading {path}; nothing was written and the work folder was removed.",
+            path)
+    seconds = guards.last_stop.seconds if guards.last_stop else guards.BASE_TIME_LIMIT
+    return errors.QueryTimeoutError(
+        f"{path}: SQLite was still working after the time limit ({seconds:g} s); a trigger, view or "
+        "expression in the file runs very long (or without end), so raise --time-limit or send the file "
+        "to engineering.",
+        path,
+    )
+
+
+def _out_of_memory(path: str | Path) -> errors.ToolkitError:
+    return errors.LimitExceededError(
+        f"{path} needs more memory than the toolkit lets SQLite use ({guards.HEAP_LIMIT // guards.MB} MB): "
+        "a value, view or trigger in it builds something huge, so the file may be crafted; send it to "
+        "engineering.", path)
+
+
+def _limit(path: str | Path, text: str, meaning: str) -> errors.ToolkitError:
+    return errors.LimitExceededError(
+        f"{path} holds {meaning} (SQLite says \"{text}\"), a limit the toolkit keeps on files it did "
+        "not write; send the file to engineering.", path)
+
+
+def _limit_meaning(text: str) -> str | None:
     lower = text.lower()
-    if "interrupted" in lower:
-        if guards.interrupt_requested():
-            return errors.UserInterruptError(
-                f"Interrupted (Ctrl-C) while reading {path}; nothing was written and the work folder was removed.",
-                path)
-        seconds = guards.last_stop.seconds if guards.last_stop else guards.BASE_TIME_LIMIT
-        return errors.QueryTimeoutError(
-            f"{path}: SQLite was still working after the time limit ({seconds:g} s); a trigger, view or "
-            "expression in the file runs very long (or without end), so raise --time-limit or send the file "
-            "to engineering.",
-            path,
-        )
-    if isinstance(exc, MemoryError) or "out of memory" in lower:
-        return errors.LimitExceededError(
-            f"{path} needs more memory than the toolkit lets SQLite use ({guards.HEAP_LIMIT // guards.MB} MB): "
-            "a value, view or trigger in it builds something huge, so the file may be crafted; send it to "
-            "engineering.", path)
-    for needle, meaning in _LIMIT_TEXTS.items():
-        if needle in lower:
-            return errors.LimitExceededError(
-                f"{path} holds {meaning} (SQLite says \"{text}\"), a limit the toolkit keeps on files it did "
-                "not write; send the file to engineering.", path)
-    if "not authorized" in lower:
-        return errors.UnsafeContentError(
-            f"{path} has a view or trigger that calls a function outside SQLite's own built-ins, or writes "
-            "where the toolkit's own step must not; the toolkit runs nothing of the kind, so send the file to "
-            "engineering.", path)
-    if "no such function" in lower:
-        return errors.UnsafeContentError(
-            f"{path} uses a function its app defines itself (SQLite says \"{text}\"), which the toolkit "
-            "cannot run; ask which app wrote the file, or send it to engineering.", path)
-    if "not a database" in lower or "file is encrypted" in lower:
-        return errors.NotADatabaseError(
-            f"{path} is not a readable SQLite database (SQLite says: {text}); "
-            "ask the customer for the app's .db file, unencrypted.",
-            path,
-        )
-    if "locked" in lower or "busy" in lower:
-        return errors.LockedDatabaseError(
-            f"{path} is locked (SQLite says: {text}); close the app and copy the file again.", path
-        )
-    if "malformed" in lower or "corrupt" in lower or "disk image" in lower:
-        return errors.CorruptDatabaseError(
-            f"{path} is damaged: SQLite says \"{text}\"; {ASK_FOR_COPY}, or restore it from a backup.", path
-        )
+    return next((meaning for needle, meaning in _LIMIT_TEXTS.items() if needle in lower), None)
+
+
+def _too_big(path: str | Path, text: str) -> errors.ToolkitError:
+    # SQLITE_TOOBIG: a value or a statement too long; the text only names which
+    return _limit(path, text, _limit_meaning(text) or _LIMIT_TEXTS["string or blob too big"])
+
+
+def _refused(path: str | Path, text: str) -> errors.ToolkitError:
     return errors.SQLiteRefusedError(
         f"SQLite could not read {path} as the toolkit asked (it says \"{text}\"); nothing was written, so send "
         "the file to engineering.", path)
 
 
+def _sqlite_error(path: str | Path, text: str) -> errors.ToolkitError:
+    # SQLITE_ERROR covers most limits, a missing function and a function the authorizer denied
+    # (SQLITE_AUTH is only a denied statement) alike: the code decides the kind, the text the detail
+    meaning = _limit_meaning(text)
+    if meaning is not None:
+        return _limit(path, text, meaning)
+    if "not authorized" in text.lower():
+        return _not_authorized(path)
+    if "no such function" in text.lower():
+        return errors.UnsafeContentError(
+            f"{path} uses a function its app defines itself (SQLite says \"{text}\"), which the toolkit "
+            "cannot run; ask which app wrote the file, or send it to engineering.", path)
+    return _refused(path, text)
+
+
+def _not_authorized(path: str | Path) -> errors.ToolkitError:
+    return errors.UnsafeContentError(
+        f"{path} has a view or trigger that calls a function outside SQLite's own built-ins, or writes "
+        "where the toolkit's own step must not; the toolkit runs nothing of the kind, so send the file to "
+        "engineering.", path)
+
+
+def _not_a_database(path: str | Path, text: str) -> errors.ToolkitError:
+    return errors.NotADatabaseError(
+        f"{path} is not a readable SQLite database (SQLite says: {text}); "
+        "ask the customer for the app's .db file, unencrypted.", path)
+
+
+def _locked(path: str | Path, text: str) -> errors.ToolkitError:
+    return errors.LockedDatabaseError(
+        f"{path} is locked (SQLite says: {text}); close the app and copy the file again.", path)
+
+
+def _corrupt(path: str | Path, text: str) -> errors.ToolkitError:
+    return errors.CorruptDatabaseError(
+        f"{path} is damaged: SQLite says \"{text}\"; {ASK_FOR_COPY}, or restore it from a backup.", path)
+
+
+_Builder = Callable[[str | Path, str, Path | None], errors.ToolkitError]
+
+#: What each kind of SQLite error on a work copy means, for the customer's file at `path`.
+_BUILDERS: dict[Kind, _Builder] = {
+    Kind.INTERRUPT: lambda path, text, work: _interrupted(path),
+    Kind.NOMEM: lambda path, text, work: _out_of_memory(path),
+    Kind.TOOBIG: lambda path, text, work: _too_big(path, text),
+    Kind.ERROR: lambda path, text, work: _sqlite_error(path, text),
+    Kind.AUTH: lambda path, text, work: _not_authorized(path),
+    Kind.NOTADB: lambda path, text, work: _not_a_database(path, text),
+    Kind.BUSY: lambda path, text, work: _locked(path, text),
+    Kind.CORRUPT: lambda path, text, work: _corrupt(path, text),
+    # SQLite only ever writes the toolkit's own copies: no room there is the machine's disk
+    Kind.FULL: lambda path, text, work: errors.environment_failure(
+        lasting_folder(work), errors.EnvironmentProblem.FULL, need=_size(Path(path))),
+    Kind.IOERR: lambda path, text, work: errors.environment_failure(
+        lasting_folder(work), errors.EnvironmentProblem.IO, detail=text),
+}
+
+
+def lasting_folder(work: str | Path | None) -> Path:
+    """The folder a work folder lives in (the temp folder by default): the one a message names,
+    since the work folder itself is removed before the message is read."""
+    folder = Path(work) if work is not None else Path(tempfile.gettempdir())
+    while folder.name.lstrip(".").startswith(WORKDIR_PREFIX):
+        folder = folder.parent
+    return folder
+
+
+def translate(exc: sqlite3.Error | MemoryError, path: str | Path, work: str | Path | None = None
+              ) -> errors.ToolkitError:
+    """Turn an unexpected SQLite error on a copy of a customer's data (in the folder `work`;
+    the temp folder by default) into a toolkit error, by its result code (`sqlite_codes`)."""
+    build = _BUILDERS.get(kind_of(exc))
+    text = str(exc)
+    return build(path, text, Path(work) if work is not None else None) if build else _refused(path, text)
+
+
 @contextlib.contextmanager
-def sqlite_errors(path: str | Path) -> Iterator[None]:
-    """Report any SQLite error raised inside as the toolkit's error for `path`."""
+def sqlite_errors(path: str | Path, work: str | Path | None = None) -> Iterator[None]:
+    """Report any SQLite error raised inside as the toolkit's error for `path` (`work`: the
+    folder of the copies SQLite writes, the temp folder by default)."""
     try:
         yield
     except (sqlite3.Error, MemoryError) as exc:
-        raise translate(exc, path) from None
+        raise translate(exc, path, work) from None
     except (RecursionError, OverflowError, UnicodeError) as exc:
         raise errors.LimitExceededError(
             f"{path} could not be read ({type(exc).__name__}); the file may be crafted, so send it to engineering.",
@@ -447,7 +514,7 @@ def _refuse_hostile_schema(conn: sqlite3.Connection, src: Path) -> None:
             columns = conn.execute("SELECT 'column', c.name FROM sqlite_schema AS s, pragma_table_xinfo(s.name) AS c "
                                    "WHERE s.type = 'table'").fetchall()
         except sqlite3.OperationalError as exc:  # a virtual table whose module this SQLite lacks
-            if "interrupted" in str(exc):
+            if is_interrupt(exc):
                 raise
             columns = []
         _check_utf8(src, columns)
@@ -563,7 +630,7 @@ def copy_database(src: str | Path, dest: str | Path, *, check: Check = Check.QUI
     if shm.is_file():
         hashes[shm.name] = sha256_file(shm)
     before = Fingerprint(str(src), hashes)
-    with sqlite_errors(src):
+    with sqlite_errors(src, dest.parent):
         conn = connect(dest)
         try:
             conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
@@ -687,7 +754,13 @@ def open_copy(path: str | Path, *, workdir: str | Path | None = None,
     tmp = work_folder("copy", workdir)
     work: WorkCopy | None = None
     try:
-        work = copy_database(path, tmp / "work.db", check=check)
+        try:
+            work = copy_database(path, tmp / "work.db", check=check)
+        except OSError as exc:  # the temp folder's disk: full, read-only or failing
+            failure = errors.from_os_error(exc, lasting_folder(tmp), need=_size(Path(path)))
+            if failure is None:
+                raise
+            raise failure from None
         yield work
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

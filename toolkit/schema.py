@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import appmodel
 from .safe_access import safe_connection
+from .sqlite_codes import Kind, kind_of
 from .sqlnames import affinity, quote
 
 if TYPE_CHECKING:  # pandas is imported only where a DataFrame is asked for
@@ -311,7 +312,8 @@ def row_count(conn: sqlite3.Connection, table: str) -> int | None:
     except sqlite3.OperationalError as exc:
         # A virtual table whose module this SQLite lacks cannot be counted; other errors
         # (interrupted, damaged pages) are the caller's to report.
-        if "no such module" in str(exc):
+        # SQLITE_ERROR says nothing more: the code decides the kind, the text that it is the module
+        if kind_of(exc) is Kind.ERROR and "no such module" in str(exc):
             return None
         raise
 

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterable
 
 from . import errors, guards
+from .sqlite_codes import Kind, kind_of
 
 #: SQLite's words for text it could not parse (anything else, "no such table" on the blank
 #: database for one, means the statement parsed).
@@ -51,7 +52,8 @@ def check_statement(statement: str, source: str) -> str:
     try:
         blank.execute("EXPLAIN " + body)
     except sqlite3.Error as exc:
-        if any(marker in str(exc) for marker in _PARSE_ERRORS):
+        # a parse error is SQLITE_ERROR, as "no such table" is: the code decides the kind, the text which
+        if kind_of(exc) is Kind.ERROR and any(marker in str(exc) for marker in _PARSE_ERRORS):
             raise refuse(f"does not parse (SQLite: {exc})") from None
     finally:
         blank.close()

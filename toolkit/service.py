@@ -11,6 +11,7 @@ import sqlite3
 from typing import Any
 
 from . import appmodel as app
+from .sqlite_codes import Kind, kind_of
 
 logger = logging.getLogger("toolkit.service")
 
@@ -28,7 +29,7 @@ def create_upscale(conn: sqlite3.Connection, *, source_generation_id: Any, profi
     try:
         conn.execute(sql, params)
     except sqlite3.IntegrityError as db_error:
-        if "FOREIGN KEY" in str(db_error):
+        if kind_of(db_error) is Kind.CONSTRAINT_FOREIGNKEY:
             log.error("Foreign key constraint failed while creating video upscale",
                       extra={"error": str(db_error), "sourceGenerationId": source_generation_id,
                              "profileId": profile_id, "projectId": project_id})

@@ -290,9 +290,13 @@ def _triage_dask(files: list[str], scheduler: str, full_check: bool) -> list[Tri
 def write_csv(rows: list[TriageRow], out: str | Path) -> Path:
     out = Path(out)
     tmp = out.with_name(f".{out.name}.partial")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=TriageRow.columns())
-        writer.writeheader()
-        writer.writerows(asdict(r) for r in rows)
-    os.replace(tmp, out)
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=TriageRow.columns())
+            writer.writeheader()
+            writer.writerows(asdict(r) for r in rows)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # the CSV appears whole or not at all
+        raise
     return out
