@@ -255,6 +255,21 @@ def test_the_installed_notebooks_run_and_the_missing_extra_is_named(installed, t
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("installed")  # one wheel and one environment, and the notebooks removed last
+def test_a_cache_folder_that_cannot_be_written_is_exit_75(installed, tmp_path, small_disk):
+    """The samples an installed package builds go to the user's cache: a read-only cache is the
+    machine's failure (exit 75, naming the folder and XDG_CACHE_HOME), not a bug (70)."""
+    bin_folder, env = installed
+    cache = small_disk("1m", read_only=True)
+    run = subprocess.run([str(bin_folder / "fk-toolkit"), "demo", "--out", "demo"], capture_output=True, text=True,
+                         cwd=tmp_path, env=env | {"XDG_CACHE_HOME": str(cache)}, timeout=600)
+    assert run.returncode == 75 and "Traceback" not in run.stderr, run.stderr
+    line, = run.stderr.strip().splitlines()
+    assert str(cache) in line and "XDG_CACHE_HOME" in line and "cannot be written" in line
+    assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("installed")  # one wheel and one environment, and the notebooks removed last
 def test_notebooks_with_none_to_run_say_so(installed, tmp_path):
     shutil.rmtree(installed_package(installed, tmp_path) / "notebooks")  # an incomplete installation
     run = fk_toolkit(installed, "notebooks", "--out", "nb", cwd=tmp_path)

@@ -183,12 +183,14 @@ def _is_temp(folder: Path) -> bool:
 
 
 def environment_failure(place: str | Path, problem: EnvironmentProblem, *, need: int | None = None,
-                        detail: str = "") -> EnvironmentFailureError:
-    """One sentence naming the folder at `place` and what to free or change there."""
+                        detail: str = "", other: str | None = None) -> EnvironmentFailureError:
+    """One sentence naming the folder at `place` and what to free or change there (`other`: the
+    alternative to offer, when it is not another --out folder or TMPDIR)."""
     folder = existing_folder(place)
     # work copies live in the temp folder: there the remedy is TMPDIR (and --out, if it is there too)
-    other = ("point TMPDIR (and --out, if it is there) at another disk" if _is_temp(folder)
-             else "choose another --out folder")
+    if other is None:
+        other = ("point TMPDIR (and --out, if it is there) at another disk" if _is_temp(folder)
+                 else "choose another --out folder")
     if problem is EnvironmentProblem.FULL:
         try:
             free = f"{shutil.disk_usage(folder).free / (1 << 20):,.1f} MB free"
@@ -205,13 +207,13 @@ def environment_failure(place: str | Path, problem: EnvironmentProblem, *, need:
 
 
 def from_os_error(exc: OSError, place: str | Path | None = None, *,
-                  need: int | None = None) -> EnvironmentFailureError | None:
+                  need: int | None = None, other: str | None = None) -> EnvironmentFailureError | None:
     """The environment failure an OSError reports (None when it is not one of the machine's)."""
     problem = ENVIRONMENT_ERRNOS.get(exc.errno or 0)
     where = place if place is not None else (exc.filename or tempfile.gettempdir())
     if problem is None:
         return None
-    return environment_failure(where, problem, need=need, detail=(exc.strerror or "").lower())
+    return environment_failure(where, problem, need=need, detail=(exc.strerror or "").lower(), other=other)
 
 
 def as_environment_failure(exc: BaseException, place: str | Path) -> EnvironmentFailureError | None:

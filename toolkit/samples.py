@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import appmodel as app
+from . import errors
 from .bundled import CHECKOUT, IN_CHECKOUT, cache_folder
 from .safe_access import SIDECAR_SUFFIXES
 from .sqlnames import quote
@@ -579,18 +580,31 @@ def samples_dir() -> Path:
         return SAMPLES_DIR
     cached = cache_folder() / "sample_dbs"
     if not (cached / "manifest.json").is_file():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        # built beside and renamed into place: a concurrent or killed build never leaves half a folder
-        building = Path(tempfile.mkdtemp(prefix="sample_dbs.building-", dir=cached.parent))
         try:
-            build_samples(building)
-            building.rename(cached)
-        except OSError:
-            if not (cached / "manifest.json").is_file():
+            _build_cache(cached)
+        except (OSError, sqlite3.Error) as exc:
+            failure = errors.as_environment_failure(exc, cached.parent)
+            if failure is None:
                 raise
-        finally:
-            shutil.rmtree(building, ignore_errors=True)
+            # the sentence's usual remedy is another --out: here it is another cache folder
+            raise errors.environment_failure(cached.parent, failure.problem or errors.EnvironmentProblem.IO,
+                                             detail=failure.detail,
+                                             other="set XDG_CACHE_HOME to a folder on another disk") from None
     return cached
+
+
+def _build_cache(cached: Path) -> None:
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    # built beside and renamed into place: a concurrent or killed build never leaves half a folder
+    building = Path(tempfile.mkdtemp(prefix="sample_dbs.building-", dir=cached.parent))
+    try:
+        build_samples(building)
+        building.rename(cached)
+    except OSError:
+        if not (cached / "manifest.json").is_file():
+            raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
 
 
 def build_samples(out: str | Path) -> list[Path]:
