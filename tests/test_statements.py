@@ -86,6 +86,23 @@ DELETE FROM parent WHERE id = 1;"""
     assert script.statements[0].sql.endswith("END") and "ELSE 0 END;" in script.statements[0].sql
 
 
+def test_a_trigger_ends_at_its_own_end_not_at_a_case_s():
+    text = ("CREATE TEMP TRIGGER t1 BEFORE UPDATE ON t FOR EACH ROW WHEN new.a > 0 BEGIN\n"
+            "  UPDATE t SET b = CASE WHEN new.a > 1 THEN 'end;' ELSE 0 END;\n"
+            "  SELECT RAISE(ABORT, 'no; END');\n"
+            "END /* done; */ ;\nINSERT INTO t VALUES (1)")
+    script = parse_script(text, "--sql")
+    assert [s.kind for s in script.statements] == [K.CREATE, K.INSERT]
+    assert script.statements[0].sql.endswith("END")
+
+
+def test_a_huge_open_quote_is_one_sentence_not_a_hang():
+    with pytest.raises(errors.BadStatementError, match="statement 2, .* is longer than"):
+        parse_script("SELECT 1;\nINSERT INTO t VALUES ('" + ";" * 3_000_000, "--sql")
+    with pytest.raises(errors.BadStatementError, match="statement 1, .* is longer than"):
+        parse_script("CREATE TRIGGER tr AFTER INSERT ON t BEGIN " + "SELECT 1;" * 200_000 + " END;", "--sql")
+
+
 def test_quoted_names_with_spaces_quotes_and_semicolons():
     text = ('INSERT INTO "order ""items""; 2024" ([line;no], `it``s`, "a b") VALUES (1, x\'00ff\', \'"; --\');'
             "\nUPDATE [my table] SET \"x;y\" = 2")
@@ -285,6 +302,14 @@ def test_the_replay_authorizer_refuses_what_only_the_copy_could_show(copy_conn, 
     with pytest.raises(errors.RefusedStatementError, match="statement 1") as caught:
         replay(copy_conn, text)
     assert caught.value.refusal == refusal
+
+
+def test_a_trigger_the_script_creates_cannot_call_what_the_script_could_not(copy_conn):
+    text = ("BEGIN; CREATE TRIGGER sneaky AFTER INSERT ON log BEGIN SELECT load_extension('/tmp/evil.so'); END;\n"
+            "INSERT INTO log VALUES ('x'); COMMIT")
+    with pytest.raises(errors.RefusedStatementError, match=r"statement 3, .*calls load_extension\(\)"):
+        replay(copy_conn, text)
+    copy_conn.execute("ROLLBACK")
 
 
 @pytest.mark.parametrize("action, arg1, arg2, refusal", [

@@ -26,8 +26,9 @@ The allow-list of pragmas (anything else, including every pragma SQLite does not
 """
 from __future__ import annotations
 
+import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -220,36 +221,63 @@ def _refused(statement: Statement, source: str, refusal: Refusal, why: str) -> e
 
 
 # --------------------------------------------------------------------------- splitting
-def _ends(text: str) -> list[int]:
-    """Offsets of the semicolons where a statement may end: those outside strings, quoted names
-    and comments (SQLite's complete_statement decides which of them do: a trigger's body has more)."""
-    try:
-        return [t.start for t in tokenize(text) if t.kind == "punct" and t.text == ";"]
-    except ValueError:  # an unterminated literal: SQLite will say where; try every semicolon
-        return [i for i, char in enumerate(text) if char == ";"]
+#: SQLite's limit on one statement's length on the toolkit's connections.
+MAX_STATEMENT_CHARS = guards.LIMITS[sqlite3.SQLITE_LIMIT_SQL_LENGTH]
+#: Just enough of SQLite's tokenizer to find the semicolons that may end a statement, read lazily
+#: (a script may hold millions of tokens): blanks and comments, literals (strings, quoted names,
+#: blobs), a quote or comment left open, semicolons, words.  Possessive quantifiers: an open
+#: quote is found in one pass, without backtracking.
+_LEX = re.compile(r"""
+    (?P<blank>\s++|--[^\n]*+|/\*(?:[^*]|\*(?!/))*+\*/)
+  | (?P<literal>[xX]?'[^']*+(?:''[^']*+)*+'|"[^"]*+(?:""[^"]*+)*+"|`[^`]*+(?:``[^`]*+)*+`|\[[^\]]*+\])
+  | (?P<open>/\*|['"`\[])
+  | (?P<semicolon>;)
+  | (?P<word>[^\W\d][\w$]*+)
+  | (?P<other>.)
+""", re.S | re.X)
+
+
+def _ends(text: str) -> Iterator[tuple[int, bool]]:
+    """The semicolons where a statement may end, each with whether END comes just before it:
+    those outside literals and comments, up to a quote or comment left open (SQLite reads the rest
+    of the text as inside it).  SQLite's complete_statement decides which of them do end one."""
+    previous = ""
+    for match in _LEX.finditer(text):
+        kind = match.lastgroup
+        if kind == "open":
+            return
+        if kind == "semicolon":
+            yield match.start(), previous == "END"
+        if kind != "blank":
+            previous = match.group().upper() if kind == "word" else ""
 
 
 def split(text: str) -> list[str]:
     """The pieces of `text` SQLite would run one by one, each with its semicolon; the last piece
-    may have none (an app's log often omits it), and may be incomplete."""
+    may have none (an app's log often omits it), and may be incomplete or too long."""
     pieces: list[str] = []
     start = 0
-    for end in _ends(text):
-        if end >= start and sqlite3.complete_statement(text[start:end + 1]):
+    in_trigger = False
+    for end, after_end in _ends(text):
+        if end - start > MAX_STATEMENT_CHARS:
+            break  # too long to be one of SQLite's statements: the rest is refused as one piece
+        # once a semicolon did not end the statement it is a trigger's body, which only "END;"
+        # can end: checking only those keeps a long body from being read again at each semicolon
+        if in_trigger and not after_end:
+            continue
+        if sqlite3.complete_statement(text[start:end + 1]):
             pieces.append(text[start:end + 1])
-            start = end + 1
+            start, in_trigger = end + 1, False
+        else:
+            in_trigger = True
     if text[start:].strip():
         pieces.append(text[start:])
     return pieces
 
 
-def _body(piece: str) -> list[Token] | None:
-    """The significant tokens of a piece (no comments, no final semicolons); None when it has none
-    or is not complete."""
-    try:
-        tokens = significant(tokenize(piece))
-    except ValueError:
-        return None
+def _body(piece: str) -> list[Token]:
+    """The significant tokens of a piece: no comments, no final semicolons."""
+    tokens = significant(tokenize(piece))
     while tokens and tokens[-1].text == ";":
         tokens.pop()
     return tokens
@@ -306,9 +334,12 @@ def _missing_function(exc: sqlite3.Error) -> str | None:
     return None
 
 
-def check(statement: Statement, source: str) -> Statement:
+def check(statement: Statement, source: str, blank: sqlite3.Connection | None = None) -> Statement:
     """`statement` with SQLite's reading of its pragma, once SQLite has parsed it on a blank
-    database and its authorizer has seen nothing refused; else one sentence."""
+    database and its authorizer has seen nothing refused; else one sentence.
+
+    `blank`: a blank in-memory connection to reuse (EXPLAIN runs nothing, so one serves a whole
+    script: no statement changes what the next one parses)."""
     if statement.kind in (StatementKind.ATTACH, StatementKind.DETACH, StatementKind.VACUUM):
         # VACUUM never reaches the authorizer; ATTACH and DETACH do, and are refused there too
         why = {StatementKind.ATTACH: "attaches another database file, which is outside the copy",
@@ -316,7 +347,8 @@ def check(statement: Statement, source: str) -> Statement:
                StatementKind.VACUUM: "vacuums the database (VACUUM INTO writes another file)"}[statement.kind]
         raise _refused(statement, source, Refusal(statement.kind.value), why)
     recorder = _Recorder()
-    blank = _blank()
+    own = blank is None
+    blank = _blank() if blank is None else blank
     blank.set_authorizer(recorder)
     prefix = "" if statement.kind is StatementKind.EXPLAIN else "EXPLAIN "
     try:
@@ -333,7 +365,9 @@ def check(statement: Statement, source: str) -> Statement:
             raise _refused(statement, source, Refusal.FUNCTION, function_refusal(missing) or "") from None
         # anything else ("no such table" on a blank database) means it parsed
     finally:
-        blank.close()
+        blank.set_authorizer(None)
+        if own:
+            blank.close()
     if recorder.pragma is None:
         return statement
     name, value = recorder.pragma
@@ -351,11 +385,17 @@ def _statements(pieces: list[str], source: str) -> list[Statement]:
     statements: list[Statement] = []
     for piece in pieces:
         number = len(statements) + 1
+        if len(piece) > MAX_STATEMENT_CHARS:
+            raise errors.BadStatementError(
+                f"{source}: statement {number}, beginning {' '.join(piece[:200].split())[:60]!r}, is longer than "
+                f"the {MAX_STATEMENT_CHARS:,} characters the toolkit lets SQLite read as one statement: paste "
+                "the statements of the failing transaction only.")
         if not sqlite3.complete_statement(piece if piece.rstrip().endswith(";") else piece + "\n;"):
             raise _incomplete(number, piece, source)
-        tokens = _body(piece)
-        if tokens is None:
-            raise _incomplete(number, piece, source)
+        try:
+            tokens = _body(piece)
+        except ValueError:
+            raise _incomplete(number, piece, source) from None
         if tokens:
             sql = piece[tokens[0].start:tokens[-1].end]
             statements.append(Statement(number, sql, kind_of_statement(tokens)))
@@ -381,4 +421,8 @@ def parse_script(text: str, source: str) -> Script:
     if not statements:
         raise errors.BadStatementError(
             f"{source}: the script is empty (only blanks or comments): paste the statements the app ran.")
-    return Script(source, tuple(check(s, source) for s in statements))
+    blank = _blank()
+    try:
+        return Script(source, tuple(check(s, source, blank) for s in statements))
+    finally:
+        blank.close()
