@@ -122,6 +122,13 @@ INSERT INTO t VALUES (1); -- trailing comment; with a semicolon
     assert [s.number for s in script.statements] == [1, 2]
 
 
+def test_a_script_file_saved_on_windows(tmp_path):
+    path = tmp_path / "failing.sql"
+    path.write_bytes("\ufeffBEGIN TRANSACTION;\r\nINSERT INTO t VALUES ('é');\r\nCOMMIT;\r\n".encode("utf-8"))
+    script = parse_script(path.read_text(encoding="utf-8"), str(path))
+    assert [s.sql for s in script.statements] == ["BEGIN TRANSACTION", "INSERT INTO t VALUES ('é')", "COMMIT"]
+
+
 def test_a_missing_final_semicolon_after_a_line_comment():
     script = parse_script("INSERT INTO t VALUES (1) -- why\r\n", "--sql")
     assert [s.sql for s in script.statements] == ["INSERT INTO t VALUES (1)"]

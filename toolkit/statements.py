@@ -406,6 +406,7 @@ def parse_script(text: str, source: str) -> Script:
     """The statements of `text` (named `source` in sentences), each checked: one sentence
     (errors.BadStatementError or errors.RefusedStatementError, exit 2) for the first that is
     incomplete, does not parse or is refused."""
+    text = text.removeprefix("\ufeff")  # a log saved by a Windows editor starts with a byte-order mark
     if len(text) > MAX_SCRIPT_CHARS:
         raise errors.BadStatementError(
             f"{source}: the script is {len(text):,} characters long, more than the {MAX_SCRIPT_CHARS:,} the toolkit "
