@@ -99,12 +99,28 @@ class SQLiteRefusedError(BadInputError):
     """SQLite refused a statement on the copy for a reason that is neither damage nor a limit."""
 
 
+class BadStatementError(BadInputError):
+    """A script the app ran (`--sql`), or values given for a row (`--values`), that cannot be read:
+    empty, not complete, not SQL SQLite parses, or naming a column the table does not have."""
+
+
 class RefusedError(ToolkitError):
     """The operation would be unsafe or meaningless on this file."""
 
 
 class OutputExistsError(RefusedError):
     pass
+
+
+class RefusedStatementError(RefusedError):
+    """A statement the toolkit will not replay: it could reach outside the copy (ATTACH, VACUUM
+    INTO, load_extension) or change the engine (a pragma that is not the app's own).  `statement`
+    is its 1-based number in the script, `refusal` what it does (statements.Refusal)."""
+
+    def __init__(self, message: str, path: str | Path | None = None, *, statement: int | None = None,
+                 refusal: str = ""):
+        super().__init__(message, path)
+        self.statement, self.refusal = statement, refusal
 
 
 class ProofFailedError(ToolkitError):

@@ -21,6 +21,12 @@ from .sqlite_codes import Kind, kind_of
 _PARSE_ERRORS = ("syntax error", "incomplete input", "unrecognized token", "one statement at a time", "near \"")
 
 
+def is_parse_error(exc: sqlite3.Error) -> bool:
+    """Whether SQLite raised `exc` because it could not parse the text (not, say, "no such table")."""
+    # a parse error is SQLITE_ERROR, as "no such table" is: the code decides the kind, the text which
+    return kind_of(exc) is Kind.ERROR and any(marker in str(exc) for marker in _PARSE_ERRORS)
+
+
 def terminated(statement: str) -> str:
     """The statement with a terminator the shell sees (after a trailing `--` comment, on a new line)."""
     body = statement.rstrip().rstrip(";").rstrip()
@@ -52,8 +58,7 @@ def check_statement(statement: str, source: str) -> str:
     try:
         blank.execute("EXPLAIN " + body)
     except sqlite3.Error as exc:
-        # a parse error is SQLITE_ERROR, as "no such table" is: the code decides the kind, the text which
-        if kind_of(exc) is Kind.ERROR and any(marker in str(exc) for marker in _PARSE_ERRORS):
+        if is_parse_error(exc):
             raise refuse(f"does not parse (SQLite: {exc})") from None
     finally:
         blank.close()
