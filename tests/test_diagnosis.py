@@ -354,3 +354,15 @@ def test_a_full_disk_under_the_copy_is_not_the_inserts_answer(small_disk):
         assert kind_of(caught.value) is Kind.FULL
     finally:
         conn.close()
+
+
+def test_no_affinity_warning_for_a_pairing_sqlite_converts_alike(tmp_path):
+    path = tmp_path / "shop.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE customers (id NUMERIC PRIMARY KEY, code TEXT UNIQUE);"
+                       "CREATE TABLE orders (customer INTEGER REFERENCES customers (id),"
+                       " customer_code INTEGER REFERENCES customers (code));")
+    conn.close()
+    d = diagnose(path)
+    warned = [f.column for f in d.findings if f.code == "type-affinity-mismatch"]
+    assert warned == ["customer_code"]  # INTEGER vs NUMERIC converts alike; INTEGER vs TEXT does not

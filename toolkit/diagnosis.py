@@ -19,7 +19,7 @@ from . import appmodel as app
 # Reason and the value helpers moved to keymatch with the key rules; still importable from here
 from .keymatch import LEFTOVER_SUFFIXES as LEFTOVER_SUFFIXES
 from .keymatch import Reason as Reason
-from .keymatch import explain_key, fmt
+from .keymatch import converts_alike, explain_key, fmt
 from .keymatch import leftover_base as _leftover_base
 from .keymatch import sql_type as sql_type
 from .keymatch import stored_as as stored_as
@@ -378,7 +378,7 @@ def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyIn
     for child_col, parent_col in zip(fk.columns, fk.parent_columns, strict=False):
         child = table.column(child_col)
         pcol = parent.column(parent_col) if parent else None
-        if child and pcol and child.affinity != pcol.affinity:
+        if child and pcol and not converts_alike(child.affinity, pcol.affinity):
             findings.append(Finding(
                 FindingCode.TYPE_AFFINITY_MISMATCH, severity,
                 f"{table.name}.{child_col} is declared {child.type or 'with no type'} ({child.affinity} affinity) but "

@@ -140,6 +140,12 @@ def leftover_base(name: str, existing: set[str], known: Collection[str] = ()) ->
     return None
 
 
+def converts_alike(child_affinity: str, parent_affinity: str) -> bool:
+    """Whether two affinities turn every value into the same stored value (INTEGER and NUMERIC do:
+    only CAST tells them apart), so a key declared with one and referenced with the other always matches."""
+    return child_affinity == parent_affinity or {child_affinity, parent_affinity} == {"INTEGER", "NUMERIC"}
+
+
 # --------------------------------------------------------------------------- the declaration
 def is_rowid_key(parent: TableInfo, columns: list[str]) -> bool:
     """Whether the parent key is the table's INTEGER PRIMARY KEY, an alias of the rowid (SQLite then
@@ -289,10 +295,8 @@ _Judgement = tuple[Reason, str, Any, tuple[str, ...]]
 
 
 def _judge(conn: sqlite3.Connection, info: DatabaseInfo, fk: ForeignKeyInfo, key: _Key) -> _Judgement:
-    if any(v is None for v in key.values):
-        nulls = [c for c, v in zip(key.columns, key.values, strict=True) if v is None]
-        return (Reason.OK, f"{', '.join(nulls)} {'is' if len(nulls) == 1 else 'are'} NULL, so SQLite never checks "
-                f"this row against {key.parent} (a NULL in any key column exempts the row)", None, ())
+    # A broken declaration fails every write of the child table, NULL keys too: SQLite refuses the
+    # statement when it compiles it, before it reads any value.
     parent = info.table(fk.parent_table) if fk.parent_table_exists else None
     if parent is None:
         return (Reason.PARENT_TABLE_MISSING, f"{key.names} references {key.parent}, which does not exist "
@@ -303,6 +307,10 @@ def _judge(conn: sqlite3.Connection, info: DatabaseInfo, fk: ForeignKeyInfo, key
                else "UNIQUE only under another collation than its own")
         return (Reason.PARENT_KEY_NOT_UNIQUE, f"{key.names} references {key.target}, which is {how} "
                 "(SQLite: foreign key mismatch)", None, ())
+    if any(v is None for v in key.values):
+        nulls = [c for c, v in zip(key.columns, key.values, strict=True) if v is None]
+        return (Reason.OK, f"{', '.join(nulls)} {'is' if len(nulls) == 1 else 'are'} NULL, so SQLite never checks "
+                f"this row against {key.parent} (a NULL in any key column exempts the row)", None, ())
     compared = _compared(conn, parent, key)
     if _exists(conn, parent.name, key.parent_columns, key.values):
         return Reason.OK, f"{key.shown} matches a row in {key.parent}{_conversion(key, compared)}", None, ()
