@@ -192,6 +192,18 @@ def test_a_type_mismatch_says_what_sqlite_compares(grid) -> None:
     assert "equal only as text" in verdict.explanation
 
 
+@pytest.mark.parametrize("collation, value, what", [
+    ("BINARY", "abc", "only in letter case"),
+    ("RTRIM", "lead", "only in spaces around it"),  # RTRIM ignores trailing spaces, not leading ones
+    ("BINARY", "PAD", "only in spaces around it and letter case"),
+])
+def test_a_near_miss_says_what_differs(grid, collation: str, value: str, what: str) -> None:
+    conn, info = grid["TEXT", collation]
+    verdict = _verdict(conn, info, value)
+    assert verdict.reason is Reason.NEAR_MISS and what in verdict.explanation, verdict
+    assert "collation does not ignore" in verdict.explanation
+
+
 # --------------------------------------------------------------------------- the child's affinity
 def test_the_child_column_affinity_applies_first(tmp_path: Path) -> None:
     """'017' in an INTEGER child column is stored 17, which finds the TEXT parent '17'."""

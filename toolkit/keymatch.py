@@ -163,15 +163,15 @@ def parent_key_usable(parent: TableInfo, fk: ForeignKeyInfo) -> bool | None:
     (an unknown collation or module)."""
     if not fk.parent_key_unique:
         return False
-    if parent.sql is None:
-        return None
+    statements = [parent.sql, *(i.sql for i in parent.indexes if i.unique and i.sql)]
+    if any(sql is None or not sql.lstrip().upper().startswith("CREATE") for sql in statements):
+        return None  # only the file's own declarations are replayed, nothing else a damaged file could hold
     scratch = sqlite3.connect(":memory:")
+    scratch.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
     try:
         try:
-            scratch.execute(parent.sql)
-            for index in parent.indexes:
-                if index.unique and index.sql:
-                    scratch.execute(index.sql)
+            for sql in statements:
+                scratch.execute(str(sql))
             cols = ", ".join(f"c{i}" for i in range(len(fk.columns)))
             scratch.execute(f"CREATE TABLE toolkit_child ({cols}, FOREIGN KEY ({cols}) REFERENCES "
                             f"{quote(parent.name)} ({', '.join(quote(c) for c in fk.parent_columns)}))")
@@ -274,7 +274,9 @@ def _one(values: tuple[Any, ...]) -> Any:
 def explain_key(conn: sqlite3.Connection, info: DatabaseInfo, child_table: str, fk: ForeignKeyInfo,
                 values: tuple[Any, ...]) -> KeyVerdict:
     """Why the key `values` of a `child_table` row (in `fk`'s column order, as inserted or as stored)
-    does or does not find its parent, by SQLite's rules.  Reads only (bound LIMIT lookups)."""
+    does or does not find its parent, by SQLite's rules.  Reads only (bound LIMIT lookups; the
+    near-miss scans are SQL with a LIMIT).  The parent rows are those on `conn` now: a row that
+    is its own parent (a self-reference) is found once it is written, not before."""
     if len(values) != len(fk.columns):
         raise ValueError(f"{len(fk.columns)} key values expected, {len(values)} given")
     child = info.table(child_table)
@@ -344,9 +346,7 @@ def _no_row(conn: sqlite3.Connection, info: DatabaseInfo, parent: TableInfo, key
         return Reason.TYPE_MISMATCH, _type_sentence(parent, key, compared, *typed), _one(typed[0]), ()
     near = _near_match(conn, parent.name, key.parent_columns, compared)
     if near is not None:
-        shown = fmt(near[0]) if len(near) == 1 else f"({', '.join(fmt(v) for v in near)})"
-        return (Reason.NEAR_MISS, f"{key.shown} only matches {key.target} {shown} "
-                f"after trimming spaces or ignoring case, which the column's collation does not do", _one(near), ())
+        return Reason.NEAR_MISS, _near_sentence(key, compared, near), _one(near), ()
     if len(key.columns) > 1:
         partial = tuple(c for c, pc, v in zip(key.columns, key.parent_columns, key.values, strict=True)
                         if _exists(conn, parent.name, [pc], (v,)))
@@ -384,6 +384,27 @@ def _type_sentence(parent: TableInfo, key: _Key, compared: tuple[Any, ...], foun
         why = "equal only as numbers, and values of different storage classes never match"
     return (f"{key.columns[i]} {fmt(value)} is {sql_type(value)} and {rule}, but {where} holds {fmt(held)} as "
             f"{sql_type(held)}: {why}")
+
+
+def _near_sentence(key: _Key, compared: tuple[Any, ...], near: tuple[Any, ...]) -> str:
+    shown = fmt(near[0]) if len(near) == 1 else f"({', '.join(fmt(v) for v in near)})"
+    differs = set()
+    for seen, held in zip(compared, near, strict=True):
+        a, b = _plain(seen), _plain(held)
+        if a.strip(" ") != a or b.strip(" ") != b:
+            differs.add("spaces around it")
+        if a.strip(" ") != b.strip(" "):  # equal once trimmed and lower-cased: the case differs
+            differs.add("letter case")
+    what = " and ".join(sorted(differs, reverse=True)) or "spaces or letter case"
+    return (f"{key.shown} differs from {key.target} {shown} only in {what}, which the parent key's collation "
+            "does not ignore")
+
+
+def _plain(value: Any) -> str:
+    """trim() and lower() see a value as its text."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else str(value)
 
 
 def _partial_sentence(key: _Key, partial: tuple[str, ...]) -> str:
