@@ -14,7 +14,10 @@ import pytest
 from toolkit.keymatch import KeyVerdict, Reason, converts_alike, explain_key, leftover_base
 from toolkit.schema import DatabaseInfo, read_schema
 
-PARENT_TYPES = ["", "TEXT", "INTEGER", "NUMERIC", "REAL", "BLOB", "INTEGER PRIMARY KEY"]
+#: "INTEGER PRIMARY KEY" is the rowid (integers only, found by MustBeInt); in a WITHOUT ROWID table
+#: the same words make an ordinary INTEGER column.
+PARENT_TYPES = ["", "TEXT", "INTEGER", "NUMERIC", "REAL", "BLOB", "INTEGER PRIMARY KEY",
+                "INTEGER PRIMARY KEY WITHOUT ROWID"]
 COLLATIONS = ["BINARY", "NOCASE", "RTRIM"]
 #: The parent rows (each stored as the parent column's affinity makes it; duplicates ignored).
 PARENT_VALUES: list[Any] = [17, "01581", "ABC", "pad ", " lead", 2.5, b"hi", "5", "x1"]
@@ -30,9 +33,12 @@ def _id(value: Any) -> str:
 
 def _build(path: Path, parent_type: str, collation: str) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
-    key = ("k INTEGER PRIMARY KEY" if parent_type == "INTEGER PRIMARY KEY"
-           else f"k {parent_type} COLLATE {collation} UNIQUE")
-    conn.execute(f"CREATE TABLE parent ({key}, note TEXT)")
+    key, options = f"k {parent_type} COLLATE {collation} UNIQUE", ""
+    if parent_type == "INTEGER PRIMARY KEY":
+        key = "k INTEGER PRIMARY KEY"
+    elif parent_type.endswith("WITHOUT ROWID"):
+        key, options = f"k INTEGER COLLATE {collation} PRIMARY KEY", " WITHOUT ROWID"
+    conn.execute(f"CREATE TABLE parent ({key}, note TEXT){options}")
     conn.execute("CREATE TABLE child (id INTEGER PRIMARY KEY, ref REFERENCES parent (k))")
     for value in PARENT_VALUES:
         with contextlib.suppress(sqlite3.IntegrityError):  # an INTEGER PRIMARY KEY takes integers only
@@ -85,7 +91,7 @@ def _text(conn: sqlite3.Connection, value: Any) -> str:
 
 def _compared(conn: sqlite3.Connection, parent_type: str, value: Any) -> Any:
     """The child value with the parent column's affinity applied, as SQLite itself stores it."""
-    declared = "INTEGER" if parent_type == "INTEGER PRIMARY KEY" else parent_type
+    declared = "INTEGER" if parent_type.startswith("INTEGER PRIMARY KEY") else parent_type
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS oracle (v {declared})")
     conn.execute("DELETE FROM temp.oracle")
     conn.execute("INSERT INTO temp.oracle VALUES (?)", (value,))
@@ -173,6 +179,8 @@ def test_the_grid_holds_each_kind_of_answer(grid) -> None:
     ("INTEGER PRIMARY KEY", "BINARY", 2.5, Reason.MISSING_ROW),
     ("INTEGER", "BINARY", "x1", Reason.OK),
     ("INTEGER PRIMARY KEY", "BINARY", "x1", Reason.MISSING_ROW),
+    ("INTEGER PRIMARY KEY WITHOUT ROWID", "BINARY", 2.5, Reason.OK),  # not the rowid: holds 2.5
+    ("INTEGER PRIMARY KEY WITHOUT ROWID", "NOCASE", "X1", Reason.OK),
 ])
 def test_named_cells(grid, parent_type: str, collation: str, value: Any, reason: Reason) -> None:
     conn, info = grid[parent_type, collation]
@@ -314,6 +322,14 @@ def test_a_stale_leftover_parent(tmp_path: Path) -> None:
     assert not sqlite_accepts(conn, "child", ["ref"], ("u2",))
     assert _child_verdict(conn, info, "u1").reason is Reason.OK
     assert _child_verdict(conn, info, "u3").reason is Reason.MISSING_ROW
+
+
+def test_a_self_reference_finds_its_own_row_once_written(tmp_path: Path) -> None:
+    conn, info = _declared(tmp_path, "CREATE TABLE child (id INTEGER PRIMARY KEY, boss REFERENCES child (id));")
+    assert sqlite_accepts(conn, "child", ["id", "boss"], (5, 5))  # a row may be its own parent
+    assert _child_verdict(conn, info, 5).reason is Reason.MISSING_ROW  # not written yet
+    conn.execute("INSERT INTO child VALUES (5, 5)")
+    assert _child_verdict(conn, info, 5).reason is Reason.OK
 
 
 def test_identifiers_with_quotes_and_values_are_bound(tmp_path: Path) -> None:

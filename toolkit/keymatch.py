@@ -147,15 +147,6 @@ def converts_alike(child_affinity: str, parent_affinity: str) -> bool:
 
 
 # --------------------------------------------------------------------------- the declaration
-def is_rowid_key(parent: TableInfo, columns: list[str]) -> bool:
-    """Whether the parent key is the table's INTEGER PRIMARY KEY, an alias of the rowid (SQLite then
-    needs the child value to become an integer without loss, and finds the row by rowid)."""
-    if parent.without_rowid or len(columns) != 1 or len(parent.primary_key) != 1:
-        return False
-    column = parent.column(columns[0])
-    return column is not None and column.pk == 1 and column.type.upper() == "INTEGER"
-
-
 def parent_key_usable(parent: TableInfo, fk: ForeignKeyInfo) -> bool | None:
     """Whether SQLite can use the parent key: a PRIMARY KEY or UNIQUE index on exactly those columns
     *with each column's own collation* (sqlite3FkLocateIndex).  The declarations are replayed in an
