@@ -10,6 +10,7 @@ collation), and when there is no parent row says which near thing is there inste
 """
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from collections.abc import Collection
@@ -154,18 +155,23 @@ def parent_key_usable(parent: TableInfo, fk: ForeignKeyInfo) -> bool | None:
     (an unknown collation or module)."""
     if not fk.parent_key_unique:
         return False
-    statements = [parent.sql, *(i.sql for i in parent.indexes if i.unique and i.sql)]
+    statements = (parent.sql, *(i.sql for i in parent.indexes if i.unique and i.sql))
     if any(sql is None or not sql.lstrip().upper().startswith("CREATE") for sql in statements):
         return None  # only the file's own declarations are replayed, nothing else a damaged file could hold
+    return _usable(tuple(str(sql) for sql in statements), parent.name, tuple(fk.parent_columns))
+
+
+@functools.lru_cache(maxsize=256)  # a statement breaking many rows asks about the same few keys
+def _usable(statements: tuple[str, ...], parent: str, parent_columns: tuple[str, ...]) -> bool | None:
     scratch = sqlite3.connect(":memory:")
     scratch.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
     try:
         try:
             for sql in statements:
-                scratch.execute(str(sql))
-            cols = ", ".join(f"c{i}" for i in range(len(fk.columns)))
+                scratch.execute(sql)
+            cols = ", ".join(f"c{i}" for i in range(len(parent_columns)))
             scratch.execute(f"CREATE TABLE toolkit_child ({cols}, FOREIGN KEY ({cols}) REFERENCES "
-                            f"{quote(parent.name)} ({', '.join(quote(c) for c in fk.parent_columns)}))")
+                            f"{quote(parent)} ({', '.join(quote(c) for c in parent_columns)}))")
         except sqlite3.Error:
             return None
         try:
