@@ -87,7 +87,7 @@ def test_renamed_parent_dropped_is_a_dangling_reference(sample):
 def test_renamed_parent_still_present_with_stale_rows(sample):
     d = diagnose(sample("cause_renamed_parent_stale.db"))
     ref = d.insert_simulation.references[1]
-    assert ref.parent_table == "profiles_old" and ref.reason == "missing-row"
+    assert ref.parent_table == "profiles_old" and ref.reason == "stale-parent-table"
     assert "the live profiles has the row" in ref.explanation
     assert any(f.code == "stale-parent-table" for f in d.findings)
 
@@ -295,7 +295,8 @@ def test_the_vocabularies_are_the_json_strings_the_cli_prints(sample):
 
     assert [s.value for s in State] == ["strict", "partially-relaxed", "fixed", "no-upscales-table"] == list(STATES)
     assert [r.value for r in Reason] == ["ok", "missing-row", "near-miss", "type-mismatch", "parent-table-missing",
-                                         "parent-key-not-unique", "null-not-allowed"] == list(REASONS)
+                                         "parent-key-not-unique", "null-not-allowed", "composite-partial",
+                                         "stale-parent-table", "parent-deleted", "parent-key-changed"] == list(REASONS)
     assert [s.value for s in Severity] == ["error", "warning", "info"]
     d = diagnose(sample("cause_orphan_rows.db"))
     assert d.state is State.STRICT and all(isinstance(f.code, FindingCode) for f in d.findings)
@@ -353,3 +354,15 @@ def test_a_full_disk_under_the_copy_is_not_the_inserts_answer(small_disk):
         assert kind_of(caught.value) is Kind.FULL
     finally:
         conn.close()
+
+
+def test_no_affinity_warning_for_a_pairing_sqlite_converts_alike(tmp_path):
+    path = tmp_path / "shop.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE customers (id NUMERIC PRIMARY KEY, code TEXT UNIQUE);"
+                       "CREATE TABLE orders (customer INTEGER REFERENCES customers (id),"
+                       " customer_code INTEGER REFERENCES customers (code));")
+    conn.close()
+    d = diagnose(path)
+    warned = [f.column for f in d.findings if f.code == "type-affinity-mismatch"]
+    assert warned == ["customer_code"]  # INTEGER vs NUMERIC converts alike; INTEGER vs TEXT does not

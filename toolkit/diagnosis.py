@@ -16,6 +16,13 @@ from typing import TYPE_CHECKING, Any
 from collections.abc import Callable, Iterator
 
 from . import appmodel as app
+# Reason and the value helpers moved to keymatch with the key rules; still importable from here
+from .keymatch import LEFTOVER_SUFFIXES as LEFTOVER_SUFFIXES
+from .keymatch import Reason as Reason
+from .keymatch import converts_alike, explain_key, fmt
+from .keymatch import leftover_base as _leftover_base
+from .keymatch import sql_type as sql_type
+from .keymatch import stored_as as stored_as
 from .safe_access import Check, check_indexes, index_damage, safe_connection
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo, VersionSource, read_schema
 from .sqlite_codes import PROPAGATED, Kind, full_by_the_file, kind_of, kind_of_name
@@ -32,18 +39,6 @@ class State(StrEnum):
     PARTIALLY_RELAXED = "partially-relaxed"
     FIXED = "fixed"
     NO_UPSCALES_TABLE = "no-upscales-table"
-
-
-class Reason(StrEnum):
-    """Why one reference of the app's insert passes or fails ("reason" in the JSON)."""
-
-    OK = "ok"
-    MISSING_ROW = "missing-row"
-    NEAR_MISS = "near-miss"
-    TYPE_MISMATCH = "type-mismatch"
-    PARENT_TABLE_MISSING = "parent-table-missing"
-    PARENT_KEY_NOT_UNIQUE = "parent-key-not-unique"
-    NULL_NOT_ALLOWED = "null-not-allowed"
 
 
 class Severity(StrEnum):
@@ -73,7 +68,6 @@ class FindingCode(StrEnum):
 
 STATES = tuple(State)
 REASONS = tuple(Reason)
-LEFTOVER_SUFFIXES = ("_old", "_new", "_backup", "_bak", "_tmp", "_temp")
 EXAMPLES = 5
 
 
@@ -253,14 +247,9 @@ def table_state(table: TableInfo | None) -> State:
 
 
 def leftover_base(name: str, existing: set[str]) -> str | None:
-    """The table a leftover like `profiles_old` was made from, if it is one."""
-    lower = name.lower()
-    for suffix in LEFTOVER_SUFFIXES:
-        if lower.endswith(suffix):
-            base = lower[: -len(suffix)]
-            if base in existing or base in app.KNOWN_TABLES:
-                return base
-    return None
+    """The table a leftover like `profiles_old` was made from, if it is one (the app's tables count
+    even when the file lacks them)."""
+    return _leftover_base(name, existing, app.KNOWN_TABLES)
 
 
 def rollback(conn: sqlite3.Connection) -> None:
@@ -269,20 +258,7 @@ def rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
-def sql_type(value: Any) -> str:
-    """SQLite's storage class of a Python value, as typeof() names it."""
-    for kind, name in ((bool, "integer"), (int, "integer"), (float, "real"), (str, "text"), (bytes, "blob")):
-        if isinstance(value, kind):
-            return name
-    return "null"
 
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, str):
-        return f"'{value}'"
-    if isinstance(value, bytes):
-        return f"x'{value[:16].hex()}'"
-    return "NULL" if value is None else str(value)
 
 
 # --------------------------------------------------------------------------- schema findings
@@ -402,7 +378,7 @@ def _foreign_key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyIn
     for child_col, parent_col in zip(fk.columns, fk.parent_columns, strict=False):
         child = table.column(child_col)
         pcol = parent.column(parent_col) if parent else None
-        if child and pcol and child.affinity != pcol.affinity:
+        if child and pcol and not converts_alike(child.affinity, pcol.affinity):
             findings.append(Finding(
                 FindingCode.TYPE_AFFINITY_MISMATCH, severity,
                 f"{table.name}.{child_col} is declared {child.type or 'with no type'} ({child.affinity} affinity) but "
@@ -523,53 +499,12 @@ def _lookup(conn: sqlite3.Connection, parent: str, column: str, value: Any, *, i
                         (value,)).fetchone() is not None
 
 
-def stored_as(conn: sqlite3.Connection, value: Any, affinity: str) -> Any:
-    """`value` as a column of `affinity` stores it (text '5' in an INTEGER column becomes 5)."""
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS toolkit_affinity "
-                 "(\"TEXT\" TEXT, \"NUMERIC\" NUMERIC, \"INTEGER\" INTEGER, \"REAL\" REAL, \"BLOB\" BLOB)")
-    conn.execute("DELETE FROM temp.toolkit_affinity")
-    conn.execute(f"INSERT INTO temp.toolkit_affinity ({quote(affinity)}) VALUES (?)", (value,))
-    return conn.execute(f"SELECT {quote(affinity)} FROM temp.toolkit_affinity").fetchone()[0]
-
-
-def _near(conn: sqlite3.Connection, parent: str, column: str, value: Any) -> tuple[Reason, Any] | None:
-    """A parent key that matches `value` only as another type, or after trim / case-fold."""
-    col = quote(column)
-    row = conn.execute(
-        f"SELECT {col} FROM {quote(parent)} WHERE CAST({col} AS TEXT) = CAST(? AS TEXT) "
-        f"AND typeof({col}) <> typeof(?) LIMIT 1", (value, value)).fetchone()
-    if row:
-        return Reason.TYPE_MISMATCH, row[0]
-    row = conn.execute(
-        f"SELECT {col} FROM {quote(parent)} WHERE lower(trim(CAST({col} AS TEXT))) = lower(trim(CAST(? AS TEXT))) "
-        "LIMIT 1", (value,)).fetchone()
-    if row:
-        return Reason.NEAR_MISS, row[0]
-    return None
-
-
 def _explain(ref: ReferenceCheck) -> str:
-    where = f"{ref.parent_table}.{ref.parent_column}"
-    v = _fmt(ref.value)
-    if ref.reason == Reason.MISSING_ROW:
-        return f"{ref.column} {v} has no row in {ref.parent_table}"
-    if ref.reason == Reason.NEAR_MISS:
-        return (f"{ref.column} {v} only matches {where} {_fmt(ref.candidate)} after trimming spaces or ignoring case, "
-                "and SQLite compares keys exactly")
-    if ref.reason == Reason.TYPE_MISMATCH:
-        return (f"{ref.column} {v} is {sql_type(ref.value)} but {where} holds {_fmt(ref.candidate)} as "
-                f"{sql_type(ref.candidate)}, and keys of different types never match")
-    if ref.reason == Reason.PARENT_TABLE_MISSING:
-        return f"{ref.column} references {ref.parent_table}, which does not exist (SQLite: no such table)"
-    if ref.reason == Reason.PARENT_KEY_NOT_UNIQUE:
-        return (f"{ref.column} references {where}, which is neither a PRIMARY KEY nor UNIQUE "
-                "(SQLite: foreign key mismatch)")
+    """The sentence for a reference the foreign-key rules do not judge (NOT NULL, no constraint)."""
     if ref.reason == Reason.NULL_NOT_ALLOWED:
         return f"{ref.column} is NULL but the column is NOT NULL"
-    if not ref.constrained:
-        state = "exists" if ref.parent_exists else "is missing, which no longer matters"
-        return f"{ref.column} has no foreign key; its {ref.parent_table} row {state}"
-    return f"{ref.column} {v} matches a row in {ref.parent_table}"
+    state = "exists" if ref.parent_exists else "is missing, which no longer matters"
+    return f"{ref.column} has no foreign key; its {ref.parent_table} row {state}"
 
 
 def default_values(conn: sqlite3.Connection, info: DatabaseInfo) -> dict[str, Any] | None:
@@ -584,63 +519,39 @@ def default_values(conn: sqlite3.Connection, info: DatabaseInfo) -> dict[str, An
 
 
 def _check_reference(conn: sqlite3.Connection, info: DatabaseInfo, up: TableInfo, ref: app.Reference,
-                     value: Any, flagged: set[int] | None) -> ReferenceCheck:
+                     values: dict[str, Any], flagged: set[int] | None) -> ReferenceCheck:
     fk = next((f for f in up.foreign_keys if ref.column in f.columns), None)
     column = up.column(ref.column)
     parent_table = fk.parent_table if fk else ref.parent_table
     parent_column = (fk.parent_columns[fk.columns.index(ref.column)]
                      if fk and len(fk.parent_columns) == len(fk.columns) else ref.parent_column)
     parent_info = info.table(parent_table)
+    value = values.get(ref.column)
     if column is not None and value is not None:
         value = stored_as(conn, value, column.affinity)  # what the child row would hold
     exists = (parent_info is not None and value is not None and parent_info.column(parent_column) is not None
               and _lookup(conn, parent_info.name, parent_column, value))
-    reason, candidate = Reason.OK, None
-    if value is None:
-        reason = Reason.NULL_NOT_ALLOWED if column is not None and column.notnull else Reason.OK
-    elif fk is not None:
-        reason = _declared_reason(fk)
-        if reason == Reason.OK:
-            exists = (fk.id not in flagged) if flagged is not None else exists
-            if not exists:
-                reason, candidate = _failing_reason(conn, info, parent_info.name if parent_info else parent_table,
-                                                    parent_column, value)
-    check = ReferenceCheck(ref.column, parent_table, parent_column, value, exists, reason, candidate=candidate,
-                           constrained=fk is not None)
-    return dataclasses.replace(check, explanation=_explain(check) + _leftover_note(conn, info, check))
-
-
-def _declared_reason(fk: ForeignKeyInfo) -> Reason:
-    """Whether the declaration alone fails every insert (no parent table, no unique parent key)."""
-    if not fk.parent_table_exists:
-        return Reason.PARENT_TABLE_MISSING
-    if not fk.parent_key_unique:
-        return Reason.PARENT_KEY_NOT_UNIQUE
-    return Reason.OK
-
-
-def _failing_reason(conn: sqlite3.Connection, info: DatabaseInfo, parent: str, parent_column: str,
-                    value: Any) -> tuple[Reason, Any]:
-    """Why SQLite finds no parent row for `value`: a near miss (with the key it nearly matches),
-    else a missing row, unless the row is there and the key index is what lacks it."""
-    near = _near(conn, parent, parent_column, value)
-    if near:
-        return near
-    if _lookup(conn, parent, parent_column, value, indexed=False):
+    if fk is None or (value is None and column is not None and column.notnull):
+        # NOT NULL is a constraint of its own; a column without a foreign key is not checked at all
+        reason = Reason.OK if value is not None or column is None or not column.notnull else Reason.NULL_NOT_ALLOWED
+        check = ReferenceCheck(ref.column, parent_table, parent_column, value, exists, reason,
+                               constrained=fk is not None)
+        return dataclasses.replace(check, explanation=_explain(check))
+    # the same rules, sentences and reasons as any other key (keymatch), the app's values in the key
+    verdict = explain_key(conn, info, up.name, fk, tuple(values.get(c) for c in fk.columns))
+    if verdict.reason == Reason.MISSING_ROW and parent_info is not None and value is not None \
+            and _lookup(conn, parent_info.name, parent_column, value, indexed=False):
         # the row is there but the key index SQLite reads does not lead to it
-        raise index_damage(info.database, parent, "on its key", f"lacks the row whose {parent_column} is {_fmt(value)}")
-    return Reason.MISSING_ROW, None
+        raise index_damage(info.database, parent_info.name, "on its key",
+                           f"lacks the row whose {parent_column} is {fmt(value)}")
+    if flagged is not None and value is not None and verdict.reason not in _DECLARATION_REASONS:
+        exists = fk.id not in flagged  # SQLite's own verdict on the probe row
+    return ReferenceCheck(ref.column, parent_table, parent_column, value, exists, verdict.reason,
+                          verdict.explanation, verdict.candidate)
 
 
-def _leftover_note(conn: sqlite3.Connection, info: DatabaseInfo, check: ReferenceCheck) -> str:
-    """When the clause names a leftover of a rebuild that lacks the row the live table has."""
-    if check.reason != Reason.MISSING_ROW:
-        return ""
-    base = leftover_base(check.parent_table, {t.name.lower() for t in info.tables})
-    live = info.table(base) if base else None
-    if live is None or not _lookup(conn, live.name, check.parent_column, check.value):
-        return ""
-    return f" (the leftover table the REFERENCES clause names; the live {live.name} has the row)"
+#: Reasons the declaration alone gives (every insert fails, whatever its values).
+_DECLARATION_REASONS = (Reason.PARENT_TABLE_MISSING, Reason.PARENT_KEY_NOT_UNIQUE)
 
 
 def app_insert(table: TableInfo, values: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
@@ -657,7 +568,7 @@ def simulate_insert(conn: sqlite3.Connection, info: DatabaseInfo, values: dict[s
     if values is None:
         return InsertSimulation(False, False, None, {}, [], [],
                                 note="no generation exists yet, so the app has nothing to upscale")
-    refs = [_check_reference(conn, info, up, r, values.get(r.column), flagged) for r in app.REFERENCES]
+    refs = [_check_reference(conn, info, up, r, values, flagged) for r in app.REFERENCES]
     sql, params = app_insert(up, values)
     conn.execute("PRAGMA foreign_keys = ON")
     error = code = None
@@ -756,7 +667,7 @@ def _failing_references_sentence(sim: InsertSimulation) -> str:
     parts = [r.explanation for r in sim.references if r.reason != Reason.OK]
     fixes = []
     for r in sim.references:
-        if r.reason == Reason.MISSING_ROW and "the live" not in r.explanation:
+        if r.reason == Reason.MISSING_ROW:
             fixes.append(f"restore the {r.parent_table} row")
         elif r.reason in (Reason.NEAR_MISS, Reason.TYPE_MISMATCH):
             fixes.append(f"correct the {r.parent_table} key")

@@ -486,7 +486,7 @@ SCENARIOS: tuple[Scenario, ...] = (
              "(SQLite: no such table).", STRICT + ("dangling-reference",), build=_renamed_parent_dropped),
     Scenario("cause_renamed_parent_stale.db",
              "profiles was rebuilt via RENAME TO profiles_old, which still exists with stale rows", "strict", 27,
-             ("profile_id",), "missing-row",
+             ("profile_id",), "stale-parent-table",
              "The REFERENCES clause now names profiles_old; the new profile lives only in profiles.",
              STRICT + ("stale-parent-table", "leftover-migration-table"), build=_renamed_parent_stale),
     Scenario("cause_parent_pk_dropped.db", "veo3_projects rebuilt with CREATE TABLE AS SELECT lost its PRIMARY KEY",
