@@ -218,7 +218,8 @@ def _waits_for_commit(conn, table, fk, columns):
 @pytest.mark.parametrize("without_rowid", [False, True])
 @pytest.mark.parametrize(("body", "expected"), DEFERRAL_FORMS, ids=range(len(DEFERRAL_FORMS)))
 def test_deferral_is_read_from_the_declaration_as_sqlite_applies_it(tmp_path, body, expected, without_rowid):
-    from toolkit.schema import Deferral, read_schema
+    from toolkit.ddl import Deferral
+    from toolkit.schema import read_schema
 
     path = tmp_path / "d.db"
     conn = sqlite3.connect(path, isolation_level=None)
@@ -236,7 +237,8 @@ def test_deferral_is_read_from_the_declaration_as_sqlite_applies_it(tmp_path, bo
 
 
 def test_deferral_json_and_unknown_when_the_text_does_not_match(tmp_path):
-    from toolkit.schema import Deferral, declared_deferral, read_schema
+    from toolkit.ddl import Deferral
+    from toolkit.schema import declared_deferral, read_schema
 
     conn = sqlite3.connect(tmp_path / "j.db")
     conn.executescript(PARENTS + "CREATE TABLE child (c REFERENCES p ON UPDATE CASCADE DEFERRABLE INITIALLY DEFERRED);")
