@@ -1,4 +1,5 @@
 """Schema findings without a statement, each checked against what SQLite does on real files."""
+import dataclasses
 import sqlite3
 
 import pytest
@@ -54,7 +55,7 @@ CREATE TABLE book (id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL REFERENCES
 TWO_ROWS = ["INSERT INTO author VALUES (1, 10)", "INSERT INTO book VALUES (10, 1)"]
 THREE = """
 CREATE TABLE "a x" (id TEXT PRIMARY KEY, c TEXT NOT NULL, FOREIGN KEY (c) REFERENCES "c""z"(id) {a});
-CREATE TABLE b (id TEXT PRIMARY KEY, a TEXT NOT NULL REFERENCES "a x" {b});
+CREATE TABLE b (id TEXT PRIMARY KEY, a TEXT NOT NULL REFERENCES "a x" {b}) WITHOUT ROWID;
 CREATE TABLE "c""z" (id TEXT PRIMARY KEY, b TEXT NOT NULL REFERENCES b(id) ON DELETE CASCADE {c});
 CREATE TABLE outsider (id INTEGER PRIMARY KEY, a TEXT REFERENCES "a x"(id));
 """
@@ -109,6 +110,34 @@ def test_a_self_reference_is_not_a_cycle_needing_deferral(tmp_path):
     # ... only split over two statements do they need the pragma
     assert not sqlite_inserts(path, ["INSERT INTO employee VALUES (2, 3)", "INSERT INTO employee VALUES (3, 2)"],
                               defer=False)
+
+
+def test_a_long_ring_is_one_cycle_and_its_message_stays_short(tmp_path):
+    n = 1200  # deeper than Python's recursion limit (1000)
+    script = "".join(f"CREATE TABLE t{i} (id INTEGER PRIMARY KEY, up INTEGER REFERENCES t{(i + 1) % n}(id));"
+                     for i in range(n))
+    tail = "CREATE TABLE tail (id INTEGER PRIMARY KEY, t INTEGER REFERENCES t0(id));"
+    path = make(tmp_path, f"BEGIN; {script} {tail} COMMIT;")
+    conn = sqlite3.connect(path)  # our own file: the safe copy's checks of 1,200 tables are not the point here
+    [finding] = non_deferrable_cycles(read_schema(conn, database=str(path)))
+    conn.close()
+    assert finding.count == n and len(finding.examples) == n and "tail" not in finding.examples
+    assert f"and {n - 10} more" in finding.message and len(finding.message) < 2000
+
+
+def test_a_key_whose_deferral_is_unknown_makes_no_cycle_claim(tmp_path):
+    from toolkit.ddl import Deferral
+    from toolkit.findings import non_deferrable_cycles as cycles
+
+    path = make(tmp_path, TWO.format(a="", b=""))
+    with safe_connection(path) as (_, conn):
+        info = read_schema(conn, database=str(path))
+    book = info.table("book")
+    unknown = dataclasses.replace(book, foreign_keys=[dataclasses.replace(book.foreign_keys[0],
+                                                                          deferrable=Deferral.UNKNOWN)])
+    info = dataclasses.replace(info, tables=[info.table("author"), unknown])
+    assert len(cycles(dataclasses.replace(info, tables=[info.table("author"), book]))) == 1
+    assert cycles(info) == ()
 
 
 def test_broken_keys_make_no_cycle(tmp_path):

@@ -84,6 +84,12 @@ def _key_text(table: str, fk: ForeignKeyInfo) -> str:
     return f"{table}({', '.join(fk.columns)}) → {fk.parent_table}({', '.join(fk.parent_columns)})"
 
 
+def _some(items: list[str], sep: str, limit: int = 10) -> str:
+    """The first few of a list, and how many more (a cycle may run through thousands of tables)."""
+    more = f"{sep}and {len(items) - limit} more" if len(items) > limit else ""
+    return sep.join(items[:limit]) + more
+
+
 def non_deferrable_cycles(info: DatabaseInfo) -> tuple[Finding, ...]:
     """Tables whose immediate keys form a cycle.  A row of the first table needs a row of the last
     one, which needs the first: inserted one statement at a time, the first INSERT fails at once,
@@ -103,8 +109,8 @@ def non_deferrable_cycles(info: DatabaseInfo) -> tuple[Finding, ...]:
         keys = [_key_text(c.name, fk) for c, fk, p in links if c.name in members and p.name in members]
         findings.append(Finding(
             FindingCode.NON_DEFERRABLE_CYCLE, Severity.INFO,
-            f"Tables {', '.join(component)} reference each other through keys none of which is DEFERRABLE "
-            f"INITIALLY DEFERRED ({'; '.join(keys)}): rows that need each other cannot be inserted one "
+            f"Tables {_some(component, ', ')} reference each other through keys none of which is DEFERRABLE "
+            f"INITIALLY DEFERRED ({_some(keys, '; ')}): rows that need each other cannot be inserted one "
             "statement at a time with foreign keys on, since the first INSERT fails at once. Run "
             "PRAGMA defer_foreign_keys = ON inside the transaction (after BEGIN; it ends at COMMIT, where "
             "every key is checked), or declare one of these keys DEFERRABLE INITIALLY DEFERRED.",
