@@ -253,3 +253,50 @@ def test_deferral_json_and_unknown_when_the_text_does_not_match(tmp_path):
     assert declared_deferral("CREATE TABLE child (c REFERENCES", groups) == {0: Deferral.UNKNOWN}
     assert declared_deferral(None, groups) == {0: Deferral.UNKNOWN}
     conn.close()
+
+
+def _random_declaration(rng, n):
+    """A CREATE TABLE body of `n` keys in random forms: column or table level, actions and MATCH in
+    any order, defer subclauses in every form, stand-alone DEFERRABLEs, comments, odd quoting."""
+    defers = ["", "DEFERRABLE", "DEFERRABLE INITIALLY DEFERRED", "DEFERRABLE INITIALLY IMMEDIATE",
+              "NOT DEFERRABLE", "NOT DEFERRABLE INITIALLY DEFERRED", "NOT DEFERRABLE INITIALLY IMMEDIATE",
+              "DEFERRABLE /* x, ( */ INITIALLY -- y\n DEFERRED"]
+    actions = ["ON DELETE CASCADE", "ON UPDATE SET NULL", "ON DELETE SET DEFAULT", "ON UPDATE NO ACTION",
+               "ON DELETE RESTRICT", "MATCH FULL", "ON INSERT CASCADE"]
+    parents = ['p', 'p(id)', 'p (id)', '"odd ""p"" [x]"("i d")', '"ODD ""P"" [X]"']
+    names = ['c{}', '"c {}"', '[c{}]', '`c``{}`', '"c""{}"']
+    columns, constraints = [], []
+    for i in range(n):
+        name = rng.choice(names).format(i)
+        refs = (f"REFERENCES {rng.choice(parents)} " + " ".join(rng.sample(actions, rng.randint(0, 3)))
+                + " " + rng.choice(defers))
+        extra = rng.choice(["", "NOT NULL DEFAULT 1", "CHECK (1 <> 2)", "COLLATE BINARY"])
+        if rng.random() < 0.5:
+            tail = rng.choice(defers) if extra else ""  # a stand-alone DEFERRABLE after another constraint
+            columns.append(f"{name} INTEGER {'CONSTRAINT k' + str(i) if rng.random() < 0.3 else ''} {refs} "
+                           f"{extra} {tail}")
+        else:
+            columns.append(f"{name} INTEGER {extra}")
+            constraints.append(f"FOREIGN KEY ({name}) {refs}")
+    return ", ".join(["k INTEGER PRIMARY KEY", *columns, *constraints])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_declarations_deferral_agrees_with_sqlite(tmp_path, seed):
+    import random
+
+    from toolkit.ddl import Deferral
+    from toolkit.schema import read_schema
+
+    rng = random.Random(seed)
+    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    conn.executescript(PARENTS)
+    body = _random_declaration(rng, rng.randint(1, 5))
+    conn.execute(f"CREATE TABLE child ({body})")
+    conn.execute("PRAGMA foreign_keys = ON")
+    table = read_schema(conn, database="r.db").table("child")
+    columns = [c.name for c in table.columns]
+    for fk in table.foreign_keys:
+        assert fk.deferrable is not Deferral.UNKNOWN, body
+        assert fk.deferred == _waits_for_commit(conn, "child", fk, columns), body
+    conn.close()

@@ -80,19 +80,6 @@ class ForeignKeyInfo:
         """Checked at COMMIT rather than at the end of each statement."""
         return self.deferrable is Deferral.INITIALLY_DEFERRED
 
-    @property
-    def actions(self) -> str:
-        """ON DELETE, and ON UPDATE and DEFERRABLE INITIALLY DEFERRED when they differ from the default,
-        as a person reads them next to the key."""
-        parts = [f"ON DELETE {self.on_delete}"]
-        if self.on_update.upper() != "NO ACTION":
-            parts.append(f"ON UPDATE {self.on_update}")
-        if self.deferred:
-            parts.append("DEFERRABLE INITIALLY DEFERRED")
-        elif self.deferrable is Deferral.UNKNOWN:
-            parts.append("deferral unknown")
-        return " ".join(parts)
-
 
 @dataclass(frozen=True)
 class IndexInfo:
