@@ -33,7 +33,8 @@ def test_inspect_json_keys_are_pinned(sample):
     assert {"name", "row_count", "columns", "foreign_keys", "indexes"} <= set(table)
     assert {"name", "type", "notnull", "default", "pk"} <= set(table["columns"][0])
     assert {"columns", "parent_table", "parent_columns", "on_delete", "on_update", "parent_table_exists",
-            "parent_key_unique"} <= set(table["foreign_keys"][0])
+            "parent_key_unique", "deferrable", "deferred"} <= set(table["foreign_keys"][0])
+    assert {(fk["deferrable"], fk["deferred"]) for fk in table["foreign_keys"]} == {("not-deferrable", False)}
     assert {"name", "columns", "unique", "partial", "sql"} <= set(table["indexes"][0])
     assert data["recorded_version"] == 26
     assert fingerprint(path) == before
@@ -43,6 +44,33 @@ def test_inspect_readable_output(sample):
     result = run("inspect", sample("cause_renamed_parent_dropped.db"))
     assert result.returncode == 0
     assert "veo3_video_generations_old(id)" in result.stdout and "Recorded version:  27" in result.stdout
+
+
+def test_inspect_shows_on_update_and_deferred_keys(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "app.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE author (id INTEGER PRIMARY KEY);
+        CREATE TABLE book (id INTEGER PRIMARY KEY,
+            author_id INTEGER REFERENCES author(id) ON UPDATE CASCADE DEFERRABLE INITIALLY DEFERRED,
+            editor_id INTEGER REFERENCES author(id) ON DELETE SET NULL);
+        CREATE TABLE plain (a INTEGER REFERENCES author(id));
+    """)
+    conn.close()
+    result = run("inspect", path)
+    assert result.returncode == 0, result.stderr
+    book, plain = result.stdout.split("== book")[1].split("== plain")
+    assert "on update" in book and "CASCADE" in book and "at COMMIT (DEFERRABLE INITIALLY DEFERRED)" in book
+    assert "at each statement" in book  # the editor's key, next to the deferred one
+    # a table whose keys all have SQLite's defaults shows them as before
+    assert "on update" not in plain and "at COMMIT" not in plain and "at each statement" not in plain
+    data = json.loads(run("inspect", path, "--json").stdout)
+    keys = {fk["columns"][0]: fk for t in data["tables"] for fk in t["foreign_keys"]}
+    assert (keys["author_id"]["on_update"], keys["author_id"]["deferrable"], keys["author_id"]["deferred"]) \
+        == ("CASCADE", "deferrable-initially-deferred", True)
+    assert (keys["editor_id"]["on_delete"], keys["editor_id"]["deferred"]) == ("SET NULL", False)
 
 
 @pytest.mark.parametrize("scenario", BAD, ids=ids)

@@ -67,3 +67,18 @@ def test_unparseable_declaration_is_refused_not_guessed():
 def test_tokenizer_keeps_every_byte():
     sql = "CREATE TABLE \"a\"\"b\" ([c d] 'x' /* c */ , e DEFAULT x'00ff', f -- end\n)"
     assert "".join(t.text for t in tokenize(sql)) == sql
+
+
+def test_removed_reference_takes_its_stand_alone_deferrable_with_it():
+    """SQLite applies a column's DEFERRABLE to the key declared last: left behind after the removed
+    clause, it would make the previous column's key deferred."""
+    from toolkit.ddl import Deferral, references_clauses
+
+    sql = ("CREATE TABLE t (other REFERENCES o(id), profile_id TEXT REFERENCES p(id) NOT NULL "
+           "DEFERRABLE INITIALLY DEFERRED, last TEXT DEFERRABLE INITIALLY IMMEDIATE)")
+    assert [c.deferral for c in references_clauses(sql)] == [Deferral.NOT_DEFERRABLE, Deferral.INITIALLY_IMMEDIATE]
+    after = relax_columns(sql, REFS, "t_new")
+    columns(after)  # SQLite accepts it
+    # neither the removed key's own DEFERRABLE nor the next column's moved to the key that stays
+    assert [(c.columns, c.deferral) for c in references_clauses(after)] == [(("other",), Deferral.NOT_DEFERRABLE)]
+    assert "last TEXT" in after and "INITIALLY" not in after

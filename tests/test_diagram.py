@@ -72,6 +72,25 @@ def test_headline_red_edge_is_the_project_reference(sample):
     assert all("ON DELETE" in text_of(g) for g in groups(root, "fk").values())
 
 
+def test_edges_say_on_update_and_deferred_when_declared(tmp_path):
+    path = tmp_path / "deferred.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE veo3_video_upscales (id TEXT PRIMARY KEY,
+            a TEXT REFERENCES pa(id) ON UPDATE CASCADE DEFERRABLE INITIALLY DEFERRED,
+            b TEXT REFERENCES pb(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE);
+        CREATE TABLE pa (id TEXT PRIMARY KEY);
+        CREATE TABLE pb (id TEXT PRIMARY KEY);
+    """)
+    conn.close()
+    diagram = reference_diagram(diagnose(path).schema)
+    texts = {diagram.box_by_id(e.parent).name: text_of(groups(parse(diagram.svg()), "fk")[e.id])
+             for e in diagram.edges}
+    assert "ON UPDATE CASCADE" in texts["pa"] and "DEFERRABLE INITIALLY DEFERRED" in texts["pa"]
+    # SQLite's defaults (ON UPDATE NO ACTION, checked at each statement) are not spelled out
+    assert "ON DELETE CASCADE" in texts["pb"] and "ON UPDATE" not in texts["pb"] and "DEFERR" not in texts["pb"]
+
+
 def test_dangling_reference_points_at_a_dashed_ghost_box(sample):
     d = diagnose(sample("cause_renamed_parent_dropped.db"))
     diagram = reference_diagram(d)

@@ -156,3 +156,147 @@ def test_version_sources_are_the_json_strings(sample):
     assert [v.value for v in VersionSource] == ["migrations", "user_version"]
     assert inspect(sample("user_version_only.db")).version_source is VersionSource.USER_VERSION
     assert inspect(sample("v26_seed_failure.db")).to_dict()["version_source"] == "migrations"
+
+
+# ---- DEFERRABLE, read from the declaration and checked against SQLite's behaviour ---------------
+D, IM, N = "deferrable-initially-deferred", "deferrable-initially-immediate", "not-deferrable"
+PARENTS = """
+CREATE TABLE p (id INTEGER PRIMARY KEY, a, b, UNIQUE (a, b));
+CREATE TABLE "odd ""p"" [x]" ("i d" TEXT PRIMARY KEY);
+INSERT INTO p VALUES (1, 1, 1);
+INSERT INTO "odd ""p"" [x]" VALUES ('1');
+"""
+# each child declares its keys in order; the expected deferral of each, in declaration order
+DEFERRAL_FORMS = [
+    ("c REFERENCES p", [N]),
+    ("c REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED", [D]),
+    ("c REFERENCES p NOT DEFERRABLE INITIALLY DEFERRED", [N]),
+    ("c REFERENCES p DEFERRABLE", [IM]),
+    ("c REFERENCES p DEFERRABLE INITIALLY IMMEDIATE", [IM]),
+    ("c REFERENCES p NOT DEFERRABLE", [N]),
+    ("c INTEGER CONSTRAINT \"f k\" REFERENCES p (id) ON UPDATE CASCADE MATCH FULL ON DELETE SET NULL "
+     "ON INSERT SET DEFAULT DEFERRABLE /* ( */ INITIALLY -- ,\n DEFERRED", [D]),
+    # SQLite parses DEFERRABLE as a constraint of its own: after NOT NULL it still applies to the key
+    ("c INTEGER REFERENCES p NOT NULL DEFERRABLE INITIALLY DEFERRED DEFAULT 1", [D]),
+    # ...and a later DEFERRABLE overrides an earlier one
+    ("c REFERENCES p DEFERRABLE INITIALLY DEFERRED NOT DEFERRABLE", [N]),
+    # ...and one that comes before a column's REFERENCES applies to the previous column's key
+    ("c REFERENCES p, d INTEGER DEFERRABLE INITIALLY DEFERRED REFERENCES p", [D, N]),
+    ("c, FOREIGN KEY (c) REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED", [D]),
+    ("c, d, CONSTRAINT k FOREIGN KEY (c, d) REFERENCES p (a, b) ON DELETE CASCADE ON UPDATE RESTRICT "
+     "DEFERRABLE INITIALLY DEFERRED", [D]),
+    ("c, d, FOREIGN KEY (c, d) REFERENCES p (a, b) NOT DEFERRABLE INITIALLY DEFERRED", [N]),
+    # several keys, column and table level, table constraints without commas between them
+    ("c REFERENCES p DEFERRABLE INITIALLY DEFERRED, d REFERENCES p, e, f, g PRIMARY KEY, "
+     "CHECK (e <> 'DEFERRABLE INITIALLY DEFERRED') FOREIGN KEY (e) REFERENCES p DEFERRABLE INITIALLY DEFERRED "
+     "UNIQUE (g) FOREIGN KEY (f) REFERENCES p(id) MATCH SIMPLE", [D, N, D, N]),
+    # quoted names with spaces and quotes, in every quoting style
+    ("\"c \"\"1\"\"\" TEXT REFERENCES \"odd \"\"p\"\" [x]\" (\"i d\") DEFERRABLE INITIALLY DEFERRED, "
+     "[d 2] TEXT, `e``3` TEXT, FOREIGN KEY ([d 2]) REFERENCES 'odd \"p\" [x]', "
+     "FOREIGN KEY (\"e`3\") REFERENCES \"ODD \"\"P\"\" [X]\" DEFERRABLE INITIALLY DEFERRED", [D, N, D]),
+]
+
+
+def _waits_for_commit(conn, table, fk, columns):
+    """SQLite's own answer: insert a row violating only `fk` inside a transaction and see whether
+    the statement fails (immediate) or only COMMIT does (deferred)."""
+    values = {c: (999 if c in fk.columns else 1) for c in columns}
+    quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in values)
+    conn.execute("BEGIN")
+    try:
+        conn.execute(f'INSERT INTO "{table}" ({quoted}) VALUES ({", ".join("?" * len(values))})',
+                     tuple(values.values()))
+    except sqlite3.IntegrityError:
+        conn.execute("ROLLBACK")
+        return False
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("COMMIT")
+    conn.execute("ROLLBACK")
+    return True
+
+
+@pytest.mark.parametrize("without_rowid", [False, True])
+@pytest.mark.parametrize(("body", "expected"), DEFERRAL_FORMS, ids=range(len(DEFERRAL_FORMS)))
+def test_deferral_is_read_from_the_declaration_as_sqlite_applies_it(tmp_path, body, expected, without_rowid):
+    from toolkit.ddl import Deferral
+    from toolkit.schema import read_schema
+
+    path = tmp_path / "d.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(PARENTS)
+    key = "" if "PRIMARY KEY" in body else "k INTEGER PRIMARY KEY, "
+    conn.execute(f"CREATE TABLE child ({key}{body}){' WITHOUT ROWID' if without_rowid and key else ''}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    table = read_schema(conn, database=str(path)).table("child")
+    declared = sorted(table.foreign_keys, key=lambda fk: -fk.id)  # PRAGMA's id 0 is the last declared
+    assert [fk.deferrable for fk in declared] == [Deferral(e) for e in expected]
+    columns = [c.name for c in table.columns]
+    for fk in table.foreign_keys:
+        assert fk.deferred == _waits_for_commit(conn, "child", fk, columns), fk
+    conn.close()
+
+
+def test_deferral_json_and_unknown_when_the_text_does_not_match(tmp_path):
+    from toolkit.ddl import Deferral
+    from toolkit.schema import declared_deferral, read_schema
+
+    conn = sqlite3.connect(tmp_path / "j.db")
+    conn.executescript(PARENTS + "CREATE TABLE child (c REFERENCES p ON UPDATE CASCADE DEFERRABLE INITIALLY DEFERRED);")
+    fk = read_schema(conn, database="j.db").to_dict()["tables"][0]["foreign_keys"][0]
+    assert (fk["on_update"], fk["deferrable"], fk["deferred"]) == ("CASCADE", D, True)
+    conn.row_factory = sqlite3.Row
+    groups = {0: conn.execute("SELECT * FROM pragma_foreign_key_list('child')").fetchall()}
+    # a text that declares another key, or none, or cannot be parsed: unknown, never guessed immediate
+    assert declared_deferral("CREATE TABLE child (c REFERENCES q DEFERRABLE INITIALLY DEFERRED)", groups) \
+        == {0: Deferral.UNKNOWN}
+    assert declared_deferral("CREATE TABLE child (c)", groups) == {0: Deferral.UNKNOWN}
+    assert declared_deferral("CREATE TABLE child (c REFERENCES", groups) == {0: Deferral.UNKNOWN}
+    assert declared_deferral(None, groups) == {0: Deferral.UNKNOWN}
+    conn.close()
+
+
+def _random_declaration(rng, n):
+    """A CREATE TABLE body of `n` keys in random forms: column or table level, actions and MATCH in
+    any order, defer subclauses in every form, stand-alone DEFERRABLEs, comments, odd quoting."""
+    defers = ["", "DEFERRABLE", "DEFERRABLE INITIALLY DEFERRED", "DEFERRABLE INITIALLY IMMEDIATE",
+              "NOT DEFERRABLE", "NOT DEFERRABLE INITIALLY DEFERRED", "NOT DEFERRABLE INITIALLY IMMEDIATE",
+              "DEFERRABLE /* x, ( */ INITIALLY -- y\n DEFERRED"]
+    actions = ["ON DELETE CASCADE", "ON UPDATE SET NULL", "ON DELETE SET DEFAULT", "ON UPDATE NO ACTION",
+               "ON DELETE RESTRICT", "MATCH FULL", "ON INSERT CASCADE"]
+    parents = ['p', 'p(id)', 'p (id)', '"odd ""p"" [x]"("i d")', '"ODD ""P"" [X]"']
+    names = ['c{}', '"c {}"', '[c{}]', '`c``{}`', '"c""{}"']
+    columns, constraints = [], []
+    for i in range(n):
+        name = rng.choice(names).format(i)
+        refs = (f"REFERENCES {rng.choice(parents)} " + " ".join(rng.sample(actions, rng.randint(0, 3)))
+                + " " + rng.choice(defers))
+        extra = rng.choice(["", "NOT NULL DEFAULT 1", "CHECK (1 <> 2)", "COLLATE BINARY"])
+        if rng.random() < 0.5:
+            tail = rng.choice(defers) if extra else ""  # a stand-alone DEFERRABLE after another constraint
+            columns.append(f"{name} INTEGER {'CONSTRAINT k' + str(i) if rng.random() < 0.3 else ''} {refs} "
+                           f"{extra} {tail}")
+        else:
+            columns.append(f"{name} INTEGER {extra}")
+            constraints.append(f"FOREIGN KEY ({name}) {refs}")
+    return ", ".join(["k INTEGER PRIMARY KEY", *columns, *constraints])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_declarations_deferral_agrees_with_sqlite(tmp_path, seed):
+    import random
+
+    from toolkit.ddl import Deferral
+    from toolkit.schema import read_schema
+
+    rng = random.Random(seed)
+    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    conn.executescript(PARENTS)
+    body = _random_declaration(rng, rng.randint(1, 5))
+    conn.execute(f"CREATE TABLE child ({body})")
+    conn.execute("PRAGMA foreign_keys = ON")
+    table = read_schema(conn, database="r.db").table("child")
+    columns = [c.name for c in table.columns]
+    for fk in table.foreign_keys:
+        assert fk.deferrable is not Deferral.UNKNOWN, body
+        assert fk.deferred == _waits_for_commit(conn, "child", fk, columns), body
+    conn.close()

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the command line's start-up imports only what the command r
     from .diagram import Diagram, DiagramPair
     from .migration import MigrationResult
     from .report import Report
-    from .schema import DatabaseInfo
+    from .schema import DatabaseInfo, ForeignKeyInfo
 
 
 def _print_json(data: object) -> None:
@@ -89,6 +89,22 @@ def _samples(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
+def _foreign_key_row(fk: ForeignKeyInfo, siblings: list[ForeignKeyInfo]) -> dict[str, Any]:
+    """One key of `inspect`'s table; ON UPDATE and DEFERRABLE get a column when a key of the table
+    differs from SQLite's default (NO ACTION, checked at each statement)."""
+    from .ddl import Deferral
+
+    row: dict[str, Any] = {"foreign key": ", ".join(fk.columns),
+                           "references": f"{fk.parent_table}({', '.join(fk.parent_columns)})",
+                           "on delete": fk.on_delete}
+    if any(k.on_update.upper() != "NO ACTION" for k in siblings):
+        row["on update"] = fk.on_update
+    if any(k.deferrable in (Deferral.INITIALLY_DEFERRED, Deferral.UNKNOWN) for k in siblings):
+        row["checked"] = {Deferral.INITIALLY_DEFERRED: "at COMMIT (DEFERRABLE INITIALLY DEFERRED)",
+                          Deferral.UNKNOWN: "unknown (declaration not read)"}.get(fk.deferrable, "at each statement")
+    return {**row, "parent exists": fk.parent_table_exists, "parent key unique": fk.parent_key_unique}
+
+
 def render_inspection(info: DatabaseInfo) -> str:
     out = [
         f"Database:          {info.database}",
@@ -105,12 +121,7 @@ def render_inspection(info: DatabaseInfo) -> str:
                 _table([{"column": c.name, "type": c.type, "not null": c.notnull, "default": c.default,
                          "pk": c.pk or ""} for c in t.columns])]
         if t.foreign_keys:
-            out += ["", _table([{
-                "foreign key": ", ".join(fk.columns),
-                "references": f"{fk.parent_table}({', '.join(fk.parent_columns)})",
-                "on delete": fk.on_delete,
-                "parent exists": fk.parent_table_exists,
-                "parent key unique": fk.parent_key_unique} for fk in t.foreign_keys])]
+            out += ["", _table([_foreign_key_row(fk, t.foreign_keys) for fk in t.foreign_keys])]
         if t.indexes:
             out += ["", _table([{"index": i.name, "columns": ", ".join(i.columns), "unique": i.unique,
                                  "partial": i.partial} for i in t.indexes])]

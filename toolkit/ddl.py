@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from . import errors
 from .sqlnames import quote
@@ -115,9 +116,10 @@ def parse_create_table(sql: str) -> CreateTable:
 
 TABLE_CONSTRAINTS = {"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"}
 COLUMN_CONSTRAINTS = {"CONSTRAINT", "PRIMARY", "NOT", "NULL", "UNIQUE", "CHECK", "DEFAULT", "COLLATE",
-                      "REFERENCES", "GENERATED", "AS"}
-FK_ACTIONS = {"ON", "DELETE", "UPDATE", "SET", "NULL", "DEFAULT", "CASCADE", "RESTRICT", "NO", "ACTION", "MATCH",
-              "NOT", "DEFERRABLE", "INITIALLY", "DEFERRED", "IMMEDIATE"}
+                      "REFERENCES", "GENERATED", "AS", "DEFERRABLE"}
+# INSERT: SQLite accepts (and ignores) `ON INSERT <action>` in a REFERENCES clause
+FK_ACTIONS = {"ON", "DELETE", "UPDATE", "INSERT", "SET", "NULL", "DEFAULT", "CASCADE", "RESTRICT", "NO", "ACTION",
+              "MATCH", "NOT", "DEFERRABLE", "INITIALLY", "DEFERRED", "IMMEDIATE"}
 
 
 def _conflict_clause(toks: list[Token], j: int) -> int:
@@ -140,9 +142,19 @@ _ConstraintParser = Callable[[list[Token], int], tuple[str, int]]
 
 
 def _not_null(defn: list[Token], j: int) -> tuple[str, int]:
+    if j < len(defn) and defn[j].upper == "DEFERRABLE":
+        return _deferrable(defn, j + 1)
     if j >= len(defn) or defn[j].upper != "NULL":
         raise ValueError("NOT without NULL")
     return "NOT NULL", _conflict_clause(defn, j + 1)
+
+
+def _deferrable(defn: list[Token], j: int) -> tuple[str, int]:
+    """A column's `[NOT] DEFERRABLE [INITIALLY DEFERRED|IMMEDIATE]` (SQLite parses it as a constraint
+    of its own, applied to the foreign key declared last)."""
+    if j + 1 < len(defn) and defn[j].upper == "INITIALLY" and defn[j + 1].upper in ("DEFERRED", "IMMEDIATE"):
+        j += 2
+    return "DEFERRABLE", j
 
 
 def _null(defn: list[Token], j: int) -> tuple[str, int]:
@@ -206,6 +218,7 @@ def _references(defn: list[Token], j: int) -> tuple[str, int]:
 _CONSTRAINT_PARSERS: dict[str, _ConstraintParser] = {
     "NOT": _not_null, "NULL": _null, "PRIMARY": _primary_key, "UNIQUE": _unique, "CHECK": _check,
     "DEFAULT": _default, "COLLATE": _collate, "GENERATED": _generated, "AS": _generated, "REFERENCES": _references,
+    "DEFERRABLE": _deferrable,
 }
 
 
@@ -241,6 +254,21 @@ def foreign_key_columns(defn: list[Token]) -> list[str] | None:
     return None
 
 
+def _column_cuts(defn: list[Token], wanted: bool, last_removed: bool) -> tuple[list[tuple[int, int]], bool]:
+    """The spans to cut from one column definition, and whether the key declared last is now a removed
+    one.  A stand-alone DEFERRABLE applies to the key declared last (sqlite3DeferForeignKey): when that
+    key is removed, the DEFERRABLE goes too, else it would move to an earlier key."""
+    if not wanted and not (last_removed and any(t.upper == "DEFERRABLE" for t in defn)):
+        return [], last_removed and not any(t.upper == "REFERENCES" for t in defn)
+    cuts = []
+    for seg in column_segments(defn):
+        if seg.kind == "REFERENCES":
+            last_removed = wanted
+        if (wanted and seg.kind in ("NOT NULL", "REFERENCES")) or (seg.kind == "DEFERRABLE" and last_removed):
+            cuts.append((defn[seg.first - 1].end, defn[seg.last - 1].end))
+    return cuts, last_removed
+
+
 def relax_columns(sql: str, columns: set[str], new_name: str) -> str:
     """`sql` (a CREATE TABLE) rebuilt as `new_name`, with the FOREIGN KEY clauses that
     involve `columns` and their NOT NULL constraints removed; everything else verbatim."""
@@ -249,6 +277,7 @@ def relax_columns(sql: str, columns: set[str], new_name: str) -> str:
         wanted = {c.lower() for c in columns}
         cuts: list[tuple[int, int]] = []
         kept: list[list[Token]] = []
+        last_removed = False
         for defn in table.definitions:
             fk_cols = foreign_key_columns(defn) if defn[0].upper in TABLE_CONSTRAINTS else None
             if defn[0].upper in TABLE_CONSTRAINTS and defn[0].kind == "word":
@@ -257,12 +286,8 @@ def relax_columns(sql: str, columns: set[str], new_name: str) -> str:
                 kept.append(defn)
                 continue
             kept.append(defn)
-            if defn[0].name.lower() not in wanted:
-                continue
-            segs = column_segments(defn)
-            for seg in segs:
-                if seg.kind in ("NOT NULL", "REFERENCES"):
-                    cuts.append((defn[seg.first - 1].end, defn[seg.last - 1].end))
+            column_cuts, last_removed = _column_cuts(defn, defn[0].name.lower() in wanted, last_removed)
+            cuts += column_cuts
     except (ValueError, IndexError) as exc:
         raise errors.RefusedError(
             f"The declaration of the table could not be parsed safely ({exc}); nothing was changed, "
@@ -276,3 +301,111 @@ def relax_columns(sql: str, columns: set[str], new_name: str) -> str:
         pieces.append(text)
     tail = sql[table.body_end + 1:]
     return f"CREATE TABLE {quote(new_name)} (\n  " + ",\n  ".join(pieces) + "\n)" + tail
+
+
+# --------------------------------------------------------------------------- foreign keys' deferral
+class Deferral(StrEnum):
+    """A foreign key's declared timing (foreignkeys.html, 4.2).  Only DEFERRABLE INITIALLY DEFERRED
+    waits for COMMIT; the other forms are checked at the end of each statement."""
+
+    NOT_DEFERRABLE = "not-deferrable"
+    INITIALLY_IMMEDIATE = "deferrable-initially-immediate"
+    INITIALLY_DEFERRED = "deferrable-initially-deferred"
+    #: the declaration could not be read (never guessed as immediate)
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class ReferencesClause:
+    """One REFERENCES clause as declared, in the order SQLite creates the keys."""
+
+    columns: tuple[str, ...]
+    parent_table: str
+    #: empty when the clause names no columns (the parent's PRIMARY KEY is meant)
+    parent_columns: tuple[str, ...]
+    deferral: Deferral
+
+
+def _defer_subclause(toks: list[Token], j: int) -> tuple[Deferral, int]:
+    """`[NOT] DEFERRABLE [INITIALLY DEFERRED|IMMEDIATE]` at toks[j]: SQLite's defer_subclause, where
+    NOT DEFERRABLE INITIALLY DEFERRED still means immediate."""
+    negated = toks[j].upper == "NOT"
+    j += 2 if negated else 1
+    initially = ""
+    if j + 1 < len(toks) and toks[j].upper == "INITIALLY" and toks[j + 1].upper in ("DEFERRED", "IMMEDIATE"):
+        initially, j = toks[j + 1].upper, j + 2
+    if negated:
+        return Deferral.NOT_DEFERRABLE, j
+    return (Deferral.INITIALLY_DEFERRED if initially == "DEFERRED" else Deferral.INITIALLY_IMMEDIATE), j
+
+
+def _starts_defer(toks: list[Token], j: int) -> bool:
+    return toks[j].upper == "DEFERRABLE" or (
+        toks[j].upper == "NOT" and j + 1 < len(toks) and toks[j + 1].upper == "DEFERRABLE")
+
+
+def _reference_target(toks: list[Token], j: int, columns: tuple[str, ...]) -> tuple[ReferencesClause, int]:
+    """The clause whose REFERENCES keyword is toks[j], and the index just past its actions."""
+    parent, k = toks[j + 1].name, j + 2
+    parent_columns: tuple[str, ...] = ()
+    if k < len(toks) and toks[k].text == "(":
+        end = _group_end(toks, k)
+        parent_columns, k = tuple(t.name for t in toks[k + 1:end - 1] if t.text != ","), end
+    deferral = Deferral.NOT_DEFERRABLE
+    while k < len(toks):
+        word = toks[k].upper
+        if word == "MATCH":
+            k += 2
+        elif word == "ON" and k + 2 < len(toks) and toks[k + 1].upper in ("DELETE", "UPDATE", "INSERT"):
+            k += 4 if toks[k + 2].upper in ("SET", "NO") else 3
+        elif _starts_defer(toks, k):
+            deferral, k = _defer_subclause(toks, k)  # several: the last one counts, as in SQLite
+        else:
+            break
+    return ReferencesClause(columns, parent, parent_columns, deferral), k
+
+
+def _table_constraint_references(defn: list[Token]) -> list[ReferencesClause]:
+    """The FOREIGN KEY constraints in a table-constraint definition (SQLite lets table constraints
+    follow each other without a comma, so there may be several)."""
+    found, i = [], 0
+    while i < len(defn):
+        if defn[i].text == "(":
+            i = _group_end(defn, i)
+        elif defn[i].upper == "FOREIGN":
+            end = _group_end(defn, i + 2)
+            columns = tuple(t.name for t in defn[i + 3:end - 1] if t.text != ",")
+            if end >= len(defn) or defn[end].upper != "REFERENCES":
+                raise ValueError("FOREIGN KEY without REFERENCES")
+            clause, i = _reference_target(defn, end, columns)
+            found.append(clause)
+        else:
+            i += 1
+    return found
+
+
+def _apply_defer(found: list[ReferencesClause], defn: list[Token], seg: Segment) -> None:
+    """A column's stand-alone DEFERRABLE applies to the key declared last (in this column or an earlier
+    one: sqlite3DeferForeignKey), and to none when there is none yet."""
+    if found:
+        start = seg.first + 2 if defn[seg.first].upper == "CONSTRAINT" else seg.first
+        last = found[-1]
+        found[-1] = ReferencesClause(last.columns, last.parent_table, last.parent_columns,
+                                     _defer_subclause(defn, start)[0])
+
+
+def references_clauses(sql: str) -> list[ReferencesClause]:
+    """Every foreign key a CREATE TABLE declares, in declaration order (PRAGMA foreign_key_list numbers
+    them the other way round: its id 0 is the last one declared).  ValueError when unparseable."""
+    found: list[ReferencesClause] = []
+    for defn in parse_create_table(sql).definitions:
+        if defn[0].upper in TABLE_CONSTRAINTS and defn[0].kind == "word":
+            found += _table_constraint_references(defn)
+            continue
+        for seg in column_segments(defn):
+            if seg.kind == "REFERENCES":
+                at = seg.first + 2 if defn[seg.first].upper == "CONSTRAINT" else seg.first
+                found.append(_reference_target(defn, at, (defn[0].name,))[0])
+            elif seg.kind == "DEFERRABLE":
+                _apply_defer(found, defn, seg)
+    return found

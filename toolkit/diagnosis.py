@@ -64,6 +64,8 @@ class FindingCode(StrEnum):
     TYPE_AFFINITY_MISMATCH = "type-affinity-mismatch"
     ORPHAN_ROWS = "orphan-rows"
     INTEGRITY_ERROR = "integrity-error"
+    NON_DEFERRABLE_CYCLE = "non-deferrable-cycle"
+    UNINDEXED_CHILD_KEY = "unindexed-child-key"
 
 
 STATES = tuple(State)

@@ -3,7 +3,8 @@
 `reference_diagram` turns a `Diagnosis` into a `Diagram`: one box per table in the
 neighbourhood of the table of interest (its parents and children, `depth` steps out, at most
 `max_tables` of them), one edge per foreign key, labelled with its columns and ON DELETE
-action.  The insert simulation's failing reference is red and says why; a REFERENCES clause
+action (and ON UPDATE and DEFERRABLE INITIALLY DEFERRED, when declared).
+The insert simulation's failing reference is red and says why; a REFERENCES clause
 naming a table that does not exist points at a dashed ghost box; a parent key that is not
 unique is marked in orange.  `before_after` draws two diagrams with one layout: the after
 side keeps the references migration 030 dropped as invisible edges, so Graphviz places every
@@ -76,6 +77,8 @@ class Edge:
     ghost: bool = False
     not_unique: bool = False
     dropped: bool = False  # after side of a pair: migration 030 removed it (drawn invisible)
+    on_update: str = "NO ACTION"
+    deferred: bool = False  # DEFERRABLE INITIALLY DEFERRED: checked at COMMIT
 
     @property
     def key(self) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
@@ -242,7 +245,8 @@ def _edges(schema: DatabaseInfo, ids: dict[str, str], focus_id: str | None, fail
                 if child == focus_id else None
             edges.append(Edge(f"fk-{child}-{fk.id}", child, parent, columns, parent_cols,
                               fk.on_delete, failing=reason, ghost=not fk.parent_table_exists,
-                              not_unique=fk.parent_table_exists and not fk.parent_key_unique))
+                              not_unique=fk.parent_table_exists and not fk.parent_key_unique,
+                              on_update=fk.on_update, deferred=fk.deferred))
     return edges
 
 
@@ -354,6 +358,10 @@ def _box_label(b: Box) -> str:
 def _edge_attrs(e: Edge) -> dict[str, str]:
     lines = [f"{', '.join(map(_name, e.columns))} → {', '.join(map(_name, e.parent_columns)) or '(its key)'}",
              f"ON DELETE {_label_text(e.on_delete)}"]
+    if e.on_update.upper() != "NO ACTION":
+        lines.append(f"ON UPDATE {_label_text(e.on_update)}")
+    if e.deferred:
+        lines.append("DEFERRABLE INITIALLY DEFERRED")
     color = INK
     if e.not_unique:
         lines.append(f'<FONT COLOR="{ORANGE}">parent key not unique</FONT>')

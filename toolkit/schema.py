@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import appmodel
+from .ddl import Deferral, ReferencesClause, references_clauses
 from .safe_access import safe_connection
 from .sqlite_codes import Kind, kind_of
 from .sqlnames import affinity, quote
@@ -71,6 +72,13 @@ class ForeignKeyInfo:
     parent_key_unique: bool
     #: True when the REFERENCES clause omitted the parent columns (the parent's PK is meant).
     implicit_parent_key: bool = False
+    #: Read from the CREATE TABLE text (PRAGMA foreign_key_list does not say).
+    deferrable: Deferral = Deferral.NOT_DEFERRABLE
+
+    @property
+    def deferred(self) -> bool:
+        """Checked at COMMIT rather than at the end of each statement."""
+        return self.deferrable is Deferral.INITIALLY_DEFERRED
 
 
 @dataclass(frozen=True)
@@ -157,7 +165,8 @@ class DatabaseInfo:
                         for c in t.columns
                     ],
                     "foreign_keys": [
-                        {k: v for k, v in asdict(fk).items() if k not in ("id", "implicit_parent_key")}
+                        {**{k: v for k, v in asdict(fk).items() if k not in ("id", "implicit_parent_key")},
+                         "deferred": fk.deferred}
                         for fk in t.foreign_keys
                     ],
                     "indexes": [
@@ -196,9 +205,9 @@ class DatabaseInfo:
         return pd.DataFrame(
             [{"table": t.name, "columns": ", ".join(fk.columns), "parent table": fk.parent_table,
               "parent columns": ", ".join(fk.parent_columns), "on delete": fk.on_delete,
-              "on update": fk.on_update, "parent exists": fk.parent_table_exists,
+              "on update": fk.on_update, "deferrable": fk.deferrable, "parent exists": fk.parent_table_exists,
               "parent key unique": fk.parent_key_unique} for t in self.tables for fk in t.foreign_keys],
-            columns=["table", "columns", "parent table", "parent columns", "on delete", "on update",
+            columns=["table", "columns", "parent table", "parent columns", "on delete", "on update", "deferrable",
                      "parent exists", "parent key unique"],
         )
 
@@ -273,12 +282,46 @@ def parent_key_is_unique(conn: sqlite3.Connection, parent: str, columns: list[st
                for key in _unique_keys(conn, parent, indexes))
 
 
+def _same_key(clause: ReferencesClause, rows: list[sqlite3.Row]) -> bool:
+    """Whether a parsed clause declares the key PRAGMA foreign_key_list lists as `rows`."""
+    def folded(names: Any) -> list[str]:
+        return [str(n).lower() for n in names]
+
+    declared_to = [r["to"] for r in rows if r["to"] is not None]
+    return (folded(clause.columns) == folded(r["from"] for r in rows)
+            and clause.parent_table.lower() == str(rows[0]["table"]).lower()
+            and folded(clause.parent_columns) == folded(declared_to))
+
+
+def declared_deferral(sql: str | None, groups: dict[int, list[sqlite3.Row]]) -> dict[int, Deferral]:
+    """Each foreign key id's DEFERRABLE clause, read from the table's CREATE TABLE text.  PRAGMA
+    foreign_key_list numbers the keys from the last declared; every parsed clause must match its
+    key's columns and parent, else the deferral is UNKNOWN rather than guessed."""
+    unknown = dict.fromkeys(groups, Deferral.UNKNOWN)
+    try:
+        clauses = references_clauses(sql or "")
+    except (ValueError, IndexError):
+        return unknown
+    if len(clauses) != len(groups) or sorted(groups) != list(range(len(clauses))):
+        return unknown
+    by_id = {fk_id: clauses[len(clauses) - 1 - fk_id] for fk_id in groups}
+    if not all(_same_key(by_id[fk_id], rows) for fk_id, rows in groups.items()):
+        return unknown
+    return {fk_id: clause.deferral for fk_id, clause in by_id.items()}
+
+
 def read_foreign_keys(conn: sqlite3.Connection, table: str, existing: dict[str, str],
-                      indexes: dict[str, list[IndexInfo]] | None = None) -> list[ForeignKeyInfo]:
-    """`indexes`: each table's indexes, already read (else read here per parent)."""
+                      indexes: dict[str, list[IndexInfo]] | None = None, sql: str | None = None
+                      ) -> list[ForeignKeyInfo]:
+    """`indexes`: each table's indexes, already read (else read here per parent); `sql`: the table's
+    CREATE TABLE text (else read here)."""
     groups: dict[int, list[sqlite3.Row]] = {}
     for r in _rows(conn, "SELECT * FROM pragma_foreign_key_list(?) ORDER BY id, seq", (table,)):
         groups.setdefault(r["id"], []).append(r)
+    if groups and sql is None:
+        row = conn.execute("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        sql = row[0] if row else None
+    deferral = declared_deferral(sql, groups) if groups else {}
     result = []
     for fk_id, rows in sorted(groups.items()):
         parent_named = rows[0]["table"]
@@ -301,6 +344,7 @@ def read_foreign_keys(conn: sqlite3.Connection, table: str, existing: dict[str, 
                                    and parent_key_is_unique(conn, parent, parent_cols,
                                                             (indexes or {}).get(parent))),
             implicit_parent_key=implicit,
+            deferrable=deferral[fk_id],
         ))
     return result
 
@@ -358,7 +402,7 @@ def read_schema(conn: sqlite3.Connection, *, database: str, wal_frames: int = 0,
             name=name,
             row_count=row_count(conn, name) if count_rows else None,
             columns=read_columns(conn, name),
-            foreign_keys=read_foreign_keys(conn, name, existing, indexes),
+            foreign_keys=read_foreign_keys(conn, name, existing, indexes, o["sql"]),
             indexes=indexes[name],
             sql=o["sql"],
             without_rowid=name in without_rowid,
