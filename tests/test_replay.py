@@ -1,0 +1,238 @@
+"""replay: the app's statements replayed on the work copy, each broken reference named, by SQLite's verdict."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from toolkit import errors
+from toolkit.keymatch import Reason
+from toolkit.replay import FailsAt, StatementSimulation, replay
+from toolkit.safe_access import safe_connection, sha256_file
+from toolkit.schema import read_schema
+from toolkit.statements import parse_script
+
+#: A shop the way web apps declare one: text and integer keys, a composite key, a self-reference,
+#: names with spaces and quotes, Django-style deferred keys, CASCADE and SET NULL, WITHOUT ROWID, a trigger.
+SHOP = """
+CREATE TABLE customer (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE);
+CREATE TABLE "order" (id INTEGER PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customer(id),
+    note TEXT);
+CREATE TABLE "line item" ("order id" INTEGER REFERENCES "order"(id) ON DELETE CASCADE,
+    sku TEXT REFERENCES product(sku) ON DELETE SET NULL, qty INTEGER CHECK (qty > 0));
+CREATE TABLE product (sku TEXT PRIMARY KEY, "maker's name" TEXT) WITHOUT ROWID;
+CREATE TABLE category (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES category(id));
+CREATE TABLE auth_user (id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE auth_session (id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES auth_user(id) DEFERRABLE INITIALLY DEFERRED);
+CREATE TABLE warehouse (region TEXT, code TEXT, PRIMARY KEY (region, code));
+CREATE TABLE stock (sku TEXT, region TEXT, code TEXT, PRIMARY KEY (sku, region),
+    FOREIGN KEY (region, code) REFERENCES warehouse(region, code)) WITHOUT ROWID;
+CREATE TABLE audit (what TEXT);
+CREATE TRIGGER order_audit AFTER INSERT ON "order" BEGIN INSERT INTO audit VALUES ('order ' || NEW.id); END;
+INSERT INTO customer VALUES (1, 'ann@example.com'), (2, 'bob@example.com');
+INSERT INTO "order" VALUES (10, 1, 'first'), (11, 2, 'second');
+INSERT INTO product VALUES ('SKU-1', 'Acme'), ('SKU-2', 'O''Brien');
+INSERT INTO "line item" VALUES (10, 'SKU-1', 2), (10, 'SKU-2', 1), (11, 'SKU-2', 5);
+INSERT INTO category VALUES (1, NULL), (2, 1);
+INSERT INTO auth_user VALUES (1, 'admin');
+INSERT INTO auth_session VALUES (1, 1);
+INSERT INTO warehouse VALUES ('eu', 'A'), ('us', 'B');
+INSERT INTO stock VALUES ('SKU-1', 'eu', 'A');
+"""
+
+
+def build(tmp_path: Path, extra: str = "", name: str = "shop.db") -> Path:
+    path = tmp_path / name
+    conn = sqlite3.connect(path)
+    conn.executescript(SHOP + extra)
+    conn.close()
+    return path
+
+
+def run(path: Path, text: str) -> StatementSimulation:
+    before = sha256_file(path)
+    with safe_connection(path) as (work, conn):
+        copy_before = sha256_file(work.path)
+        sim = replay(conn, read_schema(conn, database=str(path)), parse_script(text, "--sql"), "--sql")
+        assert not conn.in_transaction
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 0
+        assert sha256_file(work.path) == copy_before
+    assert sha256_file(path) == before
+    return sim
+
+
+def sqlite_says(path: Path, text: str) -> str | None:
+    """What SQLite itself says on a plain connection to a throwaway copy."""
+    copy = path.with_name("plain-" + path.name)
+    copy.write_bytes(path.read_bytes())
+    conn = sqlite3.connect(copy, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    try:
+        conn.executescript(text)
+    except sqlite3.Error as exc:
+        return str(exc)
+    finally:
+        conn.close()
+        copy.unlink()
+    return None
+
+
+def test_immediate_insert_names_the_row_and_statement(tmp_path):
+    path = build(tmp_path)
+    text = ("BEGIN; INSERT INTO customer VALUES (3, 'cy@example.com'); "
+            "INSERT INTO \"order\" VALUES (12, 99, 'x'); COMMIT;")
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert not sim.ok and sim.fails_at is FailsAt.STATEMENT and sim.failed_statement == 3
+    assert sim.error_code == "SQLITE_CONSTRAINT_FOREIGNKEY"
+    (v,) = sim.violations
+    assert (v.table, v.rowid, v.columns, v.values, v.parent_table) == ("order", 12, ("customer_id",), (99,), "customer")
+    assert v.reason is Reason.MISSING_ROW and v.statement == 3 and not v.deferred
+    assert v.storage_classes == ("integer",)
+
+
+def test_deferred_key_fails_at_commit(tmp_path):
+    path = build(tmp_path)
+    text = "BEGIN; INSERT INTO auth_session VALUES (2, 42); INSERT INTO auth_user VALUES (5, 'x'); COMMIT;"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.fails_at is FailsAt.COMMIT and sim.failed_statement == 4
+    (v,) = sim.violations
+    assert (v.table, v.rowid, v.values, v.deferred, v.statement) == ("auth_session", 2, (42,), True, None)
+    assert sim.to_dict()["violations"][0]["deferred"] is True
+
+
+def test_deferred_key_satisfied_before_commit_is_ok(tmp_path):
+    path = build(tmp_path)
+    text = "BEGIN; INSERT INTO auth_session VALUES (2, 42); INSERT INTO auth_user VALUES (42, 'x'); COMMIT;"
+    assert sqlite_says(path, text) is None
+    assert run(path, text).ok
+
+
+def test_defer_foreign_keys_pragma_moves_the_failure_to_commit(tmp_path):
+    path = build(tmp_path)
+    text = "BEGIN; PRAGMA defer_foreign_keys = ON; INSERT INTO \"order\" VALUES (12, 99, 'x'); COMMIT;"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.fails_at is FailsAt.COMMIT and [v.rowid for v in sim.violations] == [12]
+
+
+def test_parent_delete_names_children(tmp_path):
+    path = build(tmp_path)
+    text = "DELETE FROM customer WHERE id = 1"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.failed_statement == 1 and sim.violations_total == 1
+    (v,) = sim.violations
+    assert (v.table, v.rowid, v.reason) == ("order", 10, Reason.PARENT_DELETED)
+    assert "order" in sim.summary and "1 row" in sim.summary
+
+
+def test_key_update_is_parent_key_changed(tmp_path):
+    path = build(tmp_path)
+    text = "UPDATE customer SET id = 7 WHERE id = 2"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    (v,) = run(path, text).violations
+    assert (v.table, v.rowid, v.reason, v.values) == ("order", 11, Reason.PARENT_KEY_CHANGED, (2,))
+
+
+def test_cascade_and_set_null_succeed(tmp_path):
+    path = build(tmp_path)
+    text = "BEGIN; DELETE FROM \"order\" WHERE id = 10; DELETE FROM product WHERE sku = 'SKU-2'; COMMIT;"
+    assert sqlite_says(path, text) is None
+    sim = run(path, text)
+    assert sim.ok and sim.violations == () and sim.fails_at is None
+
+
+def test_without_rowid_composite_key_gives_primary_key(tmp_path):
+    path = build(tmp_path)
+    text = "INSERT INTO stock VALUES ('SKU-2', 'eu', 'B')"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    (v,) = run(path, text).violations
+    assert v.rowid == ("SKU-2", "eu") and v.values == ("eu", "B")
+    assert v.reason is Reason.COMPOSITE_PARTIAL
+
+
+def test_self_reference_in_one_statement_is_ok(tmp_path):
+    path = build(tmp_path)
+    text = "INSERT INTO category VALUES (3, 4), (4, 3)"
+    assert sqlite_says(path, text) is None
+    assert run(path, text).ok
+
+
+def test_missing_parent_table(tmp_path):
+    path = build(tmp_path, "CREATE TABLE shipment (id INTEGER PRIMARY KEY, carrier_id INTEGER REFERENCES carrier(id));")
+    text = "INSERT INTO shipment VALUES (1, 5)"
+    assert sqlite_says(path, text) == "no such table: main.carrier"
+    sim = run(path, text)
+    assert not sim.ok and sim.failed_statement == 1 and sim.error == "no such table: main.carrier"
+    (v,) = sim.violations
+    assert (v.table, v.rowid, v.reason, v.parent_table) == ("shipment", 1, Reason.PARENT_TABLE_MISSING, "carrier")
+    assert "carrier" in sim.summary
+
+
+def test_non_unique_parent_is_mismatch(tmp_path):
+    path = build(tmp_path, "CREATE TABLE coupon (code TEXT); "
+                           "CREATE TABLE redemption (id INTEGER PRIMARY KEY, code TEXT REFERENCES coupon(code));")
+    text = "INSERT INTO redemption VALUES (1, 'SAVE10')"
+    assert sqlite_says(path, text).startswith("foreign key mismatch")
+    (v,) = run(path, text).violations
+    assert v.reason is Reason.PARENT_KEY_NOT_UNIQUE
+
+
+def test_pre_existing_orphans_counted_apart(tmp_path):
+    path = build(tmp_path, "PRAGMA foreign_keys = OFF; INSERT INTO \"order\" VALUES (50, 404, 'orphan');")
+    sim = run(path, "INSERT INTO \"order\" VALUES (12, 99, 'x')")
+    assert [(p.table, p.count) for p in sim.pre_existing] == [("order", 1)]
+    assert [v.rowid for v in sim.violations] == [12] and sim.violations_total == 1
+    assert run(path, "INSERT INTO \"order\" VALUES (12, 1, 'x')").ok
+
+
+def test_not_null_is_not_a_foreign_key_problem(tmp_path):
+    path = build(tmp_path)
+    text = "INSERT INTO \"order\" VALUES (12, NULL, 'x')"
+    assert sqlite_says(path, text) == "NOT NULL constraint failed: order.customer_id"
+    sim = run(path, text)
+    assert not sim.ok and sim.violations == () and sim.error_code == "SQLITE_CONSTRAINT_NOTNULL"
+    assert "not a foreign-key problem" in sim.summary and sim.fails_at is None
+
+
+def test_check_failure_is_not_a_foreign_key_problem(tmp_path):
+    path = build(tmp_path)
+    sim = run(path, "INSERT INTO \"line item\" VALUES (10, 'SKU-1', 0)")
+    assert sim.error_code == "SQLITE_CONSTRAINT_CHECK" and sim.violations == ()
+
+
+def test_refused_attach_is_exit_2(tmp_path):
+    path = build(tmp_path)
+    with pytest.raises(errors.RefusedStatementError) as caught:
+        parse_script(f"ATTACH '{tmp_path / 'x.db'}' AS x", "--sql")
+    assert caught.value.exit_code == errors.EXIT_BAD_INPUT or isinstance(caught.value, errors.RefusedError)
+    assert not (tmp_path / "x.db").exists()
+    assert run(path, "SELECT 1").ok
+
+
+def test_everything_rolled_back_on_the_copy(tmp_path):
+    path = build(tmp_path)
+    with safe_connection(path) as (work, conn):
+        before = sha256_file(work.path)
+        info = read_schema(conn, database=str(path))
+        sim = replay(conn, info, parse_script("INSERT INTO customer VALUES (9, 'z@example.com'); "
+                                              "INSERT INTO \"order\" VALUES (13, 9, 'ok');", "--sql"), "--sql")
+        assert sim.ok
+        assert conn.execute("SELECT count(*) FROM customer").fetchone()[0] == 2
+        assert conn.execute("SELECT count(*) FROM audit").fetchone()[0] == 2  # the trigger's rows are gone too
+        assert sha256_file(work.path) == before
+
+
+def test_json_shape(tmp_path):
+    sim = run(build(tmp_path), "INSERT INTO \"order\" VALUES (12, 99, 'x')")
+    d = sim.to_dict()
+    assert list(d) == ["attempted", "ok", "error", "fails_at", "failed_statement", "violations",
+                       "violations_total", "pre_existing"]
+    assert list(d["violations"][0]) == ["table", "rowid", "key", "columns", "values", "parent_table",
+                                        "parent_columns", "reason", "explanation", "on_delete", "on_update",
+                                        "deferred"]
