@@ -236,3 +236,65 @@ def test_json_shape(tmp_path):
     assert list(d["violations"][0]) == ["table", "rowid", "key", "columns", "values", "parent_table",
                                         "parent_columns", "reason", "explanation", "on_delete", "on_update",
                                         "deferred"]
+
+
+def test_deferred_key_without_begin_fails_when_its_statement_commits(tmp_path):
+    path = build(tmp_path)
+    text = "INSERT INTO auth_session VALUES (2, 42); INSERT INTO auth_user VALUES (42, 'x');"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.fails_at is FailsAt.COMMIT and sim.failed_statement == 1
+    assert [v.rowid for v in sim.violations] == [2] and "commits on its own" in sim.summary
+
+
+def test_script_turning_keys_off_before_writing_is_honoured(tmp_path):
+    path = build(tmp_path)
+    text = "PRAGMA foreign_keys = OFF; BEGIN; INSERT INTO \"order\" VALUES (12, 99, 'x'); COMMIT;"
+    assert sqlite_says(path, text) is None
+    assert run(path, text).ok
+
+
+def test_app_rollback_undoes_its_transaction(tmp_path):
+    path = build(tmp_path)
+    text = ("BEGIN; PRAGMA defer_foreign_keys = ON; INSERT INTO \"order\" VALUES (12, 99, 'x'); ROLLBACK; "
+            "BEGIN; INSERT INTO customer VALUES (3, 'c@example.com'); COMMIT;")
+    assert sqlite_says(path, text) is None
+    assert run(path, text).ok
+
+
+def test_restrict_names_the_children_and_defers_like_sqlite(tmp_path):
+    path = build(tmp_path, "CREATE TABLE invoice (id INTEGER PRIMARY KEY, "
+                           "customer_id INTEGER REFERENCES customer(id) ON DELETE RESTRICT); "
+                           "INSERT INTO invoice VALUES (1, 2), (2, 2);")
+    text = "DELETE FROM customer WHERE id = 2"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.fails_at is FailsAt.STATEMENT and sim.violations_total == 3
+    assert {(v.table, v.rowid, v.reason, v.on_delete) for v in sim.violations} == {
+        ("invoice", 1, Reason.PARENT_DELETED, "RESTRICT"), ("invoice", 2, Reason.PARENT_DELETED, "RESTRICT"),
+        ("order", 11, Reason.PARENT_DELETED, "NO ACTION")}
+    assert "2 rows of invoice" in sim.summary
+    # SQLite defers even RESTRICT once defer_foreign_keys is on: the failure moves to COMMIT
+    deferred = "BEGIN; PRAGMA defer_foreign_keys = ON; DELETE FROM customer WHERE id = 2; COMMIT;"
+    assert sqlite_says(path, deferred) == "FOREIGN KEY constraint failed"
+    assert run(path, deferred).fails_at is FailsAt.COMMIT
+
+
+def test_trigger_raise_is_not_a_foreign_key_problem(tmp_path):
+    path = build(tmp_path, "CREATE TRIGGER no_free BEFORE INSERT ON \"line item\" WHEN NEW.qty > 100 "
+                           "BEGIN SELECT RAISE(ABORT, 'too many'); END;")
+    text = "INSERT INTO \"line item\" VALUES (10, 'SKU-1', 500)"
+    assert sqlite_says(path, text) == "too many"
+    sim = run(path, text)
+    assert sim.error == "too many" and sim.violations == () and "not a foreign-key problem" in sim.summary
+
+
+def test_non_deferrable_cycle_says_to_defer(tmp_path):
+    path = build(tmp_path, "CREATE TABLE team (id INTEGER PRIMARY KEY, captain_id INTEGER REFERENCES player(id)); "
+                           "CREATE TABLE player (id INTEGER PRIMARY KEY, team_id INTEGER REFERENCES team(id));")
+    text = "BEGIN; INSERT INTO team VALUES (1, 1); INSERT INTO player VALUES (1, 1); COMMIT;"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.failed_statement == 2 and "PRAGMA defer_foreign_keys = ON" in sim.summary
+    fixed = "BEGIN; PRAGMA defer_foreign_keys = ON; INSERT INTO team VALUES (1, 1); INSERT INTO player VALUES (1, 1); COMMIT;"
+    assert sqlite_says(path, fixed) is None and run(path, fixed).ok

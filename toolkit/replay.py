@@ -16,9 +16,11 @@ after it.  `PRAGMA defer_foreign_keys` ends at each (app) COMMIT or ROLLBACK, as
 Limits, said plainly:
 - `PRAGMA foreign_keys` is a no-op inside a transaction in SQLite: the script's own setting is
   honoured when it comes before its first write (as apps run it, on connecting).
-- A key declared ON DELETE/UPDATE RESTRICT fails at once even with defer_foreign_keys; its
-  children cannot be listed by deferring it (turning keys off is impossible inside the
-  transaction), so such a failure names the statement and the RESTRICT keys, with no rows.
+- An immediate failure is run again with defer_foreign_keys ON in a savepoint to list the rows
+  (SQLite 3.40 defers RESTRICT too then; should a build not, turning keys off is impossible
+  inside the transaction, and the failure names the statement and the RESTRICT keys, no rows).
+- At COMMIT the rows are judged as they stand (missing-row and the like): a parent deleted by an
+  earlier statement of the transaction is not told apart from one that never existed.
 - A statement SQLite refuses before reading any row (a REFERENCES to a missing table, a parent
   key that is not unique) is run again, with the statements before it, with foreign keys OFF in a
   fresh transaction (also rolled back) to find the rows it would have written; ON DELETE actions
@@ -247,6 +249,8 @@ class _Run:
     pre: tuple[PreExisting, ...]
     app_open: bool = False
     own_open: bool = False
+    #: defer_foreign_keys was turned on since the last (app) COMMIT.
+    deferring: bool = False
 
     # ---- helpers
     def sim(self, ok: bool, summary: str, *, error: str | None = None, code: str | None = None,
@@ -275,11 +279,19 @@ class _Run:
     def end_app(self) -> None:
         self.conn.execute(f"RELEASE {_APP}")
         self.conn.execute("PRAGMA defer_foreign_keys = OFF")
-        self.app_open = False
+        self.app_open = self.deferring = False
+
+    def pending_possible(self) -> bool:
+        """Whether COMMIT can find a key unsatisfied: keys are on (the script may have turned them
+        off before its first write), and some key is deferred or defer_foreign_keys was on; else
+        every key was checked at its statement's end, and the check of the whole file is skipped."""
+        if not self.conn.execute("PRAGMA foreign_keys").fetchone()[0]:
+            return False
+        return self.deferring or any(fk.deferred for t in self.info.tables for fk in t.foreign_keys)
 
     def commit(self, st: Statement | None) -> None:
         """What the app's COMMIT (or a statement's own autocommit) would refuse, or its release."""
-        if self.own_open:
+        if self.own_open and self.pending_possible():
             rows, total = _new_rows(self.conn, self.info, self.base)
             if total:
                 found = _read(self.conn, self.info, rows)
@@ -294,6 +306,7 @@ class _Run:
             self.end_app()
         elif self.own_open:
             self.conn.execute("PRAGMA defer_foreign_keys = OFF")
+            self.deferring = False
 
     # ---- one statement
     def run(self, st: Statement) -> None:
@@ -307,6 +320,8 @@ class _Run:
             self.conn.execute(st.sql).fetchall()
         except sqlite3.Error as exc:
             self.failed(st, exc)
+        if st.pragma == "defer_foreign_keys" and self.conn.execute("PRAGMA defer_foreign_keys").fetchone()[0]:
+            self.deferring = True
         if not self.app_open and st.writes:
             self.commit(st)
 
@@ -319,15 +334,24 @@ class _Run:
             raise exc
         code = getattr(exc, "sqlite_errorname", None)
         if kind is Kind.CONSTRAINT_FOREIGNKEY:
-            raise _Failure(self.immediate(st, str(exc), code))
+            raise _Failure(self.immediate(st, str(exc), code) or self.sim(
+                False, _restrict_summary(st, self.info), error=str(exc), code=code, fails_at=FailsAt.STATEMENT,
+                failed=st.number))
+        if code == _RESTRICT_CODE and _restrict_possible(self.info, st):
+            # SQLite runs RESTRICT as a trigger program: its failure has a trigger's code, as a
+            # RAISE(ABORT) has.  Deferred, a RESTRICT key waits for COMMIT and a RAISE still fails.
+            answer = self.immediate(st, str(exc), code)
+            if answer is not None:
+                raise _Failure(answer)
         declared = _broken_declarations(self.info) if kind is Kind.ERROR else []
         if declared:
             raise _Failure(self.declaration(st, str(exc), code, declared))
         raise _Failure(self.sim(False, _other_summary(st, str(exc), code), error=str(exc), code=code,
                                 failed=st.number))
 
-    def immediate(self, st: Statement, error: str, code: str | None) -> StatementSimulation:
-        """Statement N broke an immediate key: run it again deferred, in a savepoint, to name the rows."""
+    def immediate(self, st: Statement, error: str, code: str | None) -> StatementSimulation | None:
+        """Statement N broke an immediate key: run it again deferred, in a savepoint, to name the rows
+        (None when it fails deferred too)."""
         conn = self.conn
         before, _ = _new_rows(conn, self.info, self.base)
         conn.execute(f"SAVEPOINT {_PROBE}")
@@ -338,8 +362,7 @@ class _Run:
             except sqlite3.Error as exc:
                 if kind_of(exc) in PROPAGATED:
                     raise
-                return self.sim(False, _restrict_summary(st, self.info), error=error, code=code,
-                                fails_at=FailsAt.STATEMENT, failed=st.number)
+                return None
             seen = _Baseline(dict(self.base.counts), set(self.base.rows))
             for row in before:
                 seen.add(row)
@@ -382,6 +405,18 @@ class _Run:
                    f"declaration {names} is broken, so every write of that table fails until it is fixed.")
         return self.sim(False, summary, error=error, code=code, fails_at=FailsAt.STATEMENT, failed=st.number,
                         violations=broken, total=len(broken))
+
+
+_RESTRICT_CODE = "SQLITE_CONSTRAINT_TRIGGER"
+
+
+def _restrict_possible(info: DatabaseInfo, st: Statement) -> bool:
+    """Whether the statement can hit a RESTRICT key: a DELETE (or REPLACE) and ON DELETE RESTRICT,
+    an UPDATE and ON UPDATE RESTRICT."""
+    deleting = st.kind in (StatementKind.DELETE, StatementKind.REPLACE, StatementKind.INSERT)
+    updating = st.kind is StatementKind.UPDATE
+    return any((deleting and fk.on_delete.upper() == "RESTRICT") or (updating and fk.on_update.upper() == "RESTRICT")
+               for t in info.tables for fk in t.foreign_keys)
 
 
 def _broken_declarations(info: DatabaseInfo) -> list[tuple[TableInfo, ForeignKeyInfo]]:
@@ -441,8 +476,8 @@ def _immediate_summary(st: Statement, broken: tuple[BrokenReference, ...], total
     sentence = (f"Statement {st.number} ({st.beginning}) fails with FOREIGN KEY constraint failed: "
                 f"{_counted(broken, total)}.")
     if st.kind in (StatementKind.INSERT, StatementKind.REPLACE):
-        cycles = non_deferrable_cycles(info)
-        if cycles and any(b.parent_table in (cycles[0].examples or ()) for b in broken):
+        in_cycles = {name for finding in non_deferrable_cycles(info) for name in finding.examples}
+        if any(b.parent_table in in_cycles and b.table in in_cycles for b in broken):
             sentence += (" Its tables reference each other through keys that are not deferrable: run "
                          "PRAGMA defer_foreign_keys = ON inside the transaction (after BEGIN).")
     return sentence
