@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import errors
+from toolkit import errors, guards
 from toolkit.keymatch import Reason
 from toolkit.replay import FailsAt, StatementSimulation, replay
 from toolkit.safe_access import safe_connection, sha256_file
@@ -296,5 +296,26 @@ def test_non_deferrable_cycle_says_to_defer(tmp_path):
     assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
     sim = run(path, text)
     assert sim.failed_statement == 2 and "PRAGMA defer_foreign_keys = ON" in sim.summary
-    fixed = "BEGIN; PRAGMA defer_foreign_keys = ON; INSERT INTO team VALUES (1, 1); INSERT INTO player VALUES (1, 1); COMMIT;"
+    fixed = ("BEGIN; PRAGMA defer_foreign_keys = ON; INSERT INTO team VALUES (1, 1); "
+             "INSERT INTO player VALUES (1, 1); COMMIT;")
     assert sqlite_says(path, fixed) is None and run(path, fixed).ok
+
+
+def test_looping_trigger_stops_at_the_deadline_and_rolls_back(tmp_path):
+    path = build(tmp_path, "CREATE TRIGGER endless AFTER INSERT ON audit BEGIN "
+                           "SELECT count(*) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+                           "SELECT i FROM n); END;")
+    before = sha256_file(path)
+    with pytest.raises(errors.QueryTimeoutError), safe_connection(path) as (work, conn):
+        info = read_schema(conn, database=str(path))
+        copy_before = sha256_file(work.path)
+        conn.deadline = guards.Deadline(0.5)
+        conn.set_progress_handler(conn.deadline, 10_000)
+        try:
+            replay(conn, info, parse_script("BEGIN; INSERT INTO customer VALUES (5, 'e@example.com'); "
+                                            "INSERT INTO audit VALUES ('x'); COMMIT;", "--sql"), "--sql")
+        finally:
+            assert not conn.in_transaction
+            assert sqlite3.Connection.execute(conn, "SELECT count(*) FROM customer").fetchone()[0] == 2
+            assert sha256_file(work.path) == copy_before
+    assert sha256_file(path) == before

@@ -35,7 +35,7 @@ from enum import StrEnum
 from typing import Any
 
 from . import errors
-from .diagnosis import foreign_key_violations, rollback
+from .diagnosis import foreign_key_violations
 from .findings import non_deferrable_cycles
 from .keymatch import Reason, explain_key, sql_type
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo
@@ -519,5 +519,13 @@ def replay(conn: sqlite3.Connection, info: DatabaseInfo, script: Script, source:
         return failure.simulation
     finally:
         conn.set_authorizer(inner)
-        rollback(conn)
-        conn.execute(f"PRAGMA foreign_keys = {'ON' if keys_were else 'OFF'}")
+        _restore(conn, bool(keys_were))
+
+
+def _restore(conn: sqlite3.Connection, keys_were: bool) -> None:
+    """Roll everything back and put foreign_keys back, also after the deadline stopped the replay:
+    sqlite3.Connection's own execute, as a guarded connection's refuses to start once it has passed
+    (a ROLLBACK and a PRAGMA take far fewer steps than the progress handler's interval)."""
+    if conn.in_transaction:
+        sqlite3.Connection.execute(conn, "ROLLBACK")
+    sqlite3.Connection.execute(conn, f"PRAGMA foreign_keys = {'ON' if keys_were else 'OFF'}")
