@@ -319,3 +319,24 @@ def test_looping_trigger_stops_at_the_deadline_and_rolls_back(tmp_path):
             assert sqlite3.Connection.execute(conn, "SELECT count(*) FROM customer").fetchone()[0] == 2
             assert sha256_file(work.path) == copy_before
     assert sha256_file(path) == before
+
+
+def test_other_error_beside_a_broken_declaration_is_not_blamed_on_it(tmp_path):
+    path = build(tmp_path, "CREATE TABLE shipment (id INTEGER PRIMARY KEY, carrier_id INTEGER REFERENCES carrier(id));")
+    text = "UPDATE customer SET nickname = 'x' WHERE id = 1"
+    assert sqlite_says(path, text) == "no such column: nickname"
+    sim = run(path, text)
+    assert sim.error == "no such column: nickname" and sim.violations == () and sim.fails_at is None
+    assert "not a foreign-key problem" in sim.summary
+    # a write of another table is not refused at all
+    assert run(path, "INSERT INTO customer VALUES (3, 'c@example.com')").ok
+
+
+def test_deleting_a_non_unique_parent_names_the_declaration(tmp_path):
+    path = build(tmp_path, "CREATE TABLE coupon (code TEXT); INSERT INTO coupon VALUES ('SAVE10'); "
+                           "CREATE TABLE redemption (id INTEGER PRIMARY KEY, code TEXT REFERENCES coupon(code));")
+    text = "DELETE FROM coupon"
+    assert sqlite_says(path, text).startswith("foreign key mismatch")
+    sim = run(path, text)
+    assert sim.fails_at is FailsAt.STATEMENT and sim.violations == ()
+    assert "redemption(code) REFERENCES coupon(code)" in sim.summary

@@ -35,7 +35,7 @@ from enum import StrEnum
 from typing import Any
 
 from . import errors
-from .diagnosis import foreign_key_violations
+from .diagnosis import foreign_key_violations, rollback
 from .findings import non_deferrable_cycles
 from .keymatch import Reason, explain_key, sql_type
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo
@@ -344,8 +344,9 @@ class _Run:
             if answer is not None:
                 raise _Failure(answer)
         declared = _broken_declarations(self.info) if kind is Kind.ERROR else []
-        if declared:
-            raise _Failure(self.declaration(st, str(exc), code, declared))
+        answer = self.declaration(st, str(exc), code, declared) if declared else None
+        if answer is not None:
+            raise _Failure(answer)
         raise _Failure(self.sim(False, _other_summary(st, str(exc), code), error=str(exc), code=code,
                                 failed=st.number))
 
@@ -395,14 +396,23 @@ class _Run:
                                b.fails_at)
 
     def declaration(self, st: Statement, error: str, code: str | None,
-                    declared: list[tuple[TableInfo, ForeignKeyInfo]]) -> StatementSimulation:
-        """A statement SQLite refused before any row: the rows it would write, found with keys OFF."""
-        found = _rows_written_without_keys(self.conn, self.script, st, declared)
+                    declared: list[tuple[TableInfo, ForeignKeyInfo]]) -> StatementSimulation | None:
+        """A statement SQLite refused before any row for a broken declaration of a table it writes (as
+        child, or as the parent of a non-unique key): the rows it would write, found with keys OFF.
+        None when the statement fails with keys off too, or writes no such table."""
+        ran = _run_without_keys(self.conn, self.auth, self.script, st, declared)
+        if ran is None:
+            return None
+        written, found = ran
+        declared = [(t, fk) for t, fk in declared if t.name.lower() in written
+                    or (fk.parent_table_exists and fk.parent_table.lower() in written)]
+        if not declared:
+            return None
         broken = tuple(_broken(self.conn, self.info, f, st.number, FailsAt.STATEMENT) for f in found)
         names = "; ".join(f"{t.name}({', '.join(fk.columns)}) REFERENCES {fk.parent_table}"
                           f"({', '.join(fk.parent_columns)})" for t, fk in declared)
         summary = (f"Statement {st.number} is refused by SQLite before it writes any row ({error}): the "
-                   f"declaration {names} is broken, so every write of that table fails until it is fixed.")
+                   f"declaration {names} is broken, so SQLite refuses every write it checks until it is fixed.")
         return self.sim(False, summary, error=error, code=code, fails_at=FailsAt.STATEMENT, failed=st.number,
                         violations=broken, total=len(broken))
 
@@ -424,38 +434,58 @@ def _broken_declarations(info: DatabaseInfo) -> list[tuple[TableInfo, ForeignKey
             if not fk.parent_table_exists or not fk.parent_key_unique]
 
 
-def _rows_written_without_keys(conn: sqlite3.Connection, script: Script, st: Statement,
-                               declared: list[tuple[TableInfo, ForeignKeyInfo]]) -> list[_Found]:
-    """The rows statement `st` writes into a table with a broken declaration, with keys OFF:
-    the statements before it are run again in a fresh transaction that is rolled back."""
-    if conn.in_transaction:
-        conn.execute("ROLLBACK")
+class _Writes:
+    """An authorizer that records the tables a statement writes (its triggers' too) and passes
+    every action on to the replay's own."""
+
+    def __init__(self, inner: ReplayAuthorizer) -> None:
+        self.inner = inner
+        self.tables: set[str] = set()
+
+    def __call__(self, action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None) -> int:
+        if action in (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE) and arg1:
+            self.tables.add(arg1.lower())
+        return self.inner(action, arg1, arg2, db, source)
+
+
+_NOT_REPLAYED_AGAIN = frozenset({*_CONTROL, StatementKind.PRAGMA, StatementKind.ROLLBACK_TO, StatementKind.SAVEPOINT,
+                                 StatementKind.RELEASE})
+
+
+def _run_without_keys(conn: sqlite3.Connection, auth: ReplayAuthorizer, script: Script, st: Statement,
+                      declared: list[tuple[TableInfo, ForeignKeyInfo]]) -> tuple[set[str], list[_Found]] | None:
+    """Statement `st` run with keys OFF, after the statements before it, in a fresh transaction
+    that is rolled back: the tables it writes, and the rows it writes into a table with a broken
+    declaration.  None when it fails with keys off too (then the declaration is not the cause)."""
+    rollback(conn)
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("BEGIN")
+    writes = _Writes(auth)
     try:
         for earlier in script.statements[:st.number - 1]:
-            if earlier.kind not in _CONTROL and earlier.kind not in (StatementKind.PRAGMA, StatementKind.ROLLBACK_TO,
-                                                                     StatementKind.SAVEPOINT, StatementKind.RELEASE):
+            if earlier.kind not in _NOT_REPLAYED_AGAIN:
                 conn.execute(earlier.sql).fetchall()
         tables = {t.name: t for t, _ in declared if not t.without_rowid}
         highest = {n: conn.execute(f"SELECT max(rowid) FROM {quote(n)}").fetchone()[0] or 0 for n in tables}
+        conn.set_authorizer(writes)
         conn.execute(st.sql).fetchall()
+        conn.set_authorizer(auth)
         found: list[_Found] = []
         for t, fk in declared:
-            if t.name not in tables:
+            if t.name not in tables or t.name.lower() not in writes.tables:
                 continue
             cols = ", ".join(quote(c) for c in fk.columns)
             for rowid, *vals in conn.execute(f"SELECT rowid, {cols} FROM {quote(t.name)} WHERE rowid > ? "
                                              f"ORDER BY rowid LIMIT {MAX_EXPLAINED}", (highest[t.name],)):
                 found.append(_Found(t, fk, rowid, tuple(vals)))
-        return found[:MAX_EXPLAINED]
+        return writes.tables, found[:MAX_EXPLAINED]
     except sqlite3.Error as exc:
         if kind_of(exc) in PROPAGATED:
             raise
-        return []
+        return None
     finally:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        conn.set_authorizer(auth)
+        rollback(conn)
 
 
 # --------------------------------------------------------------------------- sentences
