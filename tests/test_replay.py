@@ -210,7 +210,7 @@ def test_refused_attach_is_exit_2(tmp_path):
     path = build(tmp_path)
     with pytest.raises(errors.RefusedStatementError) as caught:
         parse_script(f"ATTACH '{tmp_path / 'x.db'}' AS x", "--sql")
-    assert caught.value.exit_code == errors.EXIT_BAD_INPUT or isinstance(caught.value, errors.RefusedError)
+    assert caught.value.exit_code == errors.EXIT_BAD_INPUT and "attaches" in str(caught.value)
     assert not (tmp_path / "x.db").exists()
     assert run(path, "SELECT 1").ok
 
@@ -340,3 +340,27 @@ def test_deleting_a_non_unique_parent_names_the_declaration(tmp_path):
     sim = run(path, text)
     assert sim.fails_at is FailsAt.STATEMENT and sim.violations == ()
     assert "redemption(code) REFERENCES coupon(code)" in sim.summary
+
+
+def test_savepoint_transaction_fails_at_its_release(tmp_path):
+    path = build(tmp_path)
+    text = "SAVEPOINT s1; INSERT INTO auth_session VALUES (2, 42); SAVEPOINT inner; RELEASE inner; RELEASE s1;"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.fails_at is FailsAt.COMMIT and sim.failed_statement == 5 and "RELEASE" in sim.summary
+    undone = ("SAVEPOINT s1; SAVEPOINT \"Inner\"; INSERT INTO auth_session VALUES (2, 42); ROLLBACK TO inner; "
+              "RELEASE s1;")
+    assert sqlite_says(path, undone) is None
+    assert run(path, undone).ok
+
+
+def test_function_refused_on_the_copy_is_exit_2(tmp_path):
+    path = build(tmp_path)
+    script = parse_script("INSERT INTO audit SELECT load_extension('/tmp/x') FROM customer", "--sql")
+    with safe_connection(path) as (work, conn):
+        before = sha256_file(work.path)
+        with pytest.raises(errors.RefusedStatementError) as caught:
+            replay(conn, read_schema(conn, database=str(path)), script, "--sql")
+        assert caught.value.exit_code == errors.EXIT_BAD_INPUT and caught.value.statement == 1
+        assert "load_extension" in str(caught.value)
+        assert not conn.in_transaction and sha256_file(work.path) == before

@@ -35,6 +35,7 @@ from enum import StrEnum
 from typing import Any
 
 from . import errors
+from .ddl import significant, tokenize
 from .diagnosis import foreign_key_violations, rollback
 from .findings import non_deferrable_cycles
 from .keymatch import Reason, explain_key, sql_type
@@ -251,6 +252,10 @@ class _Run:
     own_open: bool = False
     #: defer_foreign_keys was turned on since the last (app) COMMIT.
     deferring: bool = False
+    #: The app's open savepoints, outermost first; `by_savepoint`: its transaction began with one
+    #: (no BEGIN), so releasing the outermost commits it.
+    savepoints: list[str] = field(default_factory=list)
+    by_savepoint: bool = False
 
     # ---- helpers
     def sim(self, ok: bool, summary: str, *, error: str | None = None, code: str | None = None,
@@ -276,10 +281,35 @@ class _Run:
             self.conn.execute(f"ROLLBACK TO {_APP}")
             self.end_app()
 
-    def end_app(self) -> None:
-        self.conn.execute(f"RELEASE {_APP}")
+    def end_app(self, st: Statement | None = None) -> None:
+        if self.by_savepoint and st is not None and st.kind is StatementKind.RELEASE:
+            self.conn.execute(st.sql)
+        else:
+            self.conn.execute(f"RELEASE {_APP}")
         self.conn.execute("PRAGMA defer_foreign_keys = OFF")
-        self.app_open = self.deferring = False
+        self.app_open = self.deferring = self.by_savepoint = False
+        self.savepoints.clear()
+
+    def savepoint(self, st: Statement) -> None:
+        """The app's SAVEPOINT, RELEASE and ROLLBACK TO, run inside the replay's transaction; the
+        RELEASE of an outermost savepoint that began the transaction is its COMMIT."""
+        self.begin_own()
+        name = _savepoint_name(st)
+        if st.kind is StatementKind.SAVEPOINT:
+            if not self.app_open:
+                self.app_open = self.by_savepoint = True
+            self.conn.execute(st.sql)
+            self.savepoints.append(name)
+            return
+        if name not in self.savepoints:
+            self.conn.execute(st.sql)  # SQLite's own error: no such savepoint
+            return
+        at = len(self.savepoints) - 1 - self.savepoints[::-1].index(name)
+        if st.kind is StatementKind.RELEASE and at == 0 and self.by_savepoint:
+            self.commit(st)
+            return
+        self.conn.execute(st.sql)
+        del self.savepoints[at + (st.kind is StatementKind.ROLLBACK_TO):]
 
     def pending_possible(self) -> bool:
         """Whether COMMIT can find a key unsatisfied: keys are on (the script may have turned them
@@ -296,14 +326,13 @@ class _Run:
             if total:
                 found = _read(self.conn, self.info, rows)
                 broken = tuple(_broken(self.conn, self.info, f, None, FailsAt.COMMIT) for f in found)
-                where = "at COMMIT" if st is None or st.kind is StatementKind.COMMIT else \
-                    f"when statement {st.number} commits on its own"
+                where = _when_committed(st)
                 raise _Failure(self.sim(False, _commit_summary(broken, total, where),
                                         error="FOREIGN KEY constraint failed", code="SQLITE_CONSTRAINT_FOREIGNKEY",
                                         fails_at=FailsAt.COMMIT, failed=st.number if st else None,
                                         violations=broken, total=total))
         if self.app_open:
-            self.end_app()
+            self.end_app(st)
         elif self.own_open:
             self.conn.execute("PRAGMA defer_foreign_keys = OFF")
             self.deferring = False
@@ -317,6 +346,9 @@ class _Run:
             self.begin_own()
         self.auth.reset()
         try:
+            if st.kind in _SAVEPOINTS:
+                self.savepoint(st)
+                return
             self.conn.execute(st.sql).fetchall()
         except sqlite3.Error as exc:
             self.failed(st, exc)
@@ -418,6 +450,22 @@ class _Run:
 
 
 _RESTRICT_CODE = "SQLITE_CONSTRAINT_TRIGGER"
+_SAVEPOINTS = frozenset({StatementKind.SAVEPOINT, StatementKind.RELEASE, StatementKind.ROLLBACK_TO})
+
+
+def _savepoint_name(st: Statement) -> str:
+    """The savepoint a SAVEPOINT, RELEASE [SAVEPOINT] or ROLLBACK [TRANSACTION] TO [SAVEPOINT] names
+    (its last word; SQLite compares them without case)."""
+    tokens = significant(tokenize(st.sql))
+    return tokens[-1].name.lower() if tokens else ""
+
+
+def _when_committed(st: Statement | None) -> str:
+    if st is None or st.kind is StatementKind.COMMIT:
+        return "at COMMIT"
+    if st.kind is StatementKind.RELEASE:
+        return f"at statement {st.number}, the RELEASE that commits its transaction"
+    return f"when statement {st.number} commits on its own"
 
 
 def _restrict_possible(info: DatabaseInfo, st: Statement) -> bool:
