@@ -364,3 +364,27 @@ def test_function_refused_on_the_copy_is_exit_2(tmp_path):
         assert caught.value.exit_code == errors.EXIT_BAD_INPUT and caught.value.statement == 1
         assert "load_extension" in str(caught.value)
         assert not conn.in_transaction and sha256_file(work.path) == before
+
+
+def test_text_keys_near_miss_and_type_mismatch(tmp_path):
+    path = build(tmp_path, "CREATE TABLE zip (code PRIMARY KEY); INSERT INTO zip VALUES ('01581'); "
+                           "CREATE TABLE \"shop's address\" (id INTEGER PRIMARY KEY, zip REFERENCES zip(code));")
+    text = "INSERT INTO \"line item\" VALUES (10, 'sku-1', 1)"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    (v,) = run(path, text).violations
+    assert (v.table, v.columns, v.values, v.reason) == ("line item", ("sku",), ("sku-1",), Reason.NEAR_MISS)
+    assert (v.on_delete, v.parent_table) == ("SET NULL", "product")
+    text = "INSERT INTO \"shop's address\" VALUES (1, 1581)"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    (v,) = run(path, text).violations
+    assert (v.table, v.values, v.storage_classes, v.reason) == ("shop's address", (1581,), ("integer",),
+                                                                 Reason.TYPE_MISMATCH)
+
+
+def test_unique_failure_is_reported_as_itself(tmp_path):
+    path = build(tmp_path)
+    text = "INSERT INTO customer VALUES (3, 'ann@example.com')"
+    assert sqlite_says(path, text) == "UNIQUE constraint failed: customer.email"
+    sim = run(path, text)
+    assert (sim.error, sim.error_code, sim.violations_total) == ("UNIQUE constraint failed: customer.email",
+                                                                 "SQLITE_CONSTRAINT_UNIQUE", 0)
