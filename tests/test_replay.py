@@ -388,3 +388,12 @@ def test_unique_failure_is_reported_as_itself(tmp_path):
     sim = run(path, text)
     assert (sim.error, sim.error_code, sim.violations_total) == ("UNIQUE constraint failed: customer.email",
                                                                  "SQLITE_CONSTRAINT_UNIQUE", 0)
+
+
+def test_immediate_failure_lists_only_its_own_rows_not_pending_deferred_ones(tmp_path):
+    path = build(tmp_path)
+    text = "BEGIN; INSERT INTO auth_session VALUES (2, 42); INSERT INTO \"order\" VALUES (12, 99, 'x'); COMMIT;"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.failed_statement == 3 and sim.fails_at is FailsAt.STATEMENT
+    assert [(v.table, v.rowid) for v in sim.violations] == [("order", 12)] and sim.violations_total == 1

@@ -19,6 +19,8 @@ Limits, said plainly:
 - An immediate failure is run again with defer_foreign_keys ON in a savepoint to list the rows
   (SQLite 3.40 defers RESTRICT too then; should a build not, turning keys off is impossible
   inside the transaction, and the failure names the statement and the RESTRICT keys, no rows).
+- Pre-existing violating rows are remembered one by one up to MAX_REMEMBERED (all are counted);
+  beyond that, a listed row may be one that was there before (the counts stay exact).
 - At COMMIT the rows are judged as they stand (missing-row and the like): a parent deleted by an
   earlier statement of the transaction is not told apart from one that never existed.
 - A statement SQLite refuses before reading any row (a REFERENCES to a missing table, a parent
@@ -386,7 +388,8 @@ class _Run:
         """Statement N broke an immediate key: run it again deferred, in a savepoint, to name the rows
         (None when it fails deferred too)."""
         conn = self.conn
-        before, _ = _new_rows(conn, self.info, self.base)
+        # rows left pending by earlier statements of the transaction are not this statement's doing
+        before = _new_rows(conn, self.info, self.base)[0] if self.pending_possible() else []
         conn.execute(f"SAVEPOINT {_PROBE}")
         try:
             conn.execute("PRAGMA defer_foreign_keys = ON")
@@ -586,7 +589,8 @@ def replay(conn: sqlite3.Connection, info: DatabaseInfo, script: Script, source:
     (keys_were,) = conn.execute("PRAGMA foreign_keys").fetchone()
     inner = getattr(conn, "authorizer", None)
     auth = authorizer_for_replay(inner)
-    run = _Run(conn, info, script, source, auth, _baseline(conn, info), pre)
+    # a healthy file (the usual case) needs no second pass to remember its violating rows
+    run = _Run(conn, info, script, source, auth, _baseline(conn, info) if violations else _Baseline(), pre)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.set_authorizer(auth)
     try:
