@@ -397,3 +397,17 @@ def test_immediate_failure_lists_only_its_own_rows_not_pending_deferred_ones(tmp
     sim = run(path, text)
     assert sim.failed_statement == 3 and sim.fails_at is FailsAt.STATEMENT
     assert [(v.table, v.rowid) for v in sim.violations] == [("order", 12)] and sim.violations_total == 1
+
+
+def test_many_children_are_counted_and_a_bounded_number_explained(tmp_path):
+    path = build(tmp_path, "INSERT INTO customer VALUES (3, 'many@example.com'); "
+                           "WITH RECURSIVE n(i) AS (SELECT 100 UNION ALL SELECT i + 1 FROM n WHERE i < 169) "
+                           "INSERT INTO \"order\" SELECT i, 3, 'bulk' FROM n;")
+    text = ("BEGIN; PRAGMA defer_foreign_keys = ON; WITH RECURSIVE n(i) AS (SELECT 1000 UNION ALL SELECT i + 1 "
+            "FROM n WHERE i < 1059) INSERT INTO auth_session SELECT i, 999 FROM n; PRAGMA defer_foreign_keys = OFF; "
+            "DELETE FROM customer WHERE id = 3; COMMIT;")
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.failed_statement == 5 and sim.fails_at is FailsAt.STATEMENT
+    assert sim.violations_total == 70 and len(sim.violations) == 50
+    assert {(v.table, v.reason) for v in sim.violations} == {("order", Reason.PARENT_DELETED)}

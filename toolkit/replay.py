@@ -389,7 +389,7 @@ class _Run:
         (None when it fails deferred too)."""
         conn = self.conn
         # rows left pending by earlier statements of the transaction are not this statement's doing
-        before = _new_rows(conn, self.info, self.base)[0] if self.pending_possible() else []
+        seen = _baseline(conn, self.info) if self.pending_possible() else self.base
         conn.execute(f"SAVEPOINT {_PROBE}")
         try:
             conn.execute("PRAGMA defer_foreign_keys = ON")
@@ -399,9 +399,6 @@ class _Run:
                 if kind_of(exc) in PROPAGATED:
                     raise
                 return None
-            seen = _Baseline(dict(self.base.counts), set(self.base.rows))
-            for row in before:
-                seen.add(row)
             rows, total = _new_rows(conn, self.info, seen)
             found = _read(conn, self.info, rows)
             after = [_broken(conn, self.info, f, st.number, FailsAt.STATEMENT) for f in found]
