@@ -411,3 +411,8 @@ def test_many_children_are_counted_and_a_bounded_number_explained(tmp_path):
     assert sim.failed_statement == 5 and sim.fails_at is FailsAt.STATEMENT
     assert sim.violations_total == 70 and len(sim.violations) == 50
     assert {(v.table, v.reason) for v in sim.violations} == {("order", Reason.PARENT_DELETED)}
+
+
+def test_script_without_commit_says_deferred_keys_were_not_checked(tmp_path):
+    sim = run(build(tmp_path), "BEGIN; INSERT INTO auth_session VALUES (2, 42);")
+    assert sim.ok and "no COMMIT" in sim.summary
