@@ -416,3 +416,14 @@ def test_many_children_are_counted_and_a_bounded_number_explained(tmp_path):
 def test_script_without_commit_says_deferred_keys_were_not_checked(tmp_path):
     sim = run(build(tmp_path), "BEGIN; INSERT INTO auth_session VALUES (2, 42);")
     assert sim.ok and "no COMMIT" in sim.summary
+
+
+def test_child_table_with_a_broken_declaration_still_lists_its_healthy_keys(tmp_path):
+    path = build(tmp_path, "CREATE TABLE shipment (id INTEGER PRIMARY KEY, carrier_id INTEGER REFERENCES carrier(id), "
+                           "customer_id INTEGER REFERENCES customer(id)); "
+                           "INSERT INTO shipment VALUES (7, NULL, 2);")
+    text = "DELETE FROM \"order\" WHERE customer_id = 2; DELETE FROM customer WHERE id = 2"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.failed_statement == 2
+    assert [(v.table, v.rowid, v.reason) for v in sim.violations] == [("shipment", 7, Reason.PARENT_DELETED)]

@@ -38,7 +38,7 @@ from typing import Any
 
 from . import errors
 from .ddl import significant, tokenize
-from .diagnosis import foreign_key_violations, rollback
+from .diagnosis import _emulated_violations, foreign_key_violations, rollback
 from .findings import non_deferrable_cycles
 from .keymatch import Reason, explain_key, sql_type
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo
@@ -131,7 +131,7 @@ Row = tuple[str, Any, int]  # table, rowid (None for WITHOUT ROWID), fk id
 
 def _checked_rows(conn: sqlite3.Connection, info: DatabaseInfo) -> Iterator[Row]:
     """Every (table, rowid, fk id) SQLite's foreign_key_check lists, table by table (a table whose
-    check SQLite refuses, for a broken declaration, is skipped: its writes fail before any row)."""
+    check SQLite refuses, for a broken declaration, has its healthy keys checked in SQL)."""
     for table in info.tables:
         if not table.foreign_keys:
             continue
@@ -141,7 +141,16 @@ def _checked_rows(conn: sqlite3.Connection, info: DatabaseInfo) -> Iterator[Row]
         except sqlite3.OperationalError as exc:
             if kind_of(exc) in PROPAGATED:
                 raise
-            continue
+            yield from _emulated_rows(conn, table)
+
+
+def _emulated_rows(conn: sqlite3.Connection, table: TableInfo) -> Iterator[Row]:
+    """foreign_key_check's rows for the healthy keys of a table SQLite refuses to check (another of
+    its keys is broken), found in SQL as diagnosis does."""
+    for fk in table.foreign_keys:
+        if fk.parent_table_exists and fk.parent_key_unique and not table.without_rowid:
+            for rowid in _emulated_violations(conn, table, fk):
+                yield table.name, rowid, fk.id
 
 
 @dataclass
