@@ -128,6 +128,8 @@ def test_parent_delete_names_children(tmp_path):
     assert sim.failed_statement == 1 and sim.violations_total == 1
     (v,) = sim.violations
     assert (v.table, v.rowid, v.reason) == ("order", 10, Reason.PARENT_DELETED)
+    assert v.explanation == ("Statement 1 deleted the customer row with (id) = (1), which this order row still "
+                             "references (ON DELETE NO ACTION).")
     assert "order" in sim.summary and "1 row" in sim.summary
 
 

@@ -30,6 +30,7 @@ Limits, said plainly:
 """
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from . import errors
 from .ddl import significant, tokenize
 from .diagnosis import _emulated_violations, foreign_key_violations, rollback
 from .findings import non_deferrable_cycles
-from .keymatch import Reason, explain_key, sql_type
+from .keymatch import Reason, explain_key, fmt, sql_type
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo
 from .sqlite_codes import PROPAGATED, Kind, kind_of
 from .sqlnames import quote
@@ -426,15 +427,13 @@ class _Run:
         table, fk = _fk(self.info, b.table, b.key)
         if not explain_key(self.conn, self.info, table.name, fk, b.values).ok:
             return b
-        reason = Reason.PARENT_KEY_CHANGED if st.kind is StatementKind.UPDATE else Reason.PARENT_DELETED
-        done = "changed the key of" if reason is Reason.PARENT_KEY_CHANGED else "deleted"
-        text = (f"Statement {st.number} {done} the row of {b.parent_table} with "
-                f"({', '.join(b.parent_columns)}) = ({', '.join(repr(v) for v in b.values)}), which this "
-                f"{b.table} row still references (ON {'UPDATE' if reason is Reason.PARENT_KEY_CHANGED else 'DELETE'}"
-                f" {b.on_update if reason is Reason.PARENT_KEY_CHANGED else b.on_delete}).")
-        return BrokenReference(b.table, b.rowid, b.key, b.columns, b.values, b.storage_classes, b.parent_table,
-                               b.parent_columns, reason, text, b.on_delete, b.on_update, b.deferred, b.statement,
-                               b.fails_at)
+        changed = st.kind is StatementKind.UPDATE
+        reason = Reason.PARENT_KEY_CHANGED if changed else Reason.PARENT_DELETED
+        action = f"ON UPDATE {b.on_update}" if changed else f"ON DELETE {b.on_delete}"
+        text = (f"Statement {st.number} {'changed the key of' if changed else 'deleted'} the {b.parent_table} row "
+                f"with ({', '.join(b.parent_columns)}) = ({', '.join(fmt(v) for v in b.values)}), which this "
+                f"{b.table} row still references ({action}).")
+        return dataclasses.replace(b, reason=reason, explanation=text)
 
     def declaration(self, st: Statement, error: str, code: str | None,
                     declared: list[tuple[TableInfo, ForeignKeyInfo]]) -> StatementSimulation | None:
