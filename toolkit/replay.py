@@ -1,0 +1,621 @@
+"""The app's failing statements replayed on the work copy, and the answer per broken reference.
+
+`replay()` runs a `Script` (statements.parse_script) on a connection to the WORK COPY as the app
+would: foreign keys ON, statement by statement, immediate and deferred keys kept apart, ON DELETE /
+ON UPDATE actions running.  SQLite's own verdict decides (the statement's error, then
+`PRAGMA foreign_key_check`); keymatch.explain_key says why for each row.
+
+How the app's transactions are kept while everything stays undoable: the replay holds one
+transaction of its own from the first write to the end, and always rolls it back.  The app's BEGIN
+becomes a savepoint inside it; the app's COMMIT is never run: what COMMIT would refuse is exactly
+what `foreign_key_check` lists inside the open transaction (it sees uncommitted rows), so the
+violations the script added are looked for there, and when there are none the app's savepoint is
+released.  A statement run outside any BEGIN commits on its own in the app: it gets the same check
+after it.  `PRAGMA defer_foreign_keys` ends at each (app) COMMIT or ROLLBACK, as in SQLite.
+
+Limits, said plainly:
+- `PRAGMA foreign_keys` is a no-op inside a transaction in SQLite: the script's own setting is
+  honoured when it comes before its first write (as apps run it, on connecting).
+- An immediate failure is run again with defer_foreign_keys ON in a savepoint to list the rows
+  (SQLite 3.40 defers RESTRICT too then; should a build not, turning keys off is impossible
+  inside the transaction, and the failure names the statement and the RESTRICT keys, no rows).
+- Pre-existing violating rows are remembered one by one up to MAX_REMEMBERED (all are counted);
+  beyond that, a listed row may be one that was there before (the counts stay exact).
+- At COMMIT the rows are judged as they stand (missing-row and the like): a parent deleted by an
+  earlier statement of the transaction is not told apart from one that never existed.
+- A statement SQLite refuses before reading any row (a REFERENCES to a missing table, a parent
+  key that is not unique) is run again, with the statements before it, with foreign keys OFF in a
+  fresh transaction (also rolled back) to find the rows it would have written; ON DELETE actions
+  of the statements before it do not run there.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from . import errors
+from .ddl import significant, tokenize
+from .diagnosis import _emulated_violations, foreign_key_violations, rollback
+from .findings import non_deferrable_cycles
+from .keymatch import Reason, explain_key, fmt, sql_type
+from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo
+from .sqlite_codes import PROPAGATED, Kind, kind_of
+from .sqlnames import quote
+from .statements import ReplayAuthorizer, Script, Statement, StatementKind, authorizer_for_replay
+
+#: Broken references explained at most (all are counted in `violations_total`).
+MAX_EXPLAINED = 50
+#: Pre-existing violating rows remembered one by one (more are counted, not remembered).
+MAX_REMEMBERED = 100_000
+_OWN = "fk_toolkit_replay"
+_APP = "fk_toolkit_app"
+_PROBE = "fk_toolkit_probe"
+_CONTROL = frozenset({StatementKind.BEGIN, StatementKind.COMMIT, StatementKind.ROLLBACK})
+
+
+class FailsAt(StrEnum):
+    """When SQLite refuses the script's foreign keys."""
+
+    STATEMENT = "statement"
+    COMMIT = "commit"
+
+
+@dataclass(frozen=True)
+class BrokenReference:
+    """One row the script leaves violating one foreign key."""
+
+    table: str
+    #: The rowid, or the primary key values (a tuple) of a WITHOUT ROWID row.
+    rowid: Any
+    key: int
+    columns: tuple[str, ...]
+    values: tuple[Any, ...]
+    storage_classes: tuple[str, ...]
+    parent_table: str
+    parent_columns: tuple[str, ...]
+    reason: Reason
+    explanation: str
+    on_delete: str
+    on_update: str
+    deferred: bool
+    #: The 1-based statement that broke it; None when found at COMMIT.
+    statement: int | None
+    fails_at: FailsAt
+
+    def to_dict(self) -> dict[str, Any]:
+        rowid = list(self.rowid) if isinstance(self.rowid, tuple) else self.rowid
+        return {"table": self.table, "rowid": rowid, "key": self.key, "columns": list(self.columns),
+                "values": list(self.values), "parent_table": self.parent_table,
+                "parent_columns": list(self.parent_columns), "reason": str(self.reason),
+                "explanation": self.explanation, "on_delete": self.on_delete, "on_update": self.on_update,
+                "deferred": self.deferred}
+
+
+@dataclass(frozen=True)
+class PreExisting:
+    """Rows that violated a key before the script ran (not its doing)."""
+
+    table: str
+    key: int
+    count: int
+
+
+@dataclass(frozen=True)
+class StatementSimulation:
+    attempted: bool
+    ok: bool
+    error: str | None
+    error_code: str | None
+    fails_at: FailsAt | None
+    failed_statement: int | None
+    violations: tuple[BrokenReference, ...]
+    violations_total: int
+    pre_existing: tuple[PreExisting, ...]
+    summary: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"attempted": self.attempted, "ok": self.ok, "error": self.error,
+                "fails_at": str(self.fails_at) if self.fails_at else None,
+                "failed_statement": self.failed_statement,
+                "violations": [v.to_dict() for v in self.violations],
+                "violations_total": self.violations_total,
+                "pre_existing": [{"table": p.table, "key": p.key, "count": p.count} for p in self.pre_existing]}
+
+
+# --------------------------------------------------------------------------- rows foreign_key_check lists
+Row = tuple[str, Any, int]  # table, rowid (None for WITHOUT ROWID), fk id
+
+
+def _checked_rows(conn: sqlite3.Connection, info: DatabaseInfo) -> Iterator[Row]:
+    """Every (table, rowid, fk id) SQLite's foreign_key_check lists, table by table (a table whose
+    check SQLite refuses, for a broken declaration, has its healthy keys checked in SQL)."""
+    for table in info.tables:
+        if not table.foreign_keys:
+            continue
+        try:
+            for _, rowid, _, fkid in conn.execute(f"PRAGMA foreign_key_check({quote(table.name)})"):
+                yield table.name, rowid, fkid
+        except sqlite3.OperationalError as exc:
+            if kind_of(exc) in PROPAGATED:
+                raise
+            yield from _emulated_rows(conn, table)
+
+
+def _emulated_rows(conn: sqlite3.Connection, table: TableInfo) -> Iterator[Row]:
+    """foreign_key_check's rows for the healthy keys of a table SQLite refuses to check (another of
+    its keys is broken), found in SQL as diagnosis does."""
+    for fk in table.foreign_keys:
+        if fk.parent_table_exists and fk.parent_key_unique and not table.without_rowid:
+            for rowid in _emulated_violations(conn, table, fk):
+                yield table.name, rowid, fk.id
+
+
+@dataclass
+class _Baseline:
+    """What violated keys before: counts per (table, key), and the rows themselves up to a bound."""
+
+    counts: dict[tuple[str, int], int] = field(default_factory=dict)
+    rows: set[Row] = field(default_factory=set)
+
+    def add(self, row: Row) -> None:
+        self.counts[(row[0], row[2])] = self.counts.get((row[0], row[2]), 0) + 1
+        if len(self.rows) < MAX_REMEMBERED:
+            self.rows.add(row)
+
+
+def _baseline(conn: sqlite3.Connection, info: DatabaseInfo) -> _Baseline:
+    base = _Baseline()
+    for row in _checked_rows(conn, info):
+        base.add(row)
+    return base
+
+
+def _new_rows(conn: sqlite3.Connection, info: DatabaseInfo, base: _Baseline) -> tuple[list[Row], int]:
+    """The violating rows that were not there in `base` (MAX_EXPLAINED at most) and how many there are."""
+    now = _baseline(conn, info)
+    total = sum(max(0, n - base.counts.get(k, 0)) for k, n in now.counts.items())
+    listed = [r for r in now.rows if r not in base.rows]
+    listed.sort(key=lambda r: (r[0], r[2], str(r[1])))
+    return listed[:MAX_EXPLAINED], total
+
+
+# --------------------------------------------------------------------------- one row explained
+def _fk(info: DatabaseInfo, table: str, fkid: int) -> tuple[TableInfo, ForeignKeyInfo]:
+    t = info.table(table)
+    assert t is not None  # the row came from this schema's own check
+    return t, next(fk for fk in t.foreign_keys if fk.id == fkid)
+
+
+def _key_values(conn: sqlite3.Connection, table: TableInfo, fk: ForeignKeyInfo, rowid: Any) -> tuple[Any, ...]:
+    cols = ", ".join(quote(c) for c in fk.columns)
+    row = conn.execute(f"SELECT {cols} FROM {quote(table.name)} WHERE rowid = ?", (rowid,)).fetchone()
+    return tuple(row) if row else tuple(None for _ in fk.columns)
+
+
+def _without_rowid_rows(conn: sqlite3.Connection, table: TableInfo, fk: ForeignKeyInfo
+                        ) -> list[tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    """(primary key, key values) of WITHOUT ROWID rows with no parent (foreign_key_check gives no
+    rowid there), MAX_EXPLAINED at most, found in SQL."""
+    pk = table.primary_key
+    not_null = " AND ".join(f"c.{quote(c)} IS NOT NULL" for c in fk.columns)
+    match = " AND ".join(f"p.{quote(pc)} = c.{quote(cc)}" for cc, pc in zip(fk.columns, fk.parent_columns, strict=True))
+    picked = ", ".join(f"c.{quote(c)}" for c in [*pk, *fk.columns])
+    sql = (f"SELECT {picked} FROM {quote(table.name)} AS c WHERE {not_null} AND NOT EXISTS "
+           f"(SELECT 1 FROM {quote(fk.parent_table)} AS p WHERE {match}) LIMIT {MAX_EXPLAINED}")
+    return [(tuple(r[:len(pk)]), tuple(r[len(pk):])) for r in conn.execute(sql)]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A violating row read inside the transaction: where, which key, its key values."""
+
+    table: TableInfo
+    fk: ForeignKeyInfo
+    rowid: Any
+    values: tuple[Any, ...]
+
+
+def _read(conn: sqlite3.Connection, info: DatabaseInfo, rows: list[Row]) -> list[_Found]:
+    found: list[_Found] = []
+    done: set[tuple[str, int]] = set()
+    for table_name, rowid, fkid in rows:
+        table, fk = _fk(info, table_name, fkid)
+        if rowid is not None:
+            found.append(_Found(table, fk, rowid, _key_values(conn, table, fk, rowid)))
+        elif (table_name, fkid) not in done:
+            done.add((table_name, fkid))
+            found += [_Found(table, fk, pk, vals) for pk, vals in _without_rowid_rows(conn, table, fk)]
+    return found[:MAX_EXPLAINED]
+
+
+def _broken(conn: sqlite3.Connection, info: DatabaseInfo, f: _Found, statement: int | None, fails_at: FailsAt,
+            reason: Reason | None = None, explanation: str = "") -> BrokenReference:
+    verdict = explain_key(conn, info, f.table.name, f.fk, f.values)
+    return BrokenReference(
+        f.table.name, f.rowid, f.fk.id, tuple(f.fk.columns), verdict.values,
+        tuple(sql_type(v) for v in verdict.values), f.fk.parent_table, tuple(f.fk.parent_columns),
+        reason or verdict.reason, explanation or verdict.explanation, f.fk.on_delete, f.fk.on_update,
+        f.fk.deferred, statement, fails_at)
+
+
+# --------------------------------------------------------------------------- the replay
+class _Failure(Exception):
+    """The replay stops here: the simulation's answer is ready."""
+
+    def __init__(self, simulation: StatementSimulation) -> None:
+        super().__init__(simulation.summary)
+        self.simulation = simulation
+
+
+@dataclass
+class _Run:
+    conn: sqlite3.Connection
+    info: DatabaseInfo
+    script: Script
+    source: str
+    auth: ReplayAuthorizer
+    base: _Baseline
+    pre: tuple[PreExisting, ...]
+    app_open: bool = False
+    own_open: bool = False
+    #: defer_foreign_keys was turned on since the last (app) COMMIT.
+    deferring: bool = False
+    #: The app's open savepoints, outermost first; `by_savepoint`: its transaction began with one
+    #: (no BEGIN), so releasing the outermost commits it.
+    savepoints: list[str] = field(default_factory=list)
+    by_savepoint: bool = False
+
+    # ---- helpers
+    def sim(self, ok: bool, summary: str, *, error: str | None = None, code: str | None = None,
+            fails_at: FailsAt | None = None, failed: int | None = None,
+            violations: tuple[BrokenReference, ...] = (), total: int = 0) -> StatementSimulation:
+        return StatementSimulation(True, ok, error, code, fails_at, failed, violations, total, self.pre, summary)
+
+    def begin_own(self) -> None:
+        if not self.own_open:
+            self.conn.execute("BEGIN")
+            self.conn.execute(f"SAVEPOINT {_OWN}")
+            self.own_open = True
+
+    # ---- the app's transaction control, kept inside the replay's own transaction
+    def control(self, st: Statement) -> None:
+        if st.kind is StatementKind.BEGIN:
+            self.begin_own()
+            self.conn.execute(f"SAVEPOINT {_APP}")
+            self.app_open = True
+        elif st.kind is StatementKind.COMMIT:
+            self.commit(st)
+        elif self.app_open:  # ROLLBACK
+            self.conn.execute(f"ROLLBACK TO {_APP}")
+            self.end_app()
+
+    def end_app(self, st: Statement | None = None) -> None:
+        if self.by_savepoint and st is not None and st.kind is StatementKind.RELEASE:
+            self.conn.execute(st.sql)
+        else:
+            self.conn.execute(f"RELEASE {_APP}")
+        self.conn.execute("PRAGMA defer_foreign_keys = OFF")
+        self.app_open = self.deferring = self.by_savepoint = False
+        self.savepoints.clear()
+
+    def savepoint(self, st: Statement) -> None:
+        """The app's SAVEPOINT, RELEASE and ROLLBACK TO, run inside the replay's transaction; the
+        RELEASE of an outermost savepoint that began the transaction is its COMMIT."""
+        self.begin_own()
+        name = _savepoint_name(st)
+        if st.kind is StatementKind.SAVEPOINT:
+            if not self.app_open:
+                self.app_open = self.by_savepoint = True
+            self.conn.execute(st.sql)
+            self.savepoints.append(name)
+            return
+        if name not in self.savepoints:
+            self.conn.execute(st.sql)  # SQLite's own error: no such savepoint
+            return
+        at = len(self.savepoints) - 1 - self.savepoints[::-1].index(name)
+        if st.kind is StatementKind.RELEASE and at == 0 and self.by_savepoint:
+            self.commit(st)
+            return
+        self.conn.execute(st.sql)
+        del self.savepoints[at + (st.kind is StatementKind.ROLLBACK_TO):]
+
+    def pending_possible(self) -> bool:
+        """Whether COMMIT can find a key unsatisfied: keys are on (the script may have turned them
+        off before its first write), and some key is deferred or defer_foreign_keys was on; else
+        every key was checked at its statement's end, and the check of the whole file is skipped."""
+        if not self.conn.execute("PRAGMA foreign_keys").fetchone()[0]:
+            return False
+        return self.deferring or any(fk.deferred for t in self.info.tables for fk in t.foreign_keys)
+
+    def commit(self, st: Statement | None) -> None:
+        """What the app's COMMIT (or a statement's own autocommit) would refuse, or its release."""
+        if self.own_open and self.pending_possible():
+            rows, total = _new_rows(self.conn, self.info, self.base)
+            if total:
+                found = _read(self.conn, self.info, rows)
+                broken = tuple(_broken(self.conn, self.info, f, None, FailsAt.COMMIT) for f in found)
+                where = _when_committed(st)
+                raise _Failure(self.sim(False, _commit_summary(broken, total, where),
+                                        error="FOREIGN KEY constraint failed", code="SQLITE_CONSTRAINT_FOREIGNKEY",
+                                        fails_at=FailsAt.COMMIT, failed=st.number if st else None,
+                                        violations=broken, total=total))
+        if self.app_open:
+            self.end_app(st)
+        elif self.own_open:
+            self.conn.execute("PRAGMA defer_foreign_keys = OFF")
+            self.deferring = False
+
+    # ---- one statement
+    def run(self, st: Statement) -> None:
+        if st.kind in _CONTROL:
+            self.control(st)
+            return
+        if st.kind is not StatementKind.PRAGMA:
+            self.begin_own()
+        self.auth.reset()
+        try:
+            if st.kind in _SAVEPOINTS:
+                self.savepoint(st)
+                return
+            self.conn.execute(st.sql).fetchall()
+        except sqlite3.Error as exc:
+            self.failed(st, exc)
+        if st.pragma == "defer_foreign_keys" and self.conn.execute("PRAGMA defer_foreign_keys").fetchone()[0]:
+            self.deferring = True
+        if not self.app_open and st.writes:
+            self.commit(st)
+
+    def failed(self, st: Statement, exc: sqlite3.Error) -> None:
+        refused = self.auth.refusal(st, self.source)
+        if refused is not None:
+            raise refused from None
+        kind = kind_of(exc)
+        if kind in PROPAGATED:
+            raise exc
+        code = getattr(exc, "sqlite_errorname", None)
+        if kind is Kind.CONSTRAINT_FOREIGNKEY:
+            raise _Failure(self.immediate(st, str(exc), code) or self.sim(
+                False, _restrict_summary(st, self.info), error=str(exc), code=code, fails_at=FailsAt.STATEMENT,
+                failed=st.number))
+        if code == _RESTRICT_CODE and _restrict_possible(self.info, st):
+            # SQLite runs RESTRICT as a trigger program: its failure has a trigger's code, as a
+            # RAISE(ABORT) has.  Deferred, a RESTRICT key waits for COMMIT and a RAISE still fails.
+            answer = self.immediate(st, str(exc), code)
+            if answer is not None:
+                raise _Failure(answer)
+        declared = _broken_declarations(self.info) if kind is Kind.ERROR else []
+        answer = self.declaration(st, str(exc), code, declared) if declared else None
+        if answer is not None:
+            raise _Failure(answer)
+        raise _Failure(self.sim(False, _other_summary(st, str(exc), code), error=str(exc), code=code,
+                                failed=st.number))
+
+    def immediate(self, st: Statement, error: str, code: str | None) -> StatementSimulation | None:
+        """Statement N broke an immediate key: run it again deferred, in a savepoint, to name the rows
+        (None when it fails deferred too)."""
+        conn = self.conn
+        # rows left pending by earlier statements of the transaction are not this statement's doing
+        seen = _baseline(conn, self.info) if self.pending_possible() else self.base
+        conn.execute(f"SAVEPOINT {_PROBE}")
+        try:
+            conn.execute("PRAGMA defer_foreign_keys = ON")
+            try:
+                conn.execute(st.sql).fetchall()
+            except sqlite3.Error as exc:
+                if kind_of(exc) in PROPAGATED:
+                    raise
+                return None
+            rows, total = _new_rows(conn, self.info, seen)
+            found = _read(conn, self.info, rows)
+            after = [_broken(conn, self.info, f, st.number, FailsAt.STATEMENT) for f in found]
+        finally:
+            conn.execute(f"ROLLBACK TO {_PROBE}")
+            conn.execute(f"RELEASE {_PROBE}")
+            conn.execute("PRAGMA defer_foreign_keys = OFF")
+        broken = tuple(self.parent_side(st, b) for b in after)
+        return self.sim(False, _immediate_summary(st, broken, total, self.info), error=error, code=code,
+                        fails_at=FailsAt.STATEMENT, failed=st.number, violations=broken, total=total)
+
+    def parent_side(self, st: Statement, b: BrokenReference) -> BrokenReference:
+        """A child whose parent the statement removed or re-keyed (its key existed before it)."""
+        if st.kind not in (StatementKind.DELETE, StatementKind.UPDATE, StatementKind.REPLACE):
+            return b
+        table, fk = _fk(self.info, b.table, b.key)
+        if not explain_key(self.conn, self.info, table.name, fk, b.values).ok:
+            return b
+        changed = st.kind is StatementKind.UPDATE
+        reason = Reason.PARENT_KEY_CHANGED if changed else Reason.PARENT_DELETED
+        action = f"ON UPDATE {b.on_update}" if changed else f"ON DELETE {b.on_delete}"
+        text = (f"Statement {st.number} {'changed the key of' if changed else 'deleted'} the {b.parent_table} row "
+                f"with ({', '.join(b.parent_columns)}) = ({', '.join(fmt(v) for v in b.values)}), which this "
+                f"{b.table} row still references ({action}).")
+        return dataclasses.replace(b, reason=reason, explanation=text)
+
+    def declaration(self, st: Statement, error: str, code: str | None,
+                    declared: list[tuple[TableInfo, ForeignKeyInfo]]) -> StatementSimulation | None:
+        """A statement SQLite refused before any row for a broken declaration of a table it writes (as
+        child, or as the parent of a non-unique key): the rows it would write, found with keys OFF.
+        None when the statement fails with keys off too, or writes no such table."""
+        ran = _run_without_keys(self.conn, self.auth, self.script, st, declared)
+        if ran is None:
+            return None
+        written, found = ran
+        declared = [(t, fk) for t, fk in declared if t.name.lower() in written
+                    or (fk.parent_table_exists and fk.parent_table.lower() in written)]
+        if not declared:
+            return None
+        broken = tuple(_broken(self.conn, self.info, f, st.number, FailsAt.STATEMENT) for f in found)
+        names = "; ".join(f"{t.name}({', '.join(fk.columns)}) REFERENCES {fk.parent_table}"
+                          f"({', '.join(fk.parent_columns)})" for t, fk in declared)
+        summary = (f"Statement {st.number} is refused by SQLite before it writes any row ({error}): the "
+                   f"declaration {names} is broken, so SQLite refuses every write it checks until it is fixed.")
+        return self.sim(False, summary, error=error, code=code, fails_at=FailsAt.STATEMENT, failed=st.number,
+                        violations=broken, total=len(broken))
+
+
+_RESTRICT_CODE = "SQLITE_CONSTRAINT_TRIGGER"
+_SAVEPOINTS = frozenset({StatementKind.SAVEPOINT, StatementKind.RELEASE, StatementKind.ROLLBACK_TO})
+
+
+def _savepoint_name(st: Statement) -> str:
+    """The savepoint a SAVEPOINT, RELEASE [SAVEPOINT] or ROLLBACK [TRANSACTION] TO [SAVEPOINT] names
+    (its last word; SQLite compares them without case)."""
+    tokens = significant(tokenize(st.sql))
+    return tokens[-1].name.lower() if tokens else ""
+
+
+def _when_committed(st: Statement | None) -> str:
+    if st is None or st.kind is StatementKind.COMMIT:
+        return "at COMMIT"
+    if st.kind is StatementKind.RELEASE:
+        return f"at statement {st.number}, the RELEASE that commits its transaction"
+    return f"when statement {st.number} commits on its own"
+
+
+def _restrict_possible(info: DatabaseInfo, st: Statement) -> bool:
+    """Whether the statement can hit a RESTRICT key: a DELETE (or REPLACE) and ON DELETE RESTRICT,
+    an UPDATE and ON UPDATE RESTRICT."""
+    deleting = st.kind in (StatementKind.DELETE, StatementKind.REPLACE, StatementKind.INSERT)
+    updating = st.kind is StatementKind.UPDATE
+    return any((deleting and fk.on_delete.upper() == "RESTRICT") or (updating and fk.on_update.upper() == "RESTRICT")
+               for t in info.tables for fk in t.foreign_keys)
+
+
+def _broken_declarations(info: DatabaseInfo) -> list[tuple[TableInfo, ForeignKeyInfo]]:
+    return [(t, fk) for t in info.tables for fk in t.foreign_keys
+            if not fk.parent_table_exists or not fk.parent_key_unique]
+
+
+class _Writes:
+    """An authorizer that records the tables a statement writes (its triggers' too) and passes
+    every action on to the replay's own."""
+
+    def __init__(self, inner: ReplayAuthorizer) -> None:
+        self.inner = inner
+        self.tables: set[str] = set()
+
+    def __call__(self, action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None) -> int:
+        if action in (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE) and arg1:
+            self.tables.add(arg1.lower())
+        return self.inner(action, arg1, arg2, db, source)
+
+
+_NOT_REPLAYED_AGAIN = frozenset({*_CONTROL, StatementKind.PRAGMA, StatementKind.ROLLBACK_TO, StatementKind.SAVEPOINT,
+                                 StatementKind.RELEASE})
+
+
+def _run_without_keys(conn: sqlite3.Connection, auth: ReplayAuthorizer, script: Script, st: Statement,
+                      declared: list[tuple[TableInfo, ForeignKeyInfo]]) -> tuple[set[str], list[_Found]] | None:
+    """Statement `st` run with keys OFF, after the statements before it, in a fresh transaction
+    that is rolled back: the tables it writes, and the rows it writes into a table with a broken
+    declaration.  None when it fails with keys off too (then the declaration is not the cause)."""
+    rollback(conn)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("BEGIN")
+    writes = _Writes(auth)
+    try:
+        for earlier in script.statements[:st.number - 1]:
+            if earlier.kind not in _NOT_REPLAYED_AGAIN:
+                conn.execute(earlier.sql).fetchall()
+        tables = {t.name: t for t, _ in declared if not t.without_rowid}
+        highest = {n: conn.execute(f"SELECT max(rowid) FROM {quote(n)}").fetchone()[0] or 0 for n in tables}
+        conn.set_authorizer(writes)
+        conn.execute(st.sql).fetchall()
+        conn.set_authorizer(auth)
+        found: list[_Found] = []
+        for t, fk in declared:
+            if t.name not in tables or t.name.lower() not in writes.tables:
+                continue
+            cols = ", ".join(quote(c) for c in fk.columns)
+            for rowid, *vals in conn.execute(f"SELECT rowid, {cols} FROM {quote(t.name)} WHERE rowid > ? "
+                                             f"ORDER BY rowid LIMIT {MAX_EXPLAINED}", (highest[t.name],)):
+                found.append(_Found(t, fk, rowid, tuple(vals)))
+        return writes.tables, found[:MAX_EXPLAINED]
+    except sqlite3.Error as exc:
+        if kind_of(exc) in PROPAGATED:
+            raise
+        return None
+    finally:
+        conn.set_authorizer(auth)
+        rollback(conn)
+
+
+# --------------------------------------------------------------------------- sentences
+def _counted(broken: tuple[BrokenReference, ...], total: int) -> str:
+    per: dict[str, int] = {}
+    for b in broken:
+        per[b.table] = per.get(b.table, 0) + 1
+    shown = ", ".join(f"{n} row{'s' if n != 1 else ''} of {t}" for t, n in per.items())
+    return f"{total} reference{'s' if total != 1 else ''} broken ({shown})" if shown else f"{total} broken"
+
+
+def _commit_summary(broken: tuple[BrokenReference, ...], total: int, where: str) -> str:
+    return (f"The script fails {where} with FOREIGN KEY constraint failed: deferred keys leave "
+            f"{_counted(broken, total)}.")
+
+
+def _immediate_summary(st: Statement, broken: tuple[BrokenReference, ...], total: int, info: DatabaseInfo) -> str:
+    sentence = (f"Statement {st.number} ({st.beginning}) fails with FOREIGN KEY constraint failed: "
+                f"{_counted(broken, total)}.")
+    if st.kind in (StatementKind.INSERT, StatementKind.REPLACE):
+        in_cycles = {name for finding in non_deferrable_cycles(info) for name in finding.examples}
+        if any(b.parent_table in in_cycles and b.table in in_cycles for b in broken):
+            sentence += (" Its tables reference each other through keys that are not deferrable: run "
+                         "PRAGMA defer_foreign_keys = ON inside the transaction (after BEGIN).")
+    return sentence
+
+
+def _restrict_summary(st: Statement, info: DatabaseInfo) -> str:
+    keys = [f"{t.name}({', '.join(fk.columns)})" for t in info.tables for fk in t.foreign_keys
+            if "RESTRICT" in (fk.on_delete.upper(), fk.on_update.upper())]
+    return (f"Statement {st.number} ({st.beginning}) fails with FOREIGN KEY constraint failed on a key "
+            f"declared RESTRICT, which SQLite checks at once even when keys are deferred: children still "
+            f"reference the rows it changes ({', '.join(keys) or 'no RESTRICT key found'}).")
+
+
+def _other_summary(st: Statement, error: str, code: str | None) -> str:
+    return (f"Statement {st.number} ({st.beginning}) fails with {error} ({code or 'no code'}), which is not a "
+            "foreign-key problem.")
+
+
+# --------------------------------------------------------------------------- entry point
+def replay(conn: sqlite3.Connection, info: DatabaseInfo, script: Script, source: str) -> StatementSimulation:
+    """Replay `script` on `conn` (a guarded connection to the WORK COPY, never the original) and
+    say which references it breaks, and when.  Everything is rolled back and `foreign_keys`
+    restored, whatever happens; a refused statement raises errors.RefusedStatementError (exit 2)."""
+    if conn.in_transaction:
+        raise errors.ToolkitError("replay needs a connection outside any transaction")
+    violations, _, _ = foreign_key_violations(conn, info)
+    pre = tuple(PreExisting(v.table, v.fk.id, v.count) for v in violations)
+    (keys_were,) = conn.execute("PRAGMA foreign_keys").fetchone()
+    inner = getattr(conn, "authorizer", None)
+    auth = authorizer_for_replay(inner)
+    # a healthy file (the usual case) needs no second pass to remember its violating rows
+    run = _Run(conn, info, script, source, auth, _baseline(conn, info) if violations else _Baseline(), pre)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.set_authorizer(auth)
+    try:
+        for st in script.statements:
+            run.run(st)
+        summary = f"SQLite accepts the {len(script.statements)} statement(s) with foreign keys on."
+        if run.app_open:
+            summary += " The script ends inside its transaction, so no COMMIT checked its deferred keys."
+        return run.sim(True, summary)
+    except _Failure as failure:
+        return failure.simulation
+    finally:
+        conn.set_authorizer(inner)
+        _restore(conn, bool(keys_were))
+
+
+def _restore(conn: sqlite3.Connection, keys_were: bool) -> None:
+    """Roll everything back and put foreign_keys back, also after the deadline stopped the replay:
+    sqlite3.Connection's own execute, as a guarded connection's refuses to start once it has passed
+    (a ROLLBACK and a PRAGMA take far fewer steps than the progress handler's interval)."""
+    if conn.in_transaction:
+        sqlite3.Connection.execute(conn, "ROLLBACK")
+    sqlite3.Connection.execute(conn, f"PRAGMA foreign_keys = {'ON' if keys_were else 'OFF'}")
