@@ -1,6 +1,7 @@
 """The CLI: pinned JSON keys, readable output, exit codes, one sentence for bad input."""
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -204,3 +205,127 @@ def test_fix_prints_exactly_the_proofs_own_list(sample, tmp_path):
     printed = result.stdout.split("Proof:\n", 1)[1].splitlines()
     expected = apply_030(path, tmp_path / "g.db").proof.lines()
     assert printed == [f"  [{'ok' if ok else 'FAILED'}] {label}" for label, ok in expected] and len(printed) == 8
+
+
+# ---- diagnose: any file, any statement (Part 11) ---------------------------------------
+SHOP = """
+CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE tags (code UNIQUE);
+CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+                     tag REFERENCES tags(code),
+                     note TEXT CHECK (note <> 'bad'));
+CREATE TABLE "order lines" (order_id INTEGER REFERENCES orders(id) ON DELETE CASCADE
+                              DEFERRABLE INITIALLY DEFERRED, sku TEXT, PRIMARY KEY (order_id, sku)) WITHOUT ROWID;
+CREATE INDEX orders_customer ON orders(customer_id);
+CREATE INDEX orders_tag ON orders(tag);
+INSERT INTO customers VALUES ('ALFKI', 'Alfreds'), ('BONAP', 'Bon app');
+INSERT INTO tags VALUES (5);
+INSERT INTO orders VALUES (1, 'ALFKI', NULL, NULL), (2, 'BONAP', 5, NULL);
+INSERT INTO "order lines" VALUES (1, 'A-1'), (2, 'B-2');
+"""
+
+
+@pytest.fixture
+def shop(tmp_path):
+    path = tmp_path / "shop.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(SHOP)
+    conn.close()
+    return path
+
+
+VIOLATION_KEYS = {"table", "rowid", "key", "columns", "values", "parent_table", "parent_columns", "reason",
+                  "explanation", "on_delete", "on_update", "deferred"}
+
+
+def test_diagnose_a_healthy_file_of_another_app_exits_0_with_a_general_headline(shop):
+    result = run("diagnose", shop, "--json")
+    data = json.loads(result.stdout)
+    assert result.returncode == 0, result.stdout
+    assert data["profile"] is None and data["statement_simulation"] is None and data["error_message"] is None
+    assert data["answer"] == "shop.db is healthy: its 3 foreign key(s) are declared soundly and no row violates them."
+
+
+def test_diagnose_sql_names_the_row_key_values_and_reason_and_the_json_shape_is_pinned(shop):
+    before = fingerprint(shop)
+    result = run("diagnose", shop, "--json", "--sql",
+                 "INSERT INTO orders (id, customer_id) VALUES (3, 'alfki ')")
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    stmt = data["statement_simulation"]
+    assert set(stmt) == {"attempted", "ok", "error", "fails_at", "failed_statement", "violations",
+                         "violations_total", "pre_existing"}
+    assert (stmt["ok"], stmt["fails_at"], stmt["failed_statement"], stmt["violations_total"]) == (
+        False, "statement", 1, 1)
+    assert stmt["error"] == "FOREIGN KEY constraint failed"
+    (v,) = stmt["violations"]
+    assert set(v) == VIOLATION_KEYS
+    assert (v["table"], v["rowid"], v["columns"], v["values"], v["parent_table"], v["parent_columns"]) == (
+        "orders", 3, ["customer_id"], ["alfki "], "customers", ["id"])
+    assert (v["reason"], v["on_delete"], v["on_update"], v["deferred"]) == ("near-miss", "CASCADE", "NO ACTION", False)
+    assert "ALFKI" in v["explanation"] and data["answer"].startswith("Statement 1")
+    assert fingerprint(shop) == before
+
+
+def test_diagnose_sql_file_with_a_deferred_key_fails_at_commit(shop, tmp_path):
+    script = tmp_path / "app.log.sql"
+    script.write_text("PRAGMA foreign_keys = ON;\nBEGIN;\nDELETE FROM orders WHERE id = 9;\n"
+                      "INSERT INTO \"order lines\" VALUES (7, 'Z-9');\nCOMMIT;\n")
+    result = run("diagnose", shop, "--json", "--sql-file", script)
+    stmt = json.loads(result.stdout)["statement_simulation"]
+    assert result.returncode == 1 and stmt["fails_at"] == "commit"
+    (v,) = stmt["violations"]
+    assert v["table"] == "order lines" and v["rowid"] == [7, "Z-9"] and v["deferred"] is True
+    assert v["reason"] == "missing-row"
+
+
+def test_diagnose_table_values_builds_the_insert_with_typed_values(shop):
+    """An untyped parent compares storage classes as stored: text '5' does not find integer 5."""
+    typed = run("diagnose", shop, "--json", "--table", "orders", "--values", "id=4,customer_id=ALFKI,tag:text=5")
+    (v,) = json.loads(typed.stdout)["statement_simulation"]["violations"]
+    assert typed.returncode == 1 and v["reason"] == "type-mismatch" and v["values"] == ["5"]
+    as_int = run("diagnose", shop, "--json", "--table", "orders", "--values", "id=4,customer_id=ALFKI,tag:int=5")
+    assert as_int.returncode == 0 and json.loads(as_int.stdout)["statement_simulation"]["ok"] is True
+
+
+def test_diagnose_a_failure_that_is_not_a_foreign_key_is_said_as_such(shop):
+    result = run("diagnose", shop, "--json", "--sql",
+                 "INSERT INTO orders (id, customer_id, note) VALUES (5, 'ALFKI', 'bad')")
+    data = json.loads(result.stdout)
+    stmt = data["statement_simulation"]
+    assert result.returncode == 1 and stmt["violations"] == [] and "CHECK" in stmt["error"]
+    assert "not a foreign key" in data["answer"].lower() or "check" in data["answer"].lower()
+
+
+def test_diagnose_error_message_names_the_declarations(shop):
+    result = run("diagnose", shop, "--json", "--error", "FOREIGN KEY constraint failed")
+    e = json.loads(result.stdout)["error_message"]
+    assert e["kind"] == "foreign-key-failed" and len(e["declarations"]) == 3
+    missing = run("diagnose", shop, "--json", "--error", "no such table: main.clients")
+    data = json.loads(missing.stdout)
+    assert data["error_message"]["declarations"] == [] and "No foreign key of shop.db" in data["answer"]
+
+
+@pytest.mark.parametrize("sql", ["ATTACH 'other.db' AS o", "PRAGMA writable_schema = 1", "VACUUM INTO 'x.db'",
+                                 "SELECT load_extension('evil')"])
+def test_diagnose_refuses_statements_that_reach_outside_the_copy(shop, sql):
+    before = fingerprint(shop)
+    result = run("diagnose", shop, "--sql", sql)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+    assert fingerprint(shop) == before and not (shop.parent / "x.db").exists()
+
+
+@pytest.mark.parametrize("args", [("--table", "orders"), ("--values", "id=1"), ("--table", "nope", "--values", "a=1"),
+                                  ("--sql", "INSERT INTO orders VALUES (")])
+def test_diagnose_bad_statement_arguments_are_one_sentence_exit_2(shop, args):
+    result = run("diagnose", shop, *args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_diagnose_a_statement_that_runs_forever_stops_at_the_time_limit(shop):
+    result = run("diagnose", shop, "--time-limit", "2", "--sql",
+                 "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "time" in result.stderr.lower()

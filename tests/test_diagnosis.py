@@ -38,10 +38,27 @@ def test_every_sample_gets_what_its_manifest_row_says(scenario, sample, manifest
         assert f.message.endswith(".") or f.message.endswith(")")
 
 
-def test_other_apps_file_has_no_upscales_table(sample):
+def test_another_apps_healthy_file_gets_a_general_headline_and_exit_0(sample):
+    """No profile applies to another app's file: nothing about the video app is said, and a
+    healthy file is healthy."""
     d = diagnose(sample("other_app.db"))
-    assert d.state == "no-upscales-table" and not d.insert_simulation.attempted
-    assert "not the video app's database" in d.answer
+    assert d.profile is None and d.state == "no-upscales-table" and not d.insert_simulation.attempted
+    assert not d.finding("no-upscales-table") and "video" not in d.answer
+    assert d.answer == "other_app.db is healthy: its 1 foreign key(s) are declared soundly and no row violates them."
+    assert d.exit_code == 0
+
+
+def test_the_video_apps_file_before_migration_026_is_still_named(tmp_path):
+    """A file with the app's other tables but no upscale table is the app's, from before 026."""
+    from toolkit.appmodel import migrate
+
+    path = tmp_path / "v25.db"
+    conn = sqlite3.connect(path)
+    migrate(conn, 25)
+    conn.close()
+    d = diagnose(path)
+    assert d.profile is None and [f.code for f in d.findings if f.severity == "error"] == ["no-upscales-table"]
+    assert "before migration 026" in d.answer and d.exit_code == 1
 
 
 # ---- one test per cause in app-model.md ------------------------------------------
@@ -325,7 +342,8 @@ def test_results_are_frozen_and_vocabularies_closed(sample):
 def test_a_full_disk_under_the_copy_is_not_the_inserts_answer(small_disk):
     """SQLITE_FULL from the disk holding the toolkit's copy is raised (the machine's failure, exit 75),
     while the same code from the file's own AUTOINCREMENT limit is the insert's answer (test above)."""
-    from toolkit.diagnosis import default_values, simulate_insert
+    from toolkit.appmodel import VIDEO_APP, default_values
+    from toolkit.profile import simulate_insert
     from toolkit.safe_access import connect
     from toolkit.schema import read_schema
     from toolkit.samples import SAMPLES_DIR
@@ -340,7 +358,7 @@ def test_a_full_disk_under_the_copy_is_not_the_inserts_answer(small_disk):
     try:
         info = read_schema(conn, database=str(copy))
         values = default_values(conn, info)
-        assert simulate_insert(conn, info, values).ok  # with room: the insert's answer
+        assert simulate_insert(VIDEO_APP, conn, info, values).ok  # with room: the insert's answer
         filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)  # now take every byte left on that disk
         try:
             while os.write(filler, b"\1" * 4096):
@@ -350,7 +368,7 @@ def test_a_full_disk_under_the_copy_is_not_the_inserts_answer(small_disk):
         finally:
             os.close(filler)
         with pytest.raises(sqlite3.Error) as caught:
-            simulate_insert(conn, info, values)
+            simulate_insert(VIDEO_APP, conn, info, values)
         assert kind_of(caught.value) is Kind.FULL
     finally:
         conn.close()

@@ -39,7 +39,7 @@ def test_report_for_a_fixed_file_and_another_apps_file(sample):
     fixed = build_report(sample("v30_fixed.db"))
     assert fixed.migration.skipped and "nothing to do" in fixed.render()
     other = build_report(sample("other_app.db"))
-    assert other.migration is None and "not the video app" in other.render("md")
+    assert other.migration is None and "other_app.db is healthy" in other.render("md")
 
 
 def test_both_formats_show_exactly_the_proofs_own_list(sample):

@@ -1,8 +1,9 @@
-"""The app's database as we model it (see shared/app-model.md): names and migrations.
+"""The video app's database as we model it (see shared/app-model.md): names, migrations, and
+`VIDEO_APP`, the profile the generic engine applies when a file has the upscale table.
 
-Only the names here are assumed about a customer's file; everything else is discovered by
-introspection.  The migrations are expressed once, as the app runs them, and are used to
-build databases at any version (the samples, the tests, the large-file generator).
+This is the one place that knows the video app: only the names here are assumed about a customer's
+file; everything else is discovered by introspection.  The migrations are expressed once, as the
+app runs them, and are used to build databases at any version (the samples, the tests, the large-file generator).
 """
 from __future__ import annotations
 
@@ -12,23 +13,15 @@ from dataclasses import dataclass
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .profile import Profile, Reference, State, VersionClaim
+from .schema import MIGRATIONS_TABLE, DatabaseInfo
 from .sqlnames import quote
 
 UPSCALES = "veo3_video_upscales"
 PROFILES = "profiles"
 PROJECTS = "veo3_projects"
 GENERATIONS = "veo3_video_generations"
-MIGRATIONS_TABLE = "migrations"
 KNOWN_TABLES = (PROFILES, PROJECTS, GENERATIONS, UPSCALES, MIGRATIONS_TABLE)
-
-
-@dataclass(frozen=True)
-class Reference:
-    """One of the three foreign keys migration 026 declared on the upscale table."""
-
-    column: str
-    parent_table: str
-    parent_column: str
 
 
 REFERENCES = (
@@ -266,3 +259,35 @@ def newest_generation(conn: sqlite3.Connection) -> dict[str, Any] | None:
     finally:
         conn.row_factory = None
     return dict(row) if row else None
+
+
+def default_values(conn: sqlite3.Connection, info: DatabaseInfo) -> dict[str, Any] | None:
+    """The values the app would use: the newest generation with its profile and project."""
+    gens = info.table(GENERATIONS)
+    if gens is None or not {"id", "profile_id", "project_id"} <= {c.name for c in gens.columns}:
+        return None
+    row = newest_generation(conn)
+    if row is None:
+        return None
+    return {"source_generation_id": row["id"], "profile_id": row["profile_id"], "project_id": row["project_id"]}
+
+
+#: The video app, as the toolkit's first profile: everything it knows about that app's file.
+VIDEO_APP = Profile(
+    name="video-app",
+    app="the video app",
+    table=UPSCALES,
+    references=REFERENCES,
+    known_tables=KNOWN_TABLES,
+    sibling_tables=(GENERATIONS, PROJECTS),
+    introduced_by="migration 026",
+    fix="migration 030",
+    fix_command="python -m toolkit fix",
+    claims=(VersionClaim(30, 30, frozenset({State.STRICT, State.PARTIALLY_RELAXED})),
+            VersionClaim(28, 28, frozenset({State.STRICT}))),
+    default_values=default_values,
+    insert=upscale_insert,
+    nothing_to_insert="no generation exists yet, so the app has nothing to upscale",
+    nothing_to_insert_answer="No generation exists in {name} yet, so there is nothing to upscale",
+    row_noun="upscale",
+)

@@ -63,10 +63,14 @@ class Case:
             return f"**Cannot triage `{name}`** ({self.error_type}): {self.error}"
         d = self.diagnosis
         assert d is not None  # a case without an error has its diagnosis
-        lines = [f"**{d.answer}**", "",
-                 f"- state: `{d.state}`; needs migration 030: **{'yes' if d.needs_migration_030 else 'no'}**",
-                 f"- recorded version: {d.recorded_version if d.recorded_version is not None else 'none'}"
-                 + (f" ({d.version_source})" if d.version_source else "")]
+        lines = [f"**{d.answer}**", ""]
+        if d.profile is None:
+            lines.append(f"- no application profile applies (state `{d.state}`): the general checks answered")
+        else:
+            lines += [f"- profile `{d.profile}`; state: `{d.state}`; needs migration 030: "
+                      f"**{'yes' if d.needs_migration_030 else 'no'}**",
+                      f"- recorded version: {d.recorded_version if d.recorded_version is not None else 'none'}"
+                      + (f" ({d.version_source})" if d.version_source else "")]
         if self.migration is not None:
             m = self.migration
             lines.append(f"- migration 030 on a copy: {'skipped: ' + m.reason if m.skipped else 'applied and proven'}")
@@ -143,7 +147,7 @@ def scenario_table(folder: str | Path | None = None) -> pd.DataFrame:
 def what_the_customer_saw(path: str | Path) -> dict[str, Any]:
     """The app's `create_upscale` (its error handling mirrored) run on a copy with the values
     the app would use: the message the customer saw."""
-    from .diagnosis import default_values
+    from .appmodel import default_values
     from .safe_access import safe_connection
     from .schema import read_schema
     from .service import create_upscale

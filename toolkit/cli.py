@@ -346,32 +346,78 @@ def parse_insert(text: str | None) -> dict[str, Any] | None:
     return values
 
 
+def _statement_lines(d: Diagnosis) -> list[str]:
+    stmt = d.statement_simulation
+    if stmt is None:
+        return []
+    out = ["", f"The statements, replayed (foreign keys ON, rolled back): "
+               f"{'succeed' if stmt.ok else 'fail: ' + str(stmt.error or 'at COMMIT')}"]
+    if stmt.violations:
+        out.append(_table([{"table": v.table, "rowid": v.rowid, "key": ", ".join(v.columns),
+                            "values": ", ".join(f"{x!r} ({c})" for x, c in zip(v.values, v.storage_classes,
+                                                                               strict=True)),
+                            "parent": f"{v.parent_table}({', '.join(v.parent_columns)})",
+                            "fails at": f"statement {v.statement}" if v.statement else "COMMIT",
+                            "reason": v.reason} for v in stmt.violations]))
+        out += [f"  - {v.table} row {v.rowid}: {v.explanation}" for v in stmt.violations]
+        if stmt.violations_total > len(stmt.violations):
+            out.append(f"  ... {stmt.violations_total - len(stmt.violations)} more row(s) not listed")
+    if stmt.pre_existing:
+        out.append(f"Rows that already violated a key before the statements (not their doing): "
+                   f"{sum(p.count for p in stmt.pre_existing)}")
+    return out
+
+
+def _error_lines(d: Diagnosis) -> list[str]:
+    e = d.error_answer
+    if e is None:
+        return []
+    out = ["", f"The message ({e.message.kind}): declarations of this file that can raise it: "
+               f"{len(e.declarations)}"]
+    return out + [f"  - {x.text} ON DELETE {x.on_delete} ON UPDATE {x.on_update}" for x in e.declarations]
+
+
 def render_diagnosis(d: Diagnosis) -> str:
     sim = d.insert_simulation
-    out = [
-        d.answer,
-        "",
-        f"Database:          {d.database}",
-        f"State:             {d.state}   needs migration 030: {'yes' if d.needs_migration_030 else 'no'}",
-        f"Recorded version:  {d.recorded_version if d.recorded_version is not None else 'none'}"
-        + (f" (from {d.version_source})" if d.version_source else ""),
-    ]
+    out = [d.answer, "", f"Database:          {d.database}"]
+    if d.profile is not None:
+        out.append(f"Profile:           {d.profile}   state: {d.state}   "
+                   f"needs migration 030: {'yes' if d.needs_migration_030 else 'no'}")
+    out.append(f"Recorded version:  {d.recorded_version if d.recorded_version is not None else 'none'}"
+               + (f" (from {d.version_source})" if d.version_source else ""))
     if sim.attempted:
         out += ["", f"The app's insert (foreign keys ON, rolled back): "
                     f"{'succeeds' if sim.ok else 'fails: ' + str(sim.error)}",
                 _table([{"reference": r.column, "value": r.value, "parent": f"{r.parent_table}.{r.parent_column}",
                          "parent exists": r.parent_exists, "reason": r.reason} for r in sim.references])]
-    elif sim.note:
+    elif sim.note and d.profile is not None and d.statement_simulation is None:
         out += ["", f"The app's insert was not simulated: {sim.note}."]
+    out += _statement_lines(d) + _error_lines(d)
     if d.findings:
         out += ["", "Findings:"] + [f"  [{f.severity}] {f.code}: {f.message}" for f in d.findings]
     return "\n".join(out)
 
 
+def _read_sql_file(path: str) -> str:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise errors.RefusedError(f"--sql-file {path}: cannot be read ({exc.strerror or exc}); give the path of "
+                                  "the file holding the statements.") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.RefusedError(f"--sql-file {path} is not UTF-8 text; save the app's log as UTF-8.") from None
+
+
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from .diagnosis import diagnose
 
-    d = diagnose(args.db, parse_insert(args.insert), full_check=args.full_check)
+    sql, source = args.sql, "--sql"
+    if args.sql_file is not None:
+        sql, source = _read_sql_file(args.sql_file), f"--sql-file {args.sql_file}"
+    d = diagnose(args.db, parse_insert(args.insert), sql=sql, sql_source=source, table=args.table,
+                 values=args.values, error_message=args.error, full_check=args.full_check)
     if args.json:
         _print_json(d.to_dict())
     else:
@@ -397,11 +443,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("diagnose", parents=[limits], help="say which reference makes the app's insert fail, and why")
+    p = sub.add_parser("diagnose", parents=[limits],
+                       help="say which reference a statement (or the video app's insert) breaks, and why")
     p.add_argument("db", help="the customer's database file")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    p.add_argument("--insert", metavar="COL=VALUE,...",
-                   help="values of the insert to simulate (default: the newest generation's, as the app would use)")
+    asked = p.add_mutually_exclusive_group()
+    asked.add_argument("--sql", metavar="STATEMENTS",
+                       help="the statement(s) the app ran, e.g. a BEGIN; ...; COMMIT; transaction from its log")
+    asked.add_argument("--sql-file", metavar="FILE", help="the same, read from a UTF-8 file")
+    asked.add_argument("--insert", metavar="COL=VALUE,...",
+                       help="the video app's insert values (default: the newest generation's, as the app uses)")
+    p.add_argument("--table", help="with --values: the table to insert into")
+    p.add_argument("--values", metavar="COL=VALUE,...",
+                   help="with --table: the row's values; type them as col:int=5, col:text=5, col:real=1.5, col:null")
+    p.add_argument("--error", metavar="MESSAGE", help="the error message the customer saw, to name what raises it")
     p.add_argument("--full-check", action="store_true", help="run PRAGMA integrity_check instead of quick_check")
     p.set_defaults(func=cmd_diagnose)
 

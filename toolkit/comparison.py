@@ -8,7 +8,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from .diagnosis import InsertSimulation, default_values, simulate_insert
+from .appmodel import VIDEO_APP, default_values
+from .profile import InsertSimulation, simulate_insert
 from .migration import rows_differing
 from .safe_access import safe_connection
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo, read_schema
@@ -167,7 +168,7 @@ def compare_connections(conn: sqlite3.Connection, info_before: DatabaseInfo, *, 
     names = sorted({t.name for t in info_before.tables} | {t.name for t in info_after.tables})
     tables = [_table_diff(conn, info_before.table(n), info_after.table(n)) for n in names]
     return Comparison(info_before.database, after, schema_changes(info_before, info_after), tables, None,
-                      simulate_insert(conn, info_after, values) if values else None, info_before, info_after)
+                      simulate_insert(VIDEO_APP, conn, info_after, values) if values else None, info_before, info_after)
 
 
 def compare(before: str | Path, after: str | Path) -> Comparison:
@@ -176,7 +177,7 @@ def compare(before: str | Path, after: str | Path) -> Comparison:
     with safe_connection(before) as (work_b, conn_b):
         info_b = read_schema(conn_b, database=str(before))
         values = default_values(conn_b, info_b)
-        insert_before = simulate_insert(conn_b, info_b, values) if values else None
+        insert_before = simulate_insert(VIDEO_APP, conn_b, info_b, values) if values else None
         with safe_connection(after) as (_, conn):
             conn.execute("ATTACH DATABASE ? AS before", (str(work_b.path),))
             result = compare_connections(conn, info_b, after=str(after), values=values)

@@ -1,20 +1,161 @@
-"""Findings about any file's foreign keys that need no failing statement: reference cycles no key of
-which is deferred, child keys without an index, and rows that already violate a key.
+"""Findings about any file's foreign keys that need no failing statement: declarations that cannot
+work (a REFERENCES to a missing table, a parent key that is not unique, a leftover `*_old` parent),
+leftover tables, reference cycles no key of which is deferred, child keys without an index, and
+rows that already violate a key.
 
 Each function reads a `DatabaseInfo` (and, where SQLite must be asked, the connection of the safe
-copy it was read from) and returns a tuple of `diagnosis.Finding`; none changes the file.
+copy it was read from) and returns a tuple of `Finding`; none changes the file.
 """
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
-from .diagnosis import EXAMPLES, Finding, FindingCode, Severity, Violation, foreign_key_violations
 from .ddl import Deferral
+from .keymatch import converts_alike, leftover_base
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo
 from .sqlite_codes import PROPAGATED, kind_of
 from .sqlnames import affinity, quote
+from .violations import EXAMPLES, Violation, foreign_key_violations
+
+
+class Severity(StrEnum):
+    """How much a finding matters, most first (the order triage ranks them in)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class FindingCode(StrEnum):
+    """What a finding is about ("code" in the JSON)."""
+
+    NO_UPSCALES_TABLE = "no-upscales-table"
+    FK_CONSTRAINTS_PRESENT = "fk-constraints-present"
+    FK_COLUMNS_NOT_NULL = "fk-columns-not-null"
+    RECORDED_VERSION_MISMATCH = "recorded-version-mismatch"
+    LEFTOVER_MIGRATION_TABLE = "leftover-migration-table"
+    WAL_NOT_CHECKPOINTED = "wal-not-checkpointed"
+    DANGLING_REFERENCE = "dangling-reference"
+    PARENT_KEY_NOT_UNIQUE = "parent-key-not-unique"
+    STALE_PARENT_TABLE = "stale-parent-table"
+    TYPE_AFFINITY_MISMATCH = "type-affinity-mismatch"
+    ORPHAN_ROWS = "orphan-rows"
+    INTEGRITY_ERROR = "integrity-error"
+    NON_DEFERRABLE_CYCLE = "non-deferrable-cycle"
+    UNINDEXED_CHILD_KEY = "unindexed-child-key"
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: FindingCode
+    severity: Severity
+    message: str
+    table: str | None = None
+    column: str | None = None
+    count: int | None = None
+    examples: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        # the codes and severities are closed sets: a misspelt one fails here, not in a reader
+        object.__setattr__(self, "code", FindingCode(self.code))
+        object.__setattr__(self, "severity", Severity(self.severity))
+
+
+# --------------------------------------------------------------------------- declarations
+def _dangling(table: TableInfo, fk: ForeignKeyInfo, where: str, severity: Severity) -> Finding:
+    return Finding(
+        FindingCode.DANGLING_REFERENCE, severity,
+        f"{where} REFERENCES {fk.parent_table}, which does not exist (a rename or drop left the clause "
+        "behind), so every insert of a non-NULL value fails with 'no such table'.", table.name, ", ".join(fk.columns))
+
+
+def _not_unique(table: TableInfo, fk: ForeignKeyInfo, where: str, severity: Severity) -> Finding:
+    return Finding(
+        FindingCode.PARENT_KEY_NOT_UNIQUE, severity,
+        f"{where} REFERENCES {fk.parent_table}({', '.join(fk.parent_columns) or 'its primary key'}), which is "
+        "neither a PRIMARY KEY nor UNIQUE, so SQLite raises 'foreign key mismatch' on every insert.",
+        table.name, ", ".join(fk.columns))
+
+
+def _stale(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyInfo, where: str, base: str,
+           severity: Severity) -> Finding:
+    parent, live = info.table(fk.parent_table), info.table(base)
+    return Finding(
+        FindingCode.STALE_PARENT_TABLE, severity,
+        f"{where} REFERENCES {fk.parent_table} ({parent.row_count if parent else '?'} rows), a leftover of a "
+        f"rebuild, while the live rows are in {live.name if live else base} ({live.row_count if live else '?'} "
+        "rows): a rename rewrote the clause.", table.name, ", ".join(fk.columns))
+
+
+def _affinity_mismatches(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyInfo,
+                         severity: Severity) -> list[Finding]:
+    parent = info.table(fk.parent_table)
+    found = []
+    # Not strict: a REFERENCES naming no columns, to a parent without a PRIMARY KEY, has no parent columns.
+    for child_col, parent_col in zip(fk.columns, fk.parent_columns, strict=False):
+        child = table.column(child_col)
+        pcol = parent.column(parent_col) if parent else None
+        if child and pcol and not converts_alike(child.affinity, pcol.affinity):
+            found.append(Finding(
+                FindingCode.TYPE_AFFINITY_MISMATCH, severity,
+                f"{table.name}.{child_col} is declared {child.type or 'with no type'} ({child.affinity} affinity) but "
+                f"{fk.parent_table}.{parent_col} is declared {pcol.type or 'with no type'} ({pcol.affinity} affinity), "
+                f"so a value that looks equal (text '5', integer 5) may not match.", table.name, child_col))
+    return found
+
+
+def key_findings(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyInfo, *, known: Collection[str] = (),
+                 focus: bool = False) -> list[Finding]:
+    """What is wrong with one FOREIGN KEY declaration.  A declaration that fails every write of a key
+    (a missing parent table, a parent key that is not unique, a stale parent) is an error in any
+    table; a type mismatch is only an error in the table of interest (`focus`), as it may be intended."""
+    where = f"{table.name}({', '.join(fk.columns)})"
+    if not fk.parent_table_exists:
+        return [_dangling(table, fk, where, Severity.ERROR)]
+    findings = [] if fk.parent_key_unique else [_not_unique(table, fk, where, Severity.ERROR)]
+    base = leftover_base(fk.parent_table, info.table_names, known)
+    if base and base != fk.parent_table.lower():
+        findings.append(_stale(info, table, fk, where, base, Severity.ERROR))
+    return findings + _affinity_mismatches(info, table, fk, Severity.ERROR if focus else Severity.WARNING)
+
+
+def leftover_table(info: DatabaseInfo, table: TableInfo, known: Collection[str] = ()) -> list[Finding]:
+    base = leftover_base(table.name, info.table_names, known)
+    if not base:
+        return []
+    return [Finding(
+        FindingCode.LEFTOVER_MIGRATION_TABLE, Severity.WARNING,
+        f"{table.name} ({table.row_count} rows) looks like a leftover of a migration that rebuilt "
+        f"{base}; it was never dropped, so check which table holds the live rows before removing it.",
+        table.name, count=table.row_count)]
+
+
+def declaration_findings(info: DatabaseInfo, *, known: Collection[str] = (), focus: str | None = None
+                         ) -> list[Finding]:
+    """Each table's foreign-key findings, then whether it is a leftover, table by table.  `known`:
+    tables a profile expects even when the file lacks them (a leftover of one still counts)."""
+    findings: list[Finding] = []
+    for table in info.tables:
+        for fk in table.foreign_keys:
+            findings += key_findings(info, table, fk, known=known,
+                                     focus=focus is not None and table.name.lower() == focus.lower())
+        findings += leftover_table(info, table, known)
+    return findings
+
+
+def wal_not_checkpointed(info: DatabaseInfo) -> list[Finding]:
+    if not info.wal_frames:
+        return []
+    return [Finding(
+        FindingCode.WAL_NOT_CHECKPOINTED, Severity.INFO,
+        f"{Path(info.database).name}-wal holds {info.wal_frames} un-checkpointed pages that the app sees "
+        "(included in this diagnosis); a copy of the .db without its -wal would miss them.",
+        count=info.wal_frames)]
 
 
 def _usable(fk: ForeignKeyInfo) -> bool:
@@ -229,15 +370,19 @@ def _orphan_message(table: TableInfo | None, v: Violation) -> str:
             "since, and PRAGMA foreign_key_check reports them.")
 
 
-def orphan_rows(conn: sqlite3.Connection, info: DatabaseInfo) -> tuple[Finding, ...]:
-    """Rows already violating a foreign key, counted per key by PRAGMA foreign_key_check with the
-    first few rowids (EXAMPLES at most: memory stays bounded on millions of orphans).  A table
-    whose check cannot run (another key of it is broken) has its healthy keys checked in SQL."""
-    violations, _, _ = foreign_key_violations(conn, info)
+def orphan_findings(info: DatabaseInfo, violations: list[Violation]) -> tuple[Finding, ...]:
+    """One finding per key that rows already violate, from `foreign_key_violations`' answer."""
     return tuple(Finding(FindingCode.ORPHAN_ROWS, Severity.WARNING, _orphan_message(info.table(v.table), v),
                          v.table, ", ".join(v.fk.columns), count=v.count,
                          examples=_examples(info.table(v.table), v.examples))
                  for v in violations)
+
+
+def orphan_rows(conn: sqlite3.Connection, info: DatabaseInfo) -> tuple[Finding, ...]:
+    """Rows already violating a foreign key, counted per key by PRAGMA foreign_key_check with the
+    first few rowids (EXAMPLES at most: memory stays bounded on millions of orphans).  A table
+    whose check cannot run (another key of it is broken) has its healthy keys checked in SQL."""
+    return orphan_findings(info, foreign_key_violations(conn, info)[0])
 
 
 def _examples(table: TableInfo | None, examples: Iterable[Any]) -> tuple[Any, ...]:

@@ -130,7 +130,7 @@ def equal_as_numbers(parent: Any, child: Any) -> bool:
     return p is not None and c is not None and (isinstance(parent, str) or isinstance(child, str)) and p == c
 
 
-def leftover_base(name: str, existing: set[str], known: Collection[str] = ()) -> str | None:
+def leftover_base(name: str, existing: Collection[str], known: Collection[str] = ()) -> str | None:
     """The table a leftover like `profiles_old` was made from, if it is one (lower case)."""
     lower = name.lower()
     for suffix in LEFTOVER_SUFFIXES:
@@ -354,7 +354,7 @@ def _no_row(conn: sqlite3.Connection, info: DatabaseInfo, parent: TableInfo, key
 
 def _live_table(conn: sqlite3.Connection, info: DatabaseInfo, parent: TableInfo, key: _Key) -> str | None:
     """The live table a leftover parent was made from, when it holds the row the leftover lacks."""
-    base = leftover_base(parent.name, {t.name.lower() for t in info.tables})
+    base = leftover_base(parent.name, info.table_names)
     live = info.table(base) if base else None
     if live is None or live.name == parent.name or any(live.column(c) is None for c in key.parent_columns):
         return None

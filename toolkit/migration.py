@@ -35,10 +35,10 @@ from collections.abc import Iterator, Sequence
 from . import appmodel as app
 from . import errors
 from .ddl import relax_columns, tokenize
-from .diagnosis import State, default_values, parent_tables, simulate_insert, table_state
+from .profile import State, parent_tables, simulate_insert, table_state
 from .safe_access import (CHECKS, SIDECAR_SUFFIXES, Check, check_indexes, check_integrity, connect, copy_database,
                           fingerprint, safe_connection, sqlite_errors, verify_unchanged, work_folder)
-from .schema import DatabaseInfo, TableInfo, VersionSource, read_schema
+from .schema import MIGRATIONS_TABLE, DatabaseInfo, TableInfo, VersionSource, read_schema
 from .guards import BUILTIN_FUNCTIONS
 from .scripts import check_statement, functions_called, render
 from .sqlite_codes import PROPAGATED, Kind, kind_of
@@ -220,7 +220,7 @@ def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
     # change other tables): those are set aside around the insert, and the dependents are
     # recreated only after it.
     dependent_names = {name.lower() for _, name, _ in dependents}
-    aside = [t for t in info.triggers if t.table.lower() == app.MIGRATIONS_TABLE and t.sql
+    aside = [t for t in info.triggers if t.table.lower() == MIGRATIONS_TABLE and t.sql
              and t.name.lower() not in dependent_names]
     record = _record_version(conn, info)
     if record:
@@ -229,7 +229,7 @@ def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
     # the documented procedure's check: lists (in the shell) any row the change broke
     statements += ["PRAGMA foreign_key_check", "COMMIT", "PRAGMA foreign_keys = ON"]
     plan = Plan(table.name, new, statements, info.database)  # checks each statement first
-    _refuse_foreign_functions(info, [table, *([info.table(app.MIGRATIONS_TABLE)] if record else [])])
+    _refuse_foreign_functions(info, [table, *([info.table(MIGRATIONS_TABLE)] if record else [])])
     return plan
 
 
@@ -298,8 +298,8 @@ def _autoincrement_seq(conn: sqlite3.Connection, table: str) -> int | None:
 
 def _record_version(conn: sqlite3.Connection, info: DatabaseInfo) -> list[str]:
     source = info.version_source
-    if source == VersionSource.MIGRATIONS or (source is None and info.table(app.MIGRATIONS_TABLE)):
-        mig = info.table(app.MIGRATIONS_TABLE)
+    if source == VersionSource.MIGRATIONS or (source is None and info.table(MIGRATIONS_TABLE)):
+        mig = info.table(MIGRATIONS_TABLE)
         cols = {c.name.lower(): c for c in mig.columns} if mig else {}
         if mig is None or "version" not in cols:
             return []
@@ -424,7 +424,7 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict[s
                           for fk in (after_table.foreign_keys if after_table else []) if not set(fk.columns) & refs])
     tables_same = True
     for t in before_info.tables:
-        if t.name in (name, app.MIGRATIONS_TABLE):
+        if t.name in (name, MIGRATIONS_TABLE):
             continue
         after_count = conn.execute(f"SELECT count(*) FROM main.{quote(t.name)}").fetchone()[0]
         if after_count != t.row_count:
@@ -435,7 +435,7 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict[s
     children_same = all(_violations(conn, "before", t) == _violations(conn, "main", t) for t in children)
     pragma = _integrity_pragma(full_check)
     messages = integrity.result() if integrity else [str(r[0]) for r in conn.execute(f"PRAGMA main.{pragma}(5)")]
-    insert_after = simulate_insert(conn, after_info, values) if values else None
+    insert_after = simulate_insert(app.VIDEO_APP, conn, after_info, values) if values else None
     checks = {
         f"{rows_before} rows before but {rows_after} after": rows_before == rows_after,
         f"{differing} rows differ between before and after": differing == 0,
@@ -485,7 +485,7 @@ def plan_for(src: str | Path) -> tuple[Plan | None, str, DatabaseInfo]:
     """The SQL of the fix for `src` (None when it is already relaxed), on a safe copy."""
     with safe_connection(src) as (work, conn):
         info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
-        state = table_state(info.table(app.UPSCALES))
+        state = table_state(app.VIDEO_APP, info.table(app.UPSCALES))
         if state == State.NO_UPSCALES_TABLE:
             plan_030(conn, info)  # raises the refusal
         return (None if state == State.FIXED else plan_030(conn, info)), state, info
@@ -612,9 +612,9 @@ def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: 
                 up = info.table(app.UPSCALES)
                 # the proof's insert reads the parents' key indexes, which quick_check does not compare
                 check_indexes(conn, src, parent_tables(up))
-                values = default_values(conn, info) if up else None
-                insert_before = simulate_insert(conn, info, values) if values else None
-                state = table_state(info.table(app.UPSCALES))
+                values = app.default_values(conn, info) if up else None
+                insert_before = simulate_insert(app.VIDEO_APP, conn, info, values) if values else None
+                state = table_state(app.VIDEO_APP, info.table(app.UPSCALES))
                 if state == State.NO_UPSCALES_TABLE:
                     plan_030(conn, info)  # raises the refusal
                 if state == State.FIXED:

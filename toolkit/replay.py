@@ -39,13 +39,13 @@ from typing import Any
 
 from . import errors
 from .ddl import significant, tokenize
-from .diagnosis import _emulated_violations, foreign_key_violations, rollback
 from .findings import non_deferrable_cycles
 from .keymatch import Reason, explain_key, fmt, sql_type
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo
 from .sqlite_codes import PROPAGATED, Kind, kind_of
 from .sqlnames import quote
 from .statements import ReplayAuthorizer, Script, Statement, StatementKind, authorizer_for_replay
+from .violations import Violation, emulated_violations, foreign_key_violations, rollback
 
 #: Broken references explained at most (all are counted in `violations_total`).
 MAX_EXPLAINED = 50
@@ -150,7 +150,7 @@ def _emulated_rows(conn: sqlite3.Connection, table: TableInfo) -> Iterator[Row]:
     its keys is broken), found in SQL as diagnosis does."""
     for fk in table.foreign_keys:
         if fk.parent_table_exists and fk.parent_key_unique and not table.without_rowid:
-            for rowid in _emulated_violations(conn, table, fk):
+            for rowid in emulated_violations(conn, table, fk):
                 yield table.name, rowid, fk.id
 
 
@@ -361,7 +361,7 @@ class _Run:
             if st.kind in _SAVEPOINTS:
                 self.savepoint(st)
                 return
-            self.conn.execute(st.sql).fetchall()
+            self.conn.execute(st.sql, st.params).fetchall()
         except sqlite3.Error as exc:
             self.failed(st, exc)
         if st.pragma == "defer_foreign_keys" and self.conn.execute("PRAGMA defer_foreign_keys").fetchone()[0]:
@@ -404,7 +404,7 @@ class _Run:
         try:
             conn.execute("PRAGMA defer_foreign_keys = ON")
             try:
-                conn.execute(st.sql).fetchall()
+                conn.execute(st.sql, st.params).fetchall()
             except sqlite3.Error as exc:
                 if kind_of(exc) in PROPAGATED:
                     raise
@@ -520,11 +520,11 @@ def _run_without_keys(conn: sqlite3.Connection, auth: ReplayAuthorizer, script: 
     try:
         for earlier in script.statements[:st.number - 1]:
             if earlier.kind not in _NOT_REPLAYED_AGAIN:
-                conn.execute(earlier.sql).fetchall()
+                conn.execute(earlier.sql, earlier.params).fetchall()
         tables = {t.name: t for t, _ in declared if not t.without_rowid}
         highest = {n: conn.execute(f"SELECT max(rowid) FROM {quote(n)}").fetchone()[0] or 0 for n in tables}
         conn.set_authorizer(writes)
-        conn.execute(st.sql).fetchall()
+        conn.execute(st.sql, st.params).fetchall()
         conn.set_authorizer(auth)
         found: list[_Found] = []
         for t, fk in declared:
@@ -583,13 +583,16 @@ def _other_summary(st: Statement, error: str, code: str | None) -> str:
 
 
 # --------------------------------------------------------------------------- entry point
-def replay(conn: sqlite3.Connection, info: DatabaseInfo, script: Script, source: str) -> StatementSimulation:
+def replay(conn: sqlite3.Connection, info: DatabaseInfo, script: Script, source: str, *,
+           before: list[Violation] | None = None) -> StatementSimulation:
     """Replay `script` on `conn` (a guarded connection to the WORK COPY, never the original) and
     say which references it breaks, and when.  Everything is rolled back and `foreign_keys`
-    restored, whatever happens; a refused statement raises errors.RefusedStatementError (exit 2)."""
+    restored, whatever happens; a refused statement raises errors.RefusedStatementError (exit 2).
+    `before`: the file's violations as `foreign_key_violations` listed them on this connection, when
+    the caller has them already (one pass over a large file, not two)."""
     if conn.in_transaction:
         raise errors.ToolkitError("replay needs a connection outside any transaction")
-    violations, _, _ = foreign_key_violations(conn, info)
+    violations = foreign_key_violations(conn, info)[0] if before is None else before
     pre = tuple(PreExisting(v.table, v.fk.id, v.count) for v in violations)
     (keys_were,) = conn.execute("PRAGMA foreign_keys").fetchone()
     inner = getattr(conn, "authorizer", None)

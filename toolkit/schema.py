@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import appmodel
 from .ddl import Deferral, ReferencesClause, references_clauses
 from .safe_access import safe_connection
 from .sqlite_codes import Kind, kind_of
@@ -142,8 +142,21 @@ class DatabaseInfo:
     triggers: list[TriggerInfo] = field(default_factory=list)
     views: list[ViewInfo] = field(default_factory=list)
 
+    @cached_property
+    def _by_name(self) -> dict[str, TableInfo]:
+        # lookups by name happen per key and per table: a schema of 10,000 tables must not make them quadratic
+        by_name: dict[str, TableInfo] = {}
+        for t in self.tables:
+            by_name.setdefault(t.name.lower(), t)
+        return by_name
+
+    @cached_property
+    def table_names(self) -> frozenset[str]:
+        """Every table's name, lower case (SQLite's names are case-insensitive)."""
+        return frozenset(self._by_name)
+
     def table(self, name: str) -> TableInfo | None:
-        return next((t for t in self.tables if t.name.lower() == name.lower()), None)
+        return self._by_name.get(name.lower())
 
     def to_dict(self) -> dict[str, Any]:
         """The pinned JSON shape of `inspect --json`."""
@@ -362,17 +375,22 @@ def row_count(conn: sqlite3.Connection, table: str) -> int | None:
         raise
 
 
+#: Where an app's migration runner records the versions it applied (the video app's, and many
+#: others': a table with a `version` column); PRAGMA user_version is the other common place.
+MIGRATIONS_TABLE = "migrations"
+
+
 def recorded_version(conn: sqlite3.Connection) -> tuple[int | None, VersionSource | None]:
     """The version the file claims: migrations table, else user_version, else none."""
     has_table = conn.execute(
-        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (appmodel.MIGRATIONS_TABLE,)
+        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (MIGRATIONS_TABLE,)
     ).fetchone()
     if has_table:
         cols = {r[0].lower() for r in conn.execute("SELECT name FROM pragma_table_info(?)",
-                                                   (appmodel.MIGRATIONS_TABLE,))}
+                                                   (MIGRATIONS_TABLE,))}
         if "version" in cols:
             (version,) = conn.execute(
-                f"SELECT max(CAST(version AS INTEGER)) FROM {quote(appmodel.MIGRATIONS_TABLE)} "
+                f"SELECT max(CAST(version AS INTEGER)) FROM {quote(MIGRATIONS_TABLE)} "
                 "WHERE CAST(version AS INTEGER) > 0"
             ).fetchone()
             if version is not None:

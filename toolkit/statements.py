@@ -31,6 +31,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from . import errors, guards
 from .ddl import Token, significant, tokenize
@@ -107,6 +108,8 @@ class Statement:
     kind: StatementKind
     pragma: str | None = None
     pragma_value: str | None = None
+    #: Values bound to the statement's `?` marks (a statement the toolkit built from typed values).
+    params: tuple[Any, ...] = ()
 
     @property
     def beginning(self) -> str:
