@@ -429,3 +429,24 @@ def test_child_table_with_a_broken_declaration_still_lists_its_healthy_keys(tmp_
     sim = run(path, text)
     assert sim.failed_statement == 2
     assert [(v.table, v.rowid, v.reason) for v in sim.violations] == [("shipment", 7, Reason.PARENT_DELETED)]
+
+
+def test_parent_deleted_inside_the_transaction_is_named_at_commit(tmp_path):
+    path = build(tmp_path)
+    text = "BEGIN; INSERT INTO auth_user VALUES (2, 'x'); DELETE FROM auth_user WHERE id = 1; COMMIT;"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    (v,) = run(path, text).violations
+    assert (v.table, v.rowid, v.reason, v.fails_at, v.statement) == ("auth_session", 1, Reason.PARENT_DELETED,
+                                                                      FailsAt.COMMIT, None)
+    assert v.explanation == ("Statement 3 deleted the auth_user row with (id) = (1), which this auth_session row "
+                             "still references (ON DELETE NO ACTION).")
+    text = "BEGIN; UPDATE auth_user SET id = 9 WHERE id = 1; COMMIT;"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    (v,) = run(path, text).violations
+    assert v.reason is Reason.PARENT_KEY_CHANGED and v.explanation.startswith("Statement 2 changed the key of")
+    # part of the work rolled back: the parent is still named as the script's doing, no statement is
+    text = ("BEGIN; SAVEPOINT a; INSERT INTO auth_user VALUES (3, 'y'); ROLLBACK TO a; "
+            "DELETE FROM auth_user WHERE id = 1; COMMIT;")
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    (v,) = run(path, text).violations
+    assert v.reason is Reason.PARENT_DELETED and v.explanation.startswith("The script deleted the auth_user row")

@@ -21,8 +21,9 @@ Limits, said plainly:
   inside the transaction, and the failure names the statement and the RESTRICT keys, no rows).
 - Pre-existing violating rows are remembered one by one up to MAX_REMEMBERED (all are counted);
   beyond that, a listed row may be one that was there before (the counts stay exact).
-- At COMMIT the rows are judged as they stand (missing-row and the like): a parent deleted by an
-  earlier statement of the transaction is not told apart from one that never existed.
+- At COMMIT a key whose parent row was in the file before the script is a parent the script
+  deleted or re-keyed; the statement that did it is named by running the script's writes again,
+  except in a script that rolls back part of its work (then the sentence names no statement).
 - A statement SQLite refuses before reading any row (a REFERENCES to a missing table, a parent
   key that is not unique) is run again, with the statements before it, with foreign keys OFF in a
   fresh transaction (also rolled back) to find the rows it would have written; ON DELETE actions
@@ -337,7 +338,8 @@ class _Run:
             rows, total = _new_rows(self.conn, self.info, self.base)
             if total:
                 found = _read(self.conn, self.info, rows)
-                broken = tuple(_broken(self.conn, self.info, f, None, FailsAt.COMMIT) for f in found)
+                broken = self.removed_parents(st, tuple(_broken(self.conn, self.info, f, None, FailsAt.COMMIT)
+                                                        for f in found))
                 where = _when_committed(st)
                 raise _Failure(self.sim(False, _commit_summary(broken, total, where),
                                         error="FOREIGN KEY constraint failed", code="SQLITE_CONSTRAINT_FOREIGNKEY",
@@ -424,16 +426,48 @@ class _Run:
         """A child whose parent the statement removed or re-keyed (its key existed before it)."""
         if st.kind not in (StatementKind.DELETE, StatementKind.UPDATE, StatementKind.REPLACE):
             return b
-        table, fk = _fk(self.info, b.table, b.key)
-        if not explain_key(self.conn, self.info, table.name, fk, b.values).ok:
+        if not self.parent_found(b):
             return b
-        changed = st.kind is StatementKind.UPDATE
-        reason = Reason.PARENT_KEY_CHANGED if changed else Reason.PARENT_DELETED
-        action = f"ON UPDATE {b.on_update}" if changed else f"ON DELETE {b.on_delete}"
-        text = (f"Statement {st.number} {'changed the key of' if changed else 'deleted'} the {b.parent_table} row "
-                f"with ({', '.join(b.parent_columns)}) = ({', '.join(fmt(v) for v in b.values)}), which this "
-                f"{b.table} row still references ({action}).")
-        return dataclasses.replace(b, reason=reason, explanation=text)
+        return _parent_gone(b, st)
+
+    def parent_found(self, b: BrokenReference) -> bool:
+        table, fk = _fk(self.info, b.table, b.key)
+        return explain_key(self.conn, self.info, table.name, fk, b.values).ok
+
+    def removed_parents(self, st: Statement | None, broken: tuple[BrokenReference, ...]
+                        ) -> tuple[BrokenReference, ...]:
+        """At COMMIT, a parent missing now that was there before the script is one the script deleted
+        or re-keyed: which statement did it is found by running the script's writes again from its
+        start, deferred, until the key is gone.  The answer is final once COMMIT fails, so the
+        replay's state may go: everything is rolled back after it anyway."""
+        if not any(b.reason is Reason.MISSING_ROW for b in broken):
+            return broken
+        self.conn.execute(f"ROLLBACK TO {_OWN}")
+        gone = {i for i, b in enumerate(broken) if b.reason is Reason.MISSING_ROW and self.parent_found(b)}
+        upto = st.number if st is not None else len(self.script.statements)
+        culprits = self.culprits(self.script.statements[:upto], {i: broken[i] for i in gone})
+        return tuple(_parent_gone(b, culprits.get(i)) if i in gone else b for i, b in enumerate(broken))
+
+    def culprits(self, statements: tuple[Statement, ...], keys: dict[int, BrokenReference]) -> dict[int, Statement]:
+        """The first statement after which each key has no parent (none are named when the script
+        rolls back part of its work: running its writes again in order would not be what it did)."""
+        if not keys or any(s.kind in (StatementKind.ROLLBACK, StatementKind.ROLLBACK_TO) for s in statements):
+            return {}
+        self.conn.execute("PRAGMA defer_foreign_keys = ON")
+        found: dict[int, Statement] = {}
+        for s in statements:
+            if s.kind not in _WRITES_ROWS:
+                continue
+            try:
+                self.conn.execute(s.sql).fetchall()
+            except sqlite3.Error as exc:
+                if kind_of(exc) in PROPAGATED:
+                    raise
+                break
+            found |= {i: s for i, b in keys.items() if i not in found and not self.parent_found(b)}
+            if len(found) == len(keys):
+                break
+        return found
 
     def declaration(self, st: Statement, error: str, code: str | None,
                     declared: list[tuple[TableInfo, ForeignKeyInfo]]) -> StatementSimulation | None:
@@ -458,6 +492,23 @@ class _Run:
 
 
 _RESTRICT_CODE = "SQLITE_CONSTRAINT_TRIGGER"
+_WRITES_ROWS = frozenset({StatementKind.INSERT, StatementKind.REPLACE, StatementKind.UPDATE, StatementKind.DELETE})
+
+
+def _parent_gone(b: BrokenReference, st: Statement | None) -> BrokenReference:
+    """`b` as a reference whose parent row statement `st` deleted or re-keyed (None: a statement
+    of the script that cannot be named did)."""
+    changed = st is not None and st.kind is StatementKind.UPDATE
+    reason = Reason.PARENT_KEY_CHANGED if changed else Reason.PARENT_DELETED
+    action = f"ON UPDATE {b.on_update}" if changed else f"ON DELETE {b.on_delete}"
+    row = f"the {b.parent_table} row with ({', '.join(b.parent_columns)}) = ({', '.join(fmt(v) for v in b.values)})"
+    if st is None:
+        text = (f"The script deleted {row}, or changed its key, which this {b.table} row still references "
+                f"({action}).")
+    else:
+        text = (f"Statement {st.number} {'changed the key of' if changed else 'deleted'} {row}, which this "
+                f"{b.table} row still references ({action}).")
+    return dataclasses.replace(b, reason=reason, explanation=text)
 _SAVEPOINTS = frozenset({StatementKind.SAVEPOINT, StatementKind.RELEASE, StatementKind.ROLLBACK_TO})
 
 
