@@ -450,3 +450,15 @@ def test_parent_deleted_inside_the_transaction_is_named_at_commit(tmp_path):
     assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
     (v,) = run(path, text).violations
     assert v.reason is Reason.PARENT_DELETED and v.explanation.startswith("The script deleted the auth_user row")
+
+
+def test_without_rowid_key_compared_with_the_parent_affinity_as_sqlite_does(tmp_path):
+    # an INTEGER child value never equals a TEXT parent's '01581' for SQLite's key check, though
+    # a plain comparison of the two columns would convert the text to a number
+    path = build(tmp_path, "CREATE TABLE zone (code TEXT PRIMARY KEY); INSERT INTO zone VALUES ('01581'); "
+                           "CREATE TABLE depot (id INTEGER, zone INTEGER REFERENCES zone(code) "
+                           "DEFERRABLE INITIALLY DEFERRED, PRIMARY KEY (id)) WITHOUT ROWID;")
+    text = "BEGIN; INSERT INTO depot VALUES (1, 1581); COMMIT;"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert [(v.rowid, v.values, v.reason) for v in sim.violations] == [((1,), (1581,), Reason.TYPE_MISMATCH)]

@@ -203,7 +203,11 @@ def _without_rowid_rows(conn: sqlite3.Connection, table: TableInfo, fk: ForeignK
     rowid there), MAX_EXPLAINED at most, found in SQL."""
     pk = table.primary_key
     not_null = " AND ".join(f"c.{quote(c)} IS NOT NULL" for c in fk.columns)
-    match = " AND ".join(f"p.{quote(pc)} = c.{quote(cc)}" for cc, pc in zip(fk.columns, fk.parent_columns, strict=True))
+    # `+c.col` has no affinity: the comparison applies the parent column's affinity and collation to
+    # the child value, as SQLite's key check does (`p.col = c.col` would make a TEXT parent's '01581'
+    # a number to meet an INTEGER child's 1581)
+    match = " AND ".join(f"p.{quote(pc)} = +c.{quote(cc)}"
+                         for cc, pc in zip(fk.columns, fk.parent_columns, strict=True))
     picked = ", ".join(f"c.{quote(c)}" for c in [*pk, *fk.columns])
     sql = (f"SELECT {picked} FROM {quote(table.name)} AS c WHERE {not_null} AND NOT EXISTS "
            f"(SELECT 1 FROM {quote(fk.parent_table)} AS p WHERE {match}) LIMIT {MAX_EXPLAINED}")
