@@ -245,6 +245,12 @@ CASES: tuple[Case, ...] = (
          "VALUES (2, 4, 'Welcome', '2024-02-21 09:00:00'); COMMIT;", FK_FAILED, FailsAt.COMMIT, 3,
          (Broken("comments", 3, ("user_id",), (4,), Reason.STALE_PARENT_TABLE, deferred=True),), error_code=_FK,
          setup=_USERS_REBUILT),
+    Case("webapp-tagging-orphan-already-there", App.WEBAPP,
+         "a tagging of a tag deleted with keys off is already there; a new tagging names a tag never created",
+         "BEGIN; INSERT INTO \"taggings\" (\"post_id\", \"tag_name\") VALUES (2, 'rails'); COMMIT;",
+         FK_FAILED, FailsAt.COMMIT, 3,
+         (Broken("taggings", (2, "rails"), ("tag_name",), ("rails",), Reason.MISSING_ROW, deferred=True),),
+         error_code=_FK, setup="INSERT INTO \"taggings\" VALUES (1, 'perl');", pre_existing=(("taggings", 1),)),
     Case("webapp-comment-on-missing-post", App.WEBAPP, "a comment on a post deleted in another tab (the trigger runs)",
          "INSERT INTO \"comments\" (\"post_id\", \"user_id\", \"body\", \"created_at\") "
          "VALUES (42, 1, 'Late', '2024-02-01 09:00:00')", FK_FAILED, FailsAt.STATEMENT, 1,

@@ -452,6 +452,16 @@ def test_parent_deleted_inside_the_transaction_is_named_at_commit(tmp_path):
     assert v.reason is Reason.PARENT_DELETED and v.explanation.startswith("The script deleted the auth_user row")
 
 
+def test_without_rowid_orphan_already_there_is_not_listed_and_the_new_one_is(tmp_path):
+    path = build(tmp_path, "PRAGMA foreign_keys = OFF; INSERT INTO stock VALUES ('SKU-9', 'eu', 'Z');")
+    text = "INSERT INTO stock VALUES ('SKU-2', 'us', 'A')"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert [(p.table, p.count) for p in sim.pre_existing] == [("stock", 1)]
+    assert [(v.rowid, v.values) for v in sim.violations] == [(("SKU-2", "us"), ("us", "A"))]
+    assert sim.violations_total == 1
+
+
 def test_without_rowid_key_compared_with_the_parent_affinity_as_sqlite_does(tmp_path):
     # an INTEGER child value never equals a TEXT parent's '01581' for SQLite's key check, though
     # a plain comparison of the two columns would convert the text to a number

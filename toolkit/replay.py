@@ -164,14 +164,24 @@ class _Baseline:
 
     def add(self, row: Row) -> None:
         self.counts[(row[0], row[2])] = self.counts.get((row[0], row[2]), 0) + 1
-        if len(self.rows) < MAX_REMEMBERED:
+        if row[1] is not None and len(self.rows) < MAX_REMEMBERED:
             self.rows.add(row)
 
 
 def _baseline(conn: sqlite3.Connection, info: DatabaseInfo) -> _Baseline:
+    """The violating rows now.  foreign_key_check gives a WITHOUT ROWID row no rowid: those rows are
+    remembered by their primary key (a tuple), found in SQL, so that one already there is told apart
+    from one the script wrote; SQLite's check still gives the counts."""
     base = _Baseline()
+    unkeyed: set[tuple[str, int]] = set()
     for row in _checked_rows(conn, info):
         base.add(row)
+        if row[1] is None:
+            unkeyed.add((row[0], row[2]))
+    for name, fkid in sorted(unkeyed):
+        table, fk = _fk(info, name, fkid)
+        room = MAX_REMEMBERED - len(base.rows)
+        base.rows |= {(name, pk, fkid) for pk in _without_rowid_rows(conn, table, fk, room)} if room > 0 else set()
     return base
 
 
@@ -192,15 +202,19 @@ def _fk(info: DatabaseInfo, table: str, fkid: int) -> tuple[TableInfo, ForeignKe
 
 
 def _key_values(conn: sqlite3.Connection, table: TableInfo, fk: ForeignKeyInfo, rowid: Any) -> tuple[Any, ...]:
+    """The key of the row with this rowid, or of the WITHOUT ROWID row with this primary key (a tuple)."""
     cols = ", ".join(quote(c) for c in fk.columns)
-    row = conn.execute(f"SELECT {cols} FROM {quote(table.name)} WHERE rowid = ?", (rowid,)).fetchone()
+    keyed = isinstance(rowid, tuple)
+    where = " AND ".join(f"{quote(c)} = ?" for c in table.primary_key) if keyed else "rowid = ?"
+    row = conn.execute(f"SELECT {cols} FROM {quote(table.name)} WHERE {where}", rowid if keyed else (rowid,)
+                       ).fetchone()
     return tuple(row) if row else tuple(None for _ in fk.columns)
 
 
-def _without_rowid_rows(conn: sqlite3.Connection, table: TableInfo, fk: ForeignKeyInfo
-                        ) -> list[tuple[tuple[Any, ...], tuple[Any, ...]]]:
-    """(primary key, key values) of WITHOUT ROWID rows with no parent (foreign_key_check gives no
-    rowid there), MAX_EXPLAINED at most, found in SQL."""
+def _without_rowid_rows(conn: sqlite3.Connection, table: TableInfo, fk: ForeignKeyInfo, limit: int
+                        ) -> list[tuple[Any, ...]]:
+    """The primary keys of WITHOUT ROWID rows with no parent (foreign_key_check gives no rowid
+    there), `limit` at most, found in SQL."""
     pk = table.primary_key
     not_null = " AND ".join(f"c.{quote(c)} IS NOT NULL" for c in fk.columns)
     # `+c.col` has no affinity: the comparison applies the parent column's affinity and collation to
@@ -208,10 +222,10 @@ def _without_rowid_rows(conn: sqlite3.Connection, table: TableInfo, fk: ForeignK
     # a number to meet an INTEGER child's 1581)
     match = " AND ".join(f"p.{quote(pc)} = +c.{quote(cc)}"
                          for cc, pc in zip(fk.columns, fk.parent_columns, strict=True))
-    picked = ", ".join(f"c.{quote(c)}" for c in [*pk, *fk.columns])
+    picked = ", ".join(f"c.{quote(c)}" for c in pk)
     sql = (f"SELECT {picked} FROM {quote(table.name)} AS c WHERE {not_null} AND NOT EXISTS "
-           f"(SELECT 1 FROM {quote(fk.parent_table)} AS p WHERE {match}) LIMIT {MAX_EXPLAINED}")
-    return [(tuple(r[:len(pk)]), tuple(r[len(pk):])) for r in conn.execute(sql)]
+           f"(SELECT 1 FROM {quote(fk.parent_table)} AS p WHERE {match}) LIMIT ?")
+    return [tuple(r) for r in conn.execute(sql, (limit,))]
 
 
 @dataclass(frozen=True)
@@ -226,15 +240,10 @@ class _Found:
 
 def _read(conn: sqlite3.Connection, info: DatabaseInfo, rows: list[Row]) -> list[_Found]:
     found: list[_Found] = []
-    done: set[tuple[str, int]] = set()
-    for table_name, rowid, fkid in rows:
+    for table_name, rowid, fkid in rows[:MAX_EXPLAINED]:
         table, fk = _fk(info, table_name, fkid)
-        if rowid is not None:
-            found.append(_Found(table, fk, rowid, _key_values(conn, table, fk, rowid)))
-        elif (table_name, fkid) not in done:
-            done.add((table_name, fkid))
-            found += [_Found(table, fk, pk, vals) for pk, vals in _without_rowid_rows(conn, table, fk)]
-    return found[:MAX_EXPLAINED]
+        found.append(_Found(table, fk, rowid, _key_values(conn, table, fk, rowid)))
+    return found
 
 
 def _broken(conn: sqlite3.Connection, info: DatabaseInfo, f: _Found, statement: int | None, fails_at: FailsAt,
