@@ -295,6 +295,15 @@ def test_a_missing_parent_table(tmp_path: Path) -> None:
         conn.execute("INSERT INTO child VALUES (NULL)")
 
 
+def test_a_parent_table_dropped_since_the_schema_was_read(tmp_path: Path) -> None:
+    conn, info = _declared(tmp_path, "CREATE TABLE parent (id INTEGER PRIMARY KEY); INSERT INTO parent VALUES (1); "
+                                     "CREATE TABLE child (ref REFERENCES parent (id));")
+    assert _child_verdict(conn, info, 1).ok
+    conn.execute("DROP TABLE parent")  # a replayed script's DROP: the schema read before still has it
+    verdict = _child_verdict(conn, info, 1)
+    assert verdict.reason is Reason.PARENT_TABLE_MISSING and "does not exist" in verdict.explanation
+
+
 @pytest.mark.parametrize("parent", [
     "CREATE TABLE parent (id TEXT)",  # no key at all
     "CREATE TABLE parent (id TEXT COLLATE NOCASE, UNIQUE (id COLLATE BINARY))",  # unique under another collation

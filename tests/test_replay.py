@@ -472,3 +472,24 @@ def test_without_rowid_key_compared_with_the_parent_affinity_as_sqlite_does(tmp_
     assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
     sim = run(path, text)
     assert [(v.rowid, v.values, v.reason) for v in sim.violations] == [((1,), (1581,), Reason.TYPE_MISMATCH)]
+
+
+def test_dropping_a_parent_table_names_its_children(tmp_path):
+    path = build(tmp_path)
+    text = "DROP TABLE customer"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.fails_at is FailsAt.STATEMENT and sim.failed_statement == 1
+    assert {(v.table, v.rowid, v.reason) for v in sim.violations} == {("order", 10, Reason.PARENT_DELETED),
+                                                                       ("order", 11, Reason.PARENT_DELETED)}
+    # deferred keys wait for COMMIT, when the parent table is gone
+    text = "BEGIN; DROP TABLE auth_user; COMMIT;"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.fails_at is FailsAt.COMMIT
+    assert [(v.table, v.rowid, v.reason) for v in sim.violations] == [("auth_session", 1, Reason.PARENT_TABLE_MISSING)]
+    text = "BEGIN; DROP TABLE warehouse; COMMIT;"  # a WITHOUT ROWID child, immediate
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert [(v.table, v.rowid, v.reason) for v in sim.violations] == [("stock", ("SKU-1", "eu"),
+                                                                        Reason.PARENT_DELETED)]

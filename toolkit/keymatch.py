@@ -296,7 +296,7 @@ _Judgement = tuple[Reason, str, Any, tuple[str, ...]]
 def _judge(conn: sqlite3.Connection, info: DatabaseInfo, fk: ForeignKeyInfo, key: _Key) -> _Judgement:
     # A broken declaration fails every write of the child table, NULL keys too: SQLite refuses the
     # statement when it compiles it, before it reads any value.
-    parent = info.table(fk.parent_table) if fk.parent_table_exists else None
+    parent = info.table(fk.parent_table) if fk.parent_table_exists and _in_file(conn, fk.parent_table) else None
     if parent is None:
         return (Reason.PARENT_TABLE_MISSING, f"{key.names} references {key.parent}, which does not exist "
                 "(SQLite: no such table)", None, ())
@@ -314,6 +314,12 @@ def _judge(conn: sqlite3.Connection, info: DatabaseInfo, fk: ForeignKeyInfo, key
     if _exists(conn, parent.name, key.parent_columns, key.values):
         return Reason.OK, f"{key.shown} matches a row in {key.parent}{_conversion(key, compared)}", None, ()
     return _no_row(conn, info, parent, key, compared)
+
+
+def _in_file(conn: sqlite3.Connection, table: str) -> bool:
+    """Whether the table is in the file now: statements replayed on `conn` may have dropped it."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+                        (table,)).fetchone() is not None
 
 
 def _compared(conn: sqlite3.Connection, parent: TableInfo, key: _Key) -> tuple[Any, ...]:

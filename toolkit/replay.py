@@ -135,8 +135,8 @@ def _checked_rows(conn: sqlite3.Connection, info: DatabaseInfo) -> Iterator[Row]
     """Every (table, rowid, fk id) SQLite's foreign_key_check lists, table by table (a table whose
     check SQLite refuses, for a broken declaration, has its healthy keys checked in SQL)."""
     for table in info.tables:
-        if not table.foreign_keys:
-            continue
+        if not table.foreign_keys or not _exists_now(conn, table.name):
+            continue  # a table the script dropped has no rows left to check
         try:
             for _, rowid, _, fkid in conn.execute(f"PRAGMA foreign_key_check({quote(table.name)})"):
                 yield table.name, rowid, fkid
@@ -148,11 +148,27 @@ def _checked_rows(conn: sqlite3.Connection, info: DatabaseInfo) -> Iterator[Row]
 
 def _emulated_rows(conn: sqlite3.Connection, table: TableInfo) -> Iterator[Row]:
     """foreign_key_check's rows for the healthy keys of a table SQLite refuses to check (another of
-    its keys is broken), found in SQL as diagnosis does."""
+    its keys is broken, or the script dropped its parent table), found in SQL as diagnosis does;
+    every row with a key is a violation of a key whose parent table the script dropped."""
+    rowids: Iterator[Any]
     for fk in table.foreign_keys:
-        if fk.parent_table_exists and fk.parent_key_unique and not table.without_rowid:
-            for rowid in _emulated_violations(conn, table, fk):
-                yield table.name, rowid, fk.id
+        if not fk.parent_table_exists or not fk.parent_key_unique:
+            continue
+        if table.without_rowid:
+            rowids = iter(_without_rowid_rows(conn, table, fk, MAX_REMEMBERED))
+        elif _exists_now(conn, fk.parent_table):
+            rowids = _emulated_violations(conn, table, fk)
+        else:
+            not_null = " AND ".join(f"{quote(c)} IS NOT NULL" for c in fk.columns)
+            rowids = (r for (r,) in conn.execute(f"SELECT rowid FROM {quote(table.name)} WHERE {not_null}"))
+        for rowid in rowids:
+            yield table.name, rowid, fk.id
+
+
+def _exists_now(conn: sqlite3.Connection, table: str) -> bool:
+    """Whether the table is in the file now (the script may have dropped it since the schema was read)."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+                        (table,)).fetchone() is not None
 
 
 @dataclass
@@ -223,8 +239,9 @@ def _without_rowid_rows(conn: sqlite3.Connection, table: TableInfo, fk: ForeignK
     match = " AND ".join(f"p.{quote(pc)} = +c.{quote(cc)}"
                          for cc, pc in zip(fk.columns, fk.parent_columns, strict=True))
     picked = ", ".join(f"c.{quote(c)}" for c in pk)
-    sql = (f"SELECT {picked} FROM {quote(table.name)} AS c WHERE {not_null} AND NOT EXISTS "
-           f"(SELECT 1 FROM {quote(fk.parent_table)} AS p WHERE {match}) LIMIT ?")
+    orphan = (f" AND NOT EXISTS (SELECT 1 FROM {quote(fk.parent_table)} AS p WHERE {match})"
+              if _exists_now(conn, fk.parent_table) else "")  # else the script dropped the parent table
+    sql = f"SELECT {picked} FROM {quote(table.name)} AS c WHERE {not_null}{orphan} LIMIT ?"
     return [tuple(r) for r in conn.execute(sql, (limit,))]
 
 
@@ -437,7 +454,7 @@ class _Run:
 
     def parent_side(self, st: Statement, b: BrokenReference) -> BrokenReference:
         """A child whose parent the statement removed or re-keyed (its key existed before it)."""
-        if st.kind not in (StatementKind.DELETE, StatementKind.UPDATE, StatementKind.REPLACE):
+        if st.kind not in (StatementKind.DELETE, StatementKind.UPDATE, StatementKind.REPLACE, StatementKind.DROP):
             return b
         if not self.parent_found(b):
             return b
