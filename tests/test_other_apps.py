@@ -84,6 +84,13 @@ _USERS_REBUILT = ("ALTER TABLE \"users\" RENAME TO \"users_old\"; "
                   "INSERT INTO \"users\" SELECT * FROM \"users_old\"; "
                   "INSERT INTO \"users\" VALUES (4, 1, 'dee@acme.test', '2024-02-20 09:00:00');")
 _EDITOR = "editor's \"pen\" id"
+# a table rebuild the way hand-written migrations do it (add a column SQLite cannot add in place)
+_REBUILD_USERS = ("{keys}BEGIN; CREATE TABLE \"new_users\" (\"id\" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "
+                  "\"account_id\" integer NOT NULL, \"email\" varchar NOT NULL, \"created_at\" datetime(6) NOT NULL, "
+                  "\"name\" varchar DEFAULT '' NOT NULL); "
+                  "INSERT INTO \"new_users\" (\"id\", \"account_id\", \"email\", \"created_at\") "
+                  "SELECT \"id\", \"account_id\", \"email\", \"created_at\" FROM \"users\"; "
+                  "DROP TABLE \"users\"; ALTER TABLE \"new_users\" RENAME TO \"users\"; COMMIT;")
 
 CASES: tuple[Case, ...] = (
     # ------------------------------------------------------------------ Chinook, a music store
@@ -262,6 +269,15 @@ CASES: tuple[Case, ...] = (
          "BEGIN; DROP TABLE \"tags\"; COMMIT;", FK_FAILED, FailsAt.COMMIT, 3,
          tuple(Broken("taggings", pk, ("tag_name",), (pk[1],), Reason.PARENT_TABLE_MISSING, deferred=True)
                for pk in ((1, "ruby"), (1, "sqlite"), (2, "sqlite"))), error_code=_FK),
+    Case("webapp-rebuild-users-keys-on", App.WEBAPP,
+         "a migration rebuilds users with foreign keys on: every row keeps its parent, yet COMMIT fails",
+         _REBUILD_USERS.format(keys="PRAGMA foreign_keys = ON; "), FK_FAILED, FailsAt.COMMIT, 7,
+         (Broken("comments", 1, ("user_id",), (2,), Reason.PARENT_DELETED, deferred=True),
+          Broken("comments", 2, ("user_id",), (3,), Reason.PARENT_DELETED, deferred=True),
+          Broken("posts", 1, (_EDITOR,), (2,), Reason.PARENT_DELETED, deferred=True)), error_code=_FK,
+         summary_has=("statement 5 (DROP TABLE", "PRAGMA foreign_keys = OFF before BEGIN")),
+    Case("webapp-rebuild-users-keys-off", App.WEBAPP, "the same rebuild with foreign keys off, as SQLite documents",
+         _REBUILD_USERS.format(keys="PRAGMA foreign_keys = OFF; "), None),
     Case("webapp-comment-on-missing-post", App.WEBAPP, "a comment on a post deleted in another tab (the trigger runs)",
          "INSERT INTO \"comments\" (\"post_id\", \"user_id\", \"body\", \"created_at\") "
          "VALUES (42, 1, 'Late', '2024-02-01 09:00:00')", FK_FAILED, FailsAt.STATEMENT, 1,

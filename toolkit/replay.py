@@ -299,6 +299,10 @@ class _Run:
     #: (no BEGIN), so releasing the outermost commits it.
     savepoints: list[str] = field(default_factory=list)
     by_savepoint: bool = False
+    #: References SQLite counted as broken when a DROP TABLE of the transaction deleted their
+    #: parent rows: the count stays until COMMIT, whatever table takes the name afterwards.
+    dropped: list[_Found] = field(default_factory=list)
+    dropped_by: Statement | None = None
 
     # ---- helpers
     def sim(self, ok: bool, summary: str, *, error: str | None = None, code: str | None = None,
@@ -332,6 +336,7 @@ class _Run:
         self.conn.execute("PRAGMA defer_foreign_keys = OFF")
         self.app_open = self.deferring = self.by_savepoint = False
         self.savepoints.clear()
+        self.dropped.clear()
 
     def savepoint(self, st: Statement) -> None:
         """The app's SAVEPOINT, RELEASE and ROLLBACK TO, run inside the replay's transaction; the
@@ -375,11 +380,49 @@ class _Run:
                                         error="FOREIGN KEY constraint failed", code="SQLITE_CONSTRAINT_FOREIGNKEY",
                                         fails_at=FailsAt.COMMIT, failed=st.number if st else None,
                                         violations=broken, total=total))
+            if self.dropped:
+                raise _Failure(self.counted_at_drop(st))
         if self.app_open:
             self.end_app(st)
         elif self.own_open:
             self.conn.execute("PRAGMA defer_foreign_keys = OFF")
             self.deferring = False
+            self.dropped.clear()
+
+    def counted_at_drop(self, st: Statement | None) -> StatementSimulation:
+        """COMMIT fails though every row has its parent now: a DROP TABLE of the transaction (a table
+        rebuild run with foreign keys on) deleted parent rows that deferred keys reference, and SQLite
+        counts those references as broken until COMMIT, even once another table takes the name."""
+        drop = self.dropped_by
+        assert drop is not None  # set with `dropped`
+        broken = tuple(_broken(self.conn, self.info, f, None, FailsAt.COMMIT, Reason.PARENT_DELETED,
+                               _counted_sentence(drop, f)) for f in self.dropped[:MAX_EXPLAINED])
+        summary = (f"The script fails {_when_committed(st)} with FOREIGN KEY constraint failed, though every row "
+                   f"has its parent by then: statement {drop.number} ({drop.beginning}) deleted rows that deferred "
+                   f"keys reference ({_counted(broken, len(self.dropped))}), and SQLite keeps counting those "
+                   "references as broken until COMMIT, whatever table takes the name afterwards. Rebuild a table "
+                   "with PRAGMA foreign_keys = OFF before BEGIN (then PRAGMA foreign_key_check before COMMIT), as "
+                   "SQLite's ALTER TABLE documentation says.")
+        return self.sim(False, summary, error="FOREIGN KEY constraint failed", code="SQLITE_CONSTRAINT_FOREIGNKEY",
+                        fails_at=FailsAt.COMMIT, failed=st.number if st else None, violations=broken,
+                        total=len(self.dropped))
+
+    def before_drop(self, st: Statement) -> None:
+        """Remember the references a DROP TABLE's implicit DELETE will leave counted as broken:
+        child rows of deferred NO ACTION / RESTRICT keys whose parent row the table holds (CASCADE
+        and SET NULL run instead)."""
+        tokens = significant(tokenize(st.sql))
+        if len(tokens) < 3 or tokens[1].name.lower() != "table" or not self.conn.execute("PRAGMA foreign_keys"
+                                                                                          ).fetchone()[0]:
+            return
+        dropped = tokens[-1].name.lower()
+        found = [f for t in self.info.tables for fk in t.foreign_keys
+                 if fk.parent_table.lower() == dropped and (fk.deferred or self.deferring)
+                 and fk.on_delete.upper() in ("NO ACTION", "RESTRICT") and _exists_now(self.conn, t.name)
+                 for f in _children_of(self.conn, t, fk)]
+        if found:
+            self.dropped += found
+            self.dropped_by = st
 
     # ---- one statement
     def run(self, st: Statement) -> None:
@@ -393,6 +436,8 @@ class _Run:
             if st.kind in _SAVEPOINTS:
                 self.savepoint(st)
                 return
+            if st.kind is StatementKind.DROP:
+                self.before_drop(st)
             self.conn.execute(st.sql).fetchall()
         except sqlite3.Error as exc:
             self.failed(st, exc)
@@ -486,7 +531,7 @@ class _Run:
         self.conn.execute("PRAGMA defer_foreign_keys = ON")
         found: dict[int, Statement] = {}
         for s in statements:
-            if s.kind not in _WRITES_ROWS:
+            if s.kind in _NOT_REPLAYED_AGAIN:
                 continue
             try:
                 self.conn.execute(s.sql).fetchall()
@@ -522,7 +567,27 @@ class _Run:
 
 
 _RESTRICT_CODE = "SQLITE_CONSTRAINT_TRIGGER"
-_WRITES_ROWS = frozenset({StatementKind.INSERT, StatementKind.REPLACE, StatementKind.UPDATE, StatementKind.DELETE})
+
+
+def _children_of(conn: sqlite3.Connection, table: TableInfo, fk: ForeignKeyInfo) -> list[_Found]:
+    """The rows of `table` whose key `fk` finds its parent row now (MAX_EXPLAINED at most)."""
+    if not _exists_now(conn, fk.parent_table):
+        return []
+    where = " AND ".join(f"p.{quote(pc)} = +c.{quote(cc)}" for cc, pc in zip(fk.columns, fk.parent_columns,
+                                                                            strict=True))
+    ident = [quote(c) for c in table.primary_key] if table.without_rowid else ["rowid"]
+    picked = ", ".join(f"c.{c}" for c in [*ident, *(quote(c) for c in fk.columns)])
+    sql = (f"SELECT {picked} FROM {quote(table.name)} AS c WHERE EXISTS (SELECT 1 FROM {quote(fk.parent_table)} "
+           f"AS p WHERE {where}) LIMIT {MAX_EXPLAINED}")
+    n = len(ident)
+    return [_Found(table, fk, tuple(r[:n]) if table.without_rowid else r[0], tuple(r[n:])) for r in conn.execute(sql)]
+
+
+def _counted_sentence(drop: Statement, f: _Found) -> str:
+    values = ", ".join(fmt(v) for v in f.values)
+    return (f"Statement {drop.number} ({drop.beginning}) deleted the {f.fk.parent_table} row with "
+            f"({', '.join(f.fk.parent_columns)}) = ({values}), which this {f.table.name} row references: SQLite "
+            "counted the reference as broken then, and a table that takes the name later does not undo the count.")
 
 
 def _parent_gone(b: BrokenReference, st: Statement | None) -> BrokenReference:
