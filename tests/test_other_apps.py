@@ -468,3 +468,12 @@ def test_values_build_the_same_insert_as_the_app(tmp_path):
     sim, _ = simulate(path, literal)
     assert sqlite_says(path, literal) == FK_FAILED
     assert answered(sim) == {Broken("Orders", 10250, ("CustomerID",), ("alfki",), Reason.NEAR_MISS, statement=1)}
+
+
+def test_a_statement_logged_with_its_parameters_apart_is_one_sentence(tmp_path):
+    """EF Core logs `Executed DbCommand ... [Parameters=[@p0='4', ...]]` and the SQL with @p0 in it."""
+    text = ("BEGIN; INSERT INTO \"Album\" (\"AlbumId\", \"ArtistId\", \"Title\") VALUES (@p0, @p1, @p2); COMMIT;")
+    with pytest.raises(errors.BadStatementError) as caught:
+        parse_script(text, "--sql")
+    assert "statement 2" in str(caught.value) and "(@p0, @p1, @p2)" in str(caught.value)
+    assert caught.value.exit_code == errors.EXIT_BAD_INPUT
