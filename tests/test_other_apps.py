@@ -278,6 +278,15 @@ CASES: tuple[Case, ...] = (
          summary_has=("statement 5 (DROP TABLE", "PRAGMA foreign_keys = OFF before BEGIN")),
     Case("webapp-rebuild-users-keys-off", App.WEBAPP, "the same rebuild with foreign keys off, as SQLite documents",
          _REBUILD_USERS.format(keys="PRAGMA foreign_keys = OFF; "), None),
+    Case("webapp-nullify-a-required-column", App.WEBAPP,
+         "a comment is deleted; notifications.comment_id is `on_delete: :nullify` but `null: false`",
+         "DELETE FROM \"comments\" WHERE \"comments\".\"id\" = 2",
+         "NOT NULL constraint failed: notifications.comment_id",
+         failed_statement=1, error_code="SQLITE_CONSTRAINT_NOTNULL",
+         setup="CREATE TABLE \"notifications\" (\"id\" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "
+               "\"comment_id\" integer NOT NULL, CONSTRAINT \"fk_rails_notif_comment\" FOREIGN KEY (\"comment_id\") "
+               "REFERENCES \"comments\" (\"id\") ON DELETE SET NULL); INSERT INTO \"notifications\" VALUES (1, 2);",
+         summary_has=("notifications(comment_id) REFERENCES comments(id) is declared ON DELETE SET NULL",)),
     Case("webapp-comment-on-missing-post", App.WEBAPP, "a comment on a post deleted in another tab (the trigger runs)",
          "INSERT INTO \"comments\" (\"post_id\", \"user_id\", \"body\", \"created_at\") "
          "VALUES (42, 1, 'Late', '2024-02-01 09:00:00')", FK_FAILED, FailsAt.STATEMENT, 1,

@@ -522,3 +522,15 @@ def test_a_row_the_rebuild_lost_is_named_with_the_drop_that_deleted_it(tmp_path)
     sim = run(path, text)
     assert [(v.table, v.rowid, v.reason) for v in sim.violations] == [("auth_session", 2, Reason.PARENT_DELETED)]
     assert sim.violations[0].explanation.startswith("Statement 5 deleted the auth_user row with (id) = (2)")
+
+
+def test_set_null_on_a_not_null_column_is_named_as_the_keys_action(tmp_path):
+    path = build(tmp_path, "CREATE TABLE review (id INTEGER PRIMARY KEY, "
+                           "customer_id INTEGER NOT NULL REFERENCES customer(id) ON DELETE SET NULL); "
+                           "INSERT INTO review VALUES (1, 2);")
+    text = "DELETE FROM \"order\" WHERE customer_id = 2; DELETE FROM customer WHERE id = 2"
+    assert sqlite_says(path, text) == "NOT NULL constraint failed: review.customer_id"
+    sim = run(path, text)
+    assert (sim.failed_statement, sim.error_code, sim.violations) == (2, "SQLITE_CONSTRAINT_NOTNULL", ())
+    assert "review(customer_id) REFERENCES customer(id) is declared ON DELETE SET NULL" in sim.summary
+    assert "not a foreign-key problem" not in sim.summary

@@ -43,6 +43,7 @@ from .ddl import significant, tokenize
 from .diagnosis import _emulated_violations, foreign_key_violations, rollback
 from .findings import non_deferrable_cycles
 from .keymatch import Reason, explain_key, fmt, sql_type
+from .messages import parse_error
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo
 from .sqlite_codes import PROPAGATED, Kind, kind_of
 from .sqlnames import quote
@@ -468,7 +469,7 @@ class _Run:
         answer = self.declaration(st, str(exc), code, declared) if declared else None
         if answer is not None:
             raise _Failure(answer)
-        raise _Failure(self.sim(False, _other_summary(st, str(exc), code), error=str(exc), code=code,
+        raise _Failure(self.sim(False, _other_summary(st, str(exc), code, self.info), error=str(exc), code=code,
                                 failed=st.number))
 
     def immediate(self, st: Statement, error: str, code: str | None) -> StatementSimulation | None:
@@ -723,9 +724,28 @@ def _restrict_summary(st: Statement, info: DatabaseInfo) -> str:
             f"reference the rows it changes ({', '.join(keys) or 'no RESTRICT key found'}).")
 
 
-def _other_summary(st: Statement, error: str, code: str | None) -> str:
-    return (f"Statement {st.number} ({st.beginning}) fails with {error} ({code or 'no code'}), which is not a "
-            "foreign-key problem.")
+def _other_summary(st: Statement, error: str, code: str | None, info: DatabaseInfo) -> str:
+    keys = _set_null_keys(info, st, error) if code == "SQLITE_CONSTRAINT_NOTNULL" else []
+    if not keys:
+        return (f"Statement {st.number} ({st.beginning}) fails with {error} ({code or 'no code'}), which is not a "
+                "foreign-key problem.")
+    action = "UPDATE" if st.kind is StatementKind.UPDATE else "DELETE"
+    return (f"Statement {st.number} ({st.beginning}) fails with {error} ({code}): the key {'; '.join(keys)} is "
+            f"declared ON {action} SET NULL, and SQLite cannot set a NOT NULL column to NULL in the rows that "
+            f"reference the rows the statement {'re-keys' if action == 'UPDATE' else 'deletes'}: declare the column "
+            f"nullable, or the key ON {action} CASCADE or RESTRICT.")
+
+
+def _set_null_keys(info: DatabaseInfo, st: Statement, error: str) -> list[str]:
+    """The keys whose SET NULL action the statement ran on the NOT NULL column the error names."""
+    if st.kind not in (StatementKind.DELETE, StatementKind.UPDATE, StatementKind.REPLACE, StatementKind.DROP):
+        return []
+    named = {c.lower() for c in parse_error(error).columns}
+    updating = st.kind is StatementKind.UPDATE
+    return [f"{t.name}({', '.join(fk.columns)}) REFERENCES {fk.parent_table}({', '.join(fk.parent_columns)})"
+            for t in info.tables for fk in t.foreign_keys
+            if (fk.on_update if updating else fk.on_delete).upper() == "SET NULL"
+            and any(f"{t.name}.{c}".lower() in named for c in fk.columns)]
 
 
 # --------------------------------------------------------------------------- entry point
