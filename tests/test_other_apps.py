@@ -428,6 +428,11 @@ MESSAGES: tuple[Message, ...] = (
     Message("webapp-prisma-field", App.WEBAPP,
             "Invalid `prisma.taggings.create()` invocation: Foreign key constraint failed on the field: `tag_name`",
             MessageKind.FOREIGN_KEY_FAILED, ("taggings(tag_name) REFERENCES tags(name)",)),
+    Message("django-loaddata-check", App.DJANGO,
+            "django.db.utils.IntegrityError: Problem installing fixtures: The row in table 'auth_user_groups' with "
+            "primary key '2' has an invalid foreign key: auth_user_groups.user_id contains a value '7' that does not "
+            "have a corresponding value in auth_user.id.", MessageKind.FOREIGN_KEY_FAILED,
+            ("auth_user_groups(user_id) REFERENCES auth_user(id)",)),
     Message("django-not-null", App.DJANGO,
             "django.db.utils.IntegrityError: NOT NULL constraint failed: auth_user.email",
             MessageKind.NOT_A_FOREIGN_KEY, ()),
