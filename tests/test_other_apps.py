@@ -287,6 +287,13 @@ CASES: tuple[Case, ...] = (
                "\"comment_id\" integer NOT NULL, CONSTRAINT \"fk_rails_notif_comment\" FOREIGN KEY (\"comment_id\") "
                "REFERENCES \"comments\" (\"id\") ON DELETE SET NULL); INSERT INTO \"notifications\" VALUES (1, 2);",
          summary_has=("notifications(comment_id) REFERENCES comments(id) is declared ON DELETE SET NULL",)),
+    Case("webapp-device-id-from-the-url", App.WEBAPP,
+         "a hand-made table without types: the API binds the device id from the URL, as text",
+         "INSERT INTO \"pushes\" (\"device_id\", \"body\") VALUES ('5', 'Your order shipped')",
+         FK_FAILED, FailsAt.STATEMENT, 1,
+         (Broken("pushes", 1, ("device_id",), ("5",), Reason.TYPE_MISMATCH, statement=1),), error_code=_FK,
+         setup="CREATE TABLE devices (id PRIMARY KEY, name); INSERT INTO devices VALUES (5, 'phone'); "
+               "CREATE TABLE pushes (id INTEGER PRIMARY KEY, device_id REFERENCES devices(id), body);"),
     Case("webapp-comment-on-missing-post", App.WEBAPP, "a comment on a post deleted in another tab (the trigger runs)",
          "INSERT INTO \"comments\" (\"post_id\", \"user_id\", \"body\", \"created_at\") "
          "VALUES (42, 1, 'Late', '2024-02-01 09:00:00')", FK_FAILED, FailsAt.STATEMENT, 1,
@@ -482,6 +489,19 @@ def test_values_build_the_same_insert_as_the_app(tmp_path):
     sim, _ = simulate(path, literal)
     assert sqlite_says(path, literal) == FK_FAILED
     assert answered(sim) == {Broken("Orders", 10250, ("CustomerID",), ("alfki",), Reason.NEAR_MISS, statement=1)}
+
+
+def test_values_into_a_table_named_with_a_space(tmp_path):
+    path = build(App.NORTHWIND, tmp_path / "northwind.db")
+    with safe_connection(path) as (_, conn):
+        table = read_schema(conn, database=str(path)).table("order details")
+        assert table is not None
+        sql, params = insert_for(table, parse_values("orderid:int=10248, ProductID:int=77, Quantity=3"))
+    assert sql == 'INSERT INTO "Order Details" ("OrderID", "ProductID", "Quantity") VALUES (?, ?, ?)'
+    literal = sql.replace("?, ?, ?", ", ".join(f"'{p}'" if isinstance(p, str) else str(p) for p in params))
+    assert sqlite_says(path, literal) == FK_FAILED
+    sim, _ = simulate(path, literal)
+    assert answered(sim) == {Broken("Order Details", 4, ("ProductID",), (77,), Reason.MISSING_ROW, statement=1)}
 
 
 def test_a_statement_logged_with_its_parameters_apart_is_one_sentence(tmp_path):
