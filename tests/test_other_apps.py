@@ -232,6 +232,25 @@ CASES: tuple[Case, ...] = (
           Broken("auth_permission", 2, ("content_type_id",), (4,), Reason.PARENT_DELETED, deferred=True),
           Broken("django_admin_log", 1, ("content_type_id",), (4,), Reason.PARENT_DELETED, deferred=True)),
          error_code=_FK),
+    Case("django-cleanup-then-fixture", App.DJANGO,
+         "a data migration removes the membership of a deleted user, then a fixture adds one for a user not loaded",
+         "BEGIN; DELETE FROM \"auth_user_groups\" WHERE \"user_id\" = 99; "
+         "INSERT INTO \"auth_user_groups\" (\"id\", \"user_id\", \"group_id\") VALUES (3, 77, 1); COMMIT;",
+         FK_FAILED, FailsAt.COMMIT, 4,
+         (Broken("auth_user_groups", 3, ("user_id",), (77,), Reason.MISSING_ROW, deferred=True),), error_code=_FK,
+         setup="INSERT INTO \"auth_user_groups\" VALUES (5, 99, 2);", pre_existing=(("auth_user_groups", 1),)),
+    Case("django-fixture-restores-a-user", App.DJANGO,
+         "the fixture's user 99 makes up, in SQLite's count, for its membership of user 77 that has no user",
+         "BEGIN; INSERT INTO \"auth_user_groups\" (\"id\", \"user_id\", \"group_id\") VALUES (3, 77, 1); "
+         "INSERT INTO \"auth_user\" (\"id\", \"password\", \"is_superuser\", \"username\", \"last_name\", "
+         "\"email\", \"is_staff\", \"is_active\", \"date_joined\", \"first_name\") VALUES (99, '!', 0, 'old', '', "
+         "'', 0, 0, '2020-01-01 00:00:00', ''); COMMIT;", None,
+         setup="INSERT INTO \"auth_user_groups\" VALUES (5, 99, 2);", pre_existing=(("auth_user_groups", 1),)),
+    Case("chinook-orphan-rekeyed", App.CHINOOK,
+         "support 'fixes' an orphan album by pointing it at another missing artist",
+         "UPDATE Album SET ArtistId = 405 WHERE AlbumId = 9", FK_FAILED, FailsAt.STATEMENT, 1,
+         (Broken("Album", 9, ("ArtistId",), (405,), Reason.MISSING_ROW, statement=1),), error_code=_FK,
+         setup="INSERT INTO Album VALUES (9, 'Unknown', 404);", pre_existing=(("Album", 1),)),
     Case("django-admin-log-without-content-type", App.DJANGO, "a NULL content type is never checked",
          "INSERT INTO \"django_admin_log\" (\"action_time\", \"user_id\", \"content_type_id\", \"object_id\", "
          "\"object_repr\", \"action_flag\", \"change_message\") VALUES ('2024-02-01 10:00:00', 1, NULL, NULL, "

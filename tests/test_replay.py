@@ -534,3 +534,32 @@ def test_set_null_on_a_not_null_column_is_named_as_the_keys_action(tmp_path):
     assert (sim.failed_statement, sim.error_code, sim.violations) == (2, "SQLITE_CONSTRAINT_NOTNULL", ())
     assert "review(customer_id) REFERENCES customer(id) is declared ON DELETE SET NULL" in sim.summary
     assert "not a foreign-key problem" not in sim.summary
+
+
+@pytest.mark.parametrize(("text", "error", "broken"), [
+    # the old violation fixed first counts nothing off: the new one fails COMMIT
+    ("BEGIN; DELETE FROM auth_session WHERE id = 9; INSERT INTO auth_session VALUES (2, 42); COMMIT;",
+     "FOREIGN KEY constraint failed", [(2, (42,))]),
+    # fixed after the new one was counted, it counts it off: SQLite commits, the new orphan stays
+    ("BEGIN; INSERT INTO auth_session VALUES (2, 42); DELETE FROM auth_session WHERE id = 9; COMMIT;", None, []),
+    ("BEGIN; INSERT INTO auth_session VALUES (2, 42); INSERT INTO auth_user VALUES (404, 'x'); COMMIT;", None, []),
+    # an orphan given another key that has no parent either is counted again
+    ("BEGIN; UPDATE auth_session SET user_id = 405 WHERE id = 9; COMMIT;", "FOREIGN KEY constraint failed",
+     [(9, (405,))]),
+    ("UPDATE auth_session SET user_id = 405 WHERE id = 9", "FOREIGN KEY constraint failed", [(9, (405,))]),
+])
+def test_deferred_count_follows_sqlite_when_the_file_had_orphans(tmp_path, text, error, broken):
+    path = build(tmp_path, "PRAGMA foreign_keys = OFF; INSERT INTO auth_session VALUES (9, 404);")
+    assert sqlite_says(path, text) == error
+    sim = run(path, text)
+    assert sim.ok is (error is None)
+    assert [(v.rowid, v.values) for v in sim.violations] == broken
+    assert [(p.table, p.count) for p in sim.pre_existing] == [("auth_session", 1)]
+
+
+def test_an_immediate_orphan_given_another_missing_key_is_listed(tmp_path):
+    path = build(tmp_path, "PRAGMA foreign_keys = OFF; INSERT INTO \"order\" VALUES (50, 404, 'orphan');")
+    text = "UPDATE \"order\" SET customer_id = 405 WHERE id = 50"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert [(v.rowid, v.values) for v in sim.violations] == [(50, (405,))] and sim.violations_total == 1

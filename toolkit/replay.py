@@ -53,6 +53,8 @@ from .statements import ReplayAuthorizer, Script, Statement, StatementKind, auth
 MAX_EXPLAINED = 50
 #: Pre-existing violating rows remembered one by one (more are counted, not remembered).
 MAX_REMEMBERED = 100_000
+#: Pre-existing violating rows whose key values are remembered too (a statement may give one a new key).
+MAX_VALUES_REMEMBERED = 1_000
 _OWN = "fk_toolkit_replay"
 _APP = "fk_toolkit_app"
 _PROBE = "fk_toolkit_probe"
@@ -178,6 +180,8 @@ class _Baseline:
 
     counts: dict[tuple[str, int], int] = field(default_factory=dict)
     rows: set[Row] = field(default_factory=set)
+    #: The key values of the rows, when there are few enough (see `_with_values`).
+    values: dict[Row, tuple[Any, ...]] = field(default_factory=dict)
 
     def add(self, row: Row) -> None:
         self.counts[(row[0], row[2])] = self.counts.get((row[0], row[2]), 0) + 1
@@ -202,11 +206,35 @@ def _baseline(conn: sqlite3.Connection, info: DatabaseInfo) -> _Baseline:
     return base
 
 
+def _with_values(conn: sqlite3.Connection, info: DatabaseInfo, base: _Baseline) -> _Baseline:
+    """`base` with the key values of its rows, when there are at most MAX_VALUES_REMEMBERED: a row
+    that violated before and that a statement gives another key that has no parent either is a new
+    violation for SQLite (it counts the new key, and cannot count the old one off)."""
+    if len(base.rows) <= MAX_VALUES_REMEMBERED:
+        base.values = {r: _values_of(conn, info, r) for r in base.rows}
+    return base
+
+
+def _changed(a: _Baseline, b: _Baseline) -> int:
+    """How many violating rows of `a` are not in `b`, or are there with another key (when `a` knows
+    its rows' values)."""
+    gone = sum(1 for r in a.rows if r not in b.rows)
+    return gone + sum(1 for r, v in a.values.items() if r in b.rows and b.values.get(r, v) != v)
+
+
+def _values_of(conn: sqlite3.Connection, info: DatabaseInfo, row: Row) -> tuple[Any, ...]:
+    table, fk = _fk(info, row[0], row[2])
+    return _key_values(conn, table, fk, row[1])
+
+
 def _new_rows(conn: sqlite3.Connection, info: DatabaseInfo, base: _Baseline) -> tuple[list[Row], int]:
-    """The violating rows that were not there in `base` (MAX_EXPLAINED at most) and how many there are."""
+    """The violating rows that were not there in `base`, or held another key there (MAX_EXPLAINED at
+    most), and how many there are.  SQLite's count of broken references never goes below zero: an
+    old violation the script fixes does not make up for a new one, so every new row counts."""
     now = _baseline(conn, info)
-    total = sum(max(0, n - base.counts.get(k, 0)) for k, n in now.counts.items())
-    listed = [r for r in now.rows if r not in base.rows]
+    listed = [r for r in now.rows if r not in base.rows
+              or (r in base.values and _values_of(conn, info, r) != base.values[r])]
+    total = max(sum(max(0, n - base.counts.get(k, 0)) for k, n in now.counts.items()), len(listed))
     listed.sort(key=lambda r: (r[0], r[2], str(r[1])))
     return listed[:MAX_EXPLAINED], total
 
@@ -304,6 +332,10 @@ class _Run:
     #: parent rows: the count stays until COMMIT, whatever table takes the name afterwards.
     dropped: list[_Found] = field(default_factory=list)
     dropped_by: Statement | None = None
+    #: SQLite's count of broken deferred references in the open transaction, followed statement by
+    #: statement when the file had violations before (see `track`), and the rows after the last one.
+    counter: int = 0
+    last: _Baseline | None = None
 
     # ---- helpers
     def sim(self, ok: bool, summary: str, *, error: str | None = None, code: str | None = None,
@@ -338,6 +370,7 @@ class _Run:
         self.app_open = self.deferring = self.by_savepoint = False
         self.savepoints.clear()
         self.dropped.clear()
+        self.counter, self.last = 0, None
 
     def savepoint(self, st: Statement) -> None:
         """The app's SAVEPOINT, RELEASE and ROLLBACK TO, run inside the replay's transaction; the
@@ -372,6 +405,8 @@ class _Run:
         """What the app's COMMIT (or a statement's own autocommit) would refuse, or its release."""
         if self.own_open and self.pending_possible():
             rows, total = _new_rows(self.conn, self.info, self.base)
+            if self.base.counts and self.last is not None and self.counter == 0:
+                total = 0  # SQLite's count: what the script fixed made up for what it broke (see track)
             if total:
                 found = _read(self.conn, self.info, rows)
                 broken = self.removed_parents(st, tuple(_broken(self.conn, self.info, f, None, FailsAt.COMMIT)
@@ -389,6 +424,21 @@ class _Run:
             self.conn.execute("PRAGMA defer_foreign_keys = OFF")
             self.deferring = False
             self.dropped.clear()
+            self.counter, self.last = 0, None
+
+    def track(self) -> None:
+        """Follow SQLite's count of broken deferred references after a statement, in a file that had
+        violations before: the count is not the rows that violate at COMMIT.  Each reference the
+        statement fixed counts one off while the count is above zero (an old violation fixed first
+        counts nothing off), then each one it broke counts one on (fkey.c: OP_FkIfZero before each
+        decrement).  Rows are compared statement by statement, fixes first."""
+        if not (self.base.counts and self.own_open and self.pending_possible()):
+            return
+        before = self.last or self.base
+        now = _with_values(self.conn, self.info, _baseline(self.conn, self.info))
+        fixed, broke = _changed(before, now), _changed(now, before)
+        self.counter = max(0, self.counter - fixed) + broke
+        self.last = now
 
     def counted_at_drop(self, st: Statement | None) -> StatementSimulation:
         """COMMIT fails though every row has its parent now: a DROP TABLE of the transaction (a table
@@ -442,6 +492,8 @@ class _Run:
             self.conn.execute(st.sql).fetchall()
         except sqlite3.Error as exc:
             self.failed(st, exc)
+        if st.writes:
+            self.track()
         if st.pragma == "defer_foreign_keys" and self.conn.execute("PRAGMA defer_foreign_keys").fetchone()[0]:
             self.deferring = True
         if not self.app_open and st.writes:
@@ -477,7 +529,7 @@ class _Run:
         (None when it fails deferred too)."""
         conn = self.conn
         # rows left pending by earlier statements of the transaction are not this statement's doing
-        seen = _baseline(conn, self.info) if self.pending_possible() else self.base
+        seen = _with_values(conn, self.info, _baseline(conn, self.info)) if self.pending_possible() else self.base
         conn.execute(f"SAVEPOINT {_PROBE}")
         try:
             conn.execute("PRAGMA defer_foreign_keys = ON")
@@ -761,7 +813,8 @@ def replay(conn: sqlite3.Connection, info: DatabaseInfo, script: Script, source:
     inner = getattr(conn, "authorizer", None)
     auth = authorizer_for_replay(inner)
     # a healthy file (the usual case) needs no second pass to remember its violating rows
-    run = _Run(conn, info, script, source, auth, _baseline(conn, info) if violations else _Baseline(), pre)
+    base = _with_values(conn, info, _baseline(conn, info)) if violations else _Baseline()
+    run = _Run(conn, info, script, source, auth, base, pre)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.set_authorizer(auth)
     try:
