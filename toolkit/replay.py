@@ -24,6 +24,13 @@ Limits, said plainly:
 - At COMMIT a key whose parent row was in the file before the script is a parent the script
   deleted or re-keyed; the statement that did it is named by running the script's writes again,
   except in a script that rolls back part of its work (then the sentence names no statement).
+- SQLite decides COMMIT by a running count of broken deferred references, which is not always the
+  rows that violate at COMMIT.  Two cases are followed: a DROP TABLE's implicit DELETE counts the
+  references to the dropped rows and nothing counts them off (a table rebuilt with keys on fails
+  though every row has its parent); and in a file that had violations before, the rows are
+  compared after each writing statement (fixes first, then breaks, as the count never goes below
+  zero), their key values too up to MAX_VALUES_REMEMBERED rows.  Within one statement the order
+  of SQLite's row operations is not followed.
 - A statement SQLite refuses before reading any row (a REFERENCES to a missing table, a parent
   key that is not unique) is run again, with the statements before it, with foreign keys OFF in a
   fresh transaction (also rolled back) to find the rows it would have written; ON DELETE actions
