@@ -204,6 +204,10 @@ def test_a_type_mismatch_says_what_sqlite_compares(grid) -> None:
     ("BINARY", "abc", "only in letter case"),
     ("RTRIM", "lead", "only in spaces around it"),  # RTRIM ignores trailing spaces, not leading ones
     ("BINARY", "PAD", "only in spaces around it and letter case"),
+    # NOCASE ignores the case: only the spaces keep 'PAD' from 'pad '
+    ("NOCASE", "PAD", "only in spaces around it,"),
+    ("NOCASE", "LEAD", "only in spaces around it,"),
+    ("RTRIM", "LEAD ", "only in spaces around it and letter case"),
 ])
 def test_a_near_miss_says_what_differs(grid, collation: str, value: str, what: str) -> None:
     conn, info = grid["TEXT", collation]
