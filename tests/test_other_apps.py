@@ -144,6 +144,11 @@ CASES: tuple[Case, ...] = (
          "INSERT INTO InvoiceLine VALUES (10, 2, 8888, 0.99, 1)", FK_FAILED, FailsAt.STATEMENT, 1,
          (Broken("InvoiceLine", 10, ("TrackId",), (8888,), Reason.MISSING_ROW, statement=1),), error_code=_FK,
          setup="INSERT INTO InvoiceLine VALUES (9, 2, 9999, 0.99, 1);", pre_existing=(("InvoiceLine", 1),)),
+    Case("chinook-orphan-rekeyed", App.CHINOOK,
+         "support 'fixes' an orphan album by pointing it at another missing artist",
+         "UPDATE Album SET ArtistId = 405 WHERE AlbumId = 9", FK_FAILED, FailsAt.STATEMENT, 1,
+         (Broken("Album", 9, ("ArtistId",), (405,), Reason.MISSING_ROW, statement=1),), error_code=_FK,
+         setup="INSERT INTO Album VALUES (9, 'Unknown', 404);", pre_existing=(("Album", 1),)),
     # ------------------------------------------------------------------ Northwind, a trading company
     Case("northwind-lowercase-customer", App.NORTHWIND, "the order form sends the customer key as the user typed it",
          "INSERT INTO Orders (CustomerID, EmployeeID, OrderDate, ShipVia, Freight, ShipCountry) "
@@ -246,11 +251,6 @@ CASES: tuple[Case, ...] = (
          "\"email\", \"is_staff\", \"is_active\", \"date_joined\", \"first_name\") VALUES (99, '!', 0, 'old', '', "
          "'', 0, 0, '2020-01-01 00:00:00', ''); COMMIT;", None,
          setup="INSERT INTO \"auth_user_groups\" VALUES (5, 99, 2);", pre_existing=(("auth_user_groups", 1),)),
-    Case("chinook-orphan-rekeyed", App.CHINOOK,
-         "support 'fixes' an orphan album by pointing it at another missing artist",
-         "UPDATE Album SET ArtistId = 405 WHERE AlbumId = 9", FK_FAILED, FailsAt.STATEMENT, 1,
-         (Broken("Album", 9, ("ArtistId",), (405,), Reason.MISSING_ROW, statement=1),), error_code=_FK,
-         setup="INSERT INTO Album VALUES (9, 'Unknown', 404);", pre_existing=(("Album", 1),)),
     Case("django-admin-log-without-content-type", App.DJANGO, "a NULL content type is never checked",
          "INSERT INTO \"django_admin_log\" (\"action_time\", \"user_id\", \"content_type_id\", \"object_id\", "
          "\"object_repr\", \"action_flag\", \"change_message\") VALUES ('2024-02-01 10:00:00', 1, NULL, NULL, "
