@@ -204,6 +204,10 @@ def test_a_type_mismatch_says_what_sqlite_compares(grid) -> None:
     ("BINARY", "abc", "only in letter case"),
     ("RTRIM", "lead", "only in spaces around it"),  # RTRIM ignores trailing spaces, not leading ones
     ("BINARY", "PAD", "only in spaces around it and letter case"),
+    # NOCASE ignores the case: only the spaces keep 'PAD' from 'pad '
+    ("NOCASE", "PAD", "only in spaces around it,"),
+    ("NOCASE", "LEAD", "only in spaces around it,"),
+    ("RTRIM", "LEAD ", "only in spaces around it and letter case"),
 ])
 def test_a_near_miss_says_what_differs(grid, collation: str, value: str, what: str) -> None:
     conn, info = grid["TEXT", collation]
@@ -293,6 +297,15 @@ def test_a_missing_parent_table(tmp_path: Path) -> None:
     assert _child_verdict(conn, info, None).reason is Reason.PARENT_TABLE_MISSING
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         conn.execute("INSERT INTO child VALUES (NULL)")
+
+
+def test_a_parent_table_dropped_since_the_schema_was_read(tmp_path: Path) -> None:
+    conn, info = _declared(tmp_path, "CREATE TABLE parent (id INTEGER PRIMARY KEY); INSERT INTO parent VALUES (1); "
+                                     "CREATE TABLE child (ref REFERENCES parent (id));")
+    assert _child_verdict(conn, info, 1).ok
+    conn.execute("DROP TABLE parent")  # a replayed script's DROP: the schema read before still has it
+    verdict = _child_verdict(conn, info, 1)
+    assert verdict.reason is Reason.PARENT_TABLE_MISSING and "does not exist" in verdict.explanation
 
 
 @pytest.mark.parametrize("parent", [

@@ -29,6 +29,11 @@ M = MessageKind
      M.FOREIGN_KEY_FAILED, (), ("authorId",)),
     ("PrismaClientKnownRequestError: Foreign key constraint violated on the constraint: `Post_authorId_fkey (index)`",
      M.FOREIGN_KEY_FAILED, (), ("Post_authorId_fkey",)),
+    # Django's own check after loaddata names the row, the column and the parent
+    ("django.db.utils.IntegrityError: Problem installing fixture '/app/fixtures/books.json': The row in table "
+     "'book' with primary key '7' has an invalid foreign key: book.author_id contains a value '99' that does not "
+     "have a corresponding value in author list.id.", M.FOREIGN_KEY_FAILED, ("book", "author list"),
+     ("book.author_id",)),
     ("no such table: main.series_old", M.NO_SUCH_TABLE, ("series_old",), ()),
     ("sqlite3.OperationalError: no such table: series_old", M.NO_SUCH_TABLE, ("series_old",), ()),
     ("SQLite Error 1: 'no such table: main.authors_old'.", M.NO_SUCH_TABLE, ("authors_old",), ()),
@@ -161,6 +166,12 @@ def test_foreign_key_failed_names_every_declaration(shop):
 ])
 def test_prisma_s_field_narrows_the_declarations(shop, message):
     assert refs(declarations_for(inspect(shop), parse_error(message))) == ["Post(authorId) REFERENCES User(id)"]
+
+
+def test_django_s_check_narrows_the_declarations_to_the_column_it_names(shop):
+    message = ("The row in table 'book' with primary key '7' has an invalid foreign key: book.author_id contains a "
+               "value '99' that does not have a corresponding value in author list.id.")
+    assert refs(declarations_for(inspect(shop), parse_error(message))) == ["book(author_id) REFERENCES author list(id)"]
 
 
 @pytest.mark.parametrize("sql", [

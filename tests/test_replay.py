@@ -429,3 +429,137 @@ def test_child_table_with_a_broken_declaration_still_lists_its_healthy_keys(tmp_
     sim = run(path, text)
     assert sim.failed_statement == 2
     assert [(v.table, v.rowid, v.reason) for v in sim.violations] == [("shipment", 7, Reason.PARENT_DELETED)]
+
+
+def test_parent_deleted_inside_the_transaction_is_named_at_commit(tmp_path):
+    path = build(tmp_path)
+    text = "BEGIN; INSERT INTO auth_user VALUES (2, 'x'); DELETE FROM auth_user WHERE id = 1; COMMIT;"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    (v,) = run(path, text).violations
+    assert (v.table, v.rowid, v.reason, v.fails_at, v.statement) == ("auth_session", 1, Reason.PARENT_DELETED,
+                                                                      FailsAt.COMMIT, None)
+    assert v.explanation == ("Statement 3 deleted the auth_user row with (id) = (1), which this auth_session row "
+                             "still references (ON DELETE NO ACTION).")
+    text = "BEGIN; UPDATE auth_user SET id = 9 WHERE id = 1; COMMIT;"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    (v,) = run(path, text).violations
+    assert v.reason is Reason.PARENT_KEY_CHANGED and v.explanation.startswith("Statement 2 changed the key of")
+    # part of the work rolled back: the parent is still named as the script's doing, no statement is
+    text = ("BEGIN; SAVEPOINT a; INSERT INTO auth_user VALUES (3, 'y'); ROLLBACK TO a; "
+            "DELETE FROM auth_user WHERE id = 1; COMMIT;")
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    (v,) = run(path, text).violations
+    assert v.reason is Reason.PARENT_DELETED and v.explanation.startswith("The script deleted the auth_user row")
+
+
+def test_without_rowid_orphan_already_there_is_not_listed_and_the_new_one_is(tmp_path):
+    path = build(tmp_path, "PRAGMA foreign_keys = OFF; INSERT INTO stock VALUES ('SKU-9', 'eu', 'Z');")
+    text = "INSERT INTO stock VALUES ('SKU-2', 'us', 'A')"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert [(p.table, p.count) for p in sim.pre_existing] == [("stock", 1)]
+    assert [(v.rowid, v.values) for v in sim.violations] == [(("SKU-2", "us"), ("us", "A"))]
+    assert sim.violations_total == 1
+
+
+def test_without_rowid_key_compared_with_the_parent_affinity_as_sqlite_does(tmp_path):
+    # an INTEGER child value never equals a TEXT parent's '01581' for SQLite's key check, though
+    # a plain comparison of the two columns would convert the text to a number
+    path = build(tmp_path, "CREATE TABLE zone (code TEXT PRIMARY KEY); INSERT INTO zone VALUES ('01581'); "
+                           "CREATE TABLE depot (id INTEGER, zone INTEGER REFERENCES zone(code) "
+                           "DEFERRABLE INITIALLY DEFERRED, PRIMARY KEY (id)) WITHOUT ROWID;")
+    text = "BEGIN; INSERT INTO depot VALUES (1, 1581); COMMIT;"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert [(v.rowid, v.values, v.reason) for v in sim.violations] == [((1,), (1581,), Reason.TYPE_MISMATCH)]
+
+
+def test_dropping_a_parent_table_names_its_children(tmp_path):
+    path = build(tmp_path)
+    text = "DROP TABLE customer"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.fails_at is FailsAt.STATEMENT and sim.failed_statement == 1
+    assert {(v.table, v.rowid, v.reason) for v in sim.violations} == {("order", 10, Reason.PARENT_DELETED),
+                                                                       ("order", 11, Reason.PARENT_DELETED)}
+    # deferred keys wait for COMMIT, when the parent table is gone
+    text = "BEGIN; DROP TABLE auth_user; COMMIT;"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.fails_at is FailsAt.COMMIT
+    assert [(v.table, v.rowid, v.reason) for v in sim.violations] == [("auth_session", 1, Reason.PARENT_TABLE_MISSING)]
+    text = "BEGIN; DROP TABLE warehouse; COMMIT;"  # a WITHOUT ROWID child, immediate
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert [(v.table, v.rowid, v.reason) for v in sim.violations] == [("stock", ("SKU-1", "eu"),
+                                                                        Reason.PARENT_DELETED)]
+
+
+REBUILD_AUTH_USER = ("BEGIN; CREATE TABLE new_auth_user (id INTEGER PRIMARY KEY, name TEXT, email TEXT); "
+                     "INSERT INTO new_auth_user (id, name) SELECT id, name FROM auth_user{where}; "
+                     "DROP TABLE auth_user; ALTER TABLE new_auth_user RENAME TO auth_user; COMMIT;")
+
+
+def test_table_rebuilt_with_keys_on_fails_at_commit_though_every_row_has_its_parent(tmp_path):
+    path = build(tmp_path)
+    text = "PRAGMA foreign_keys = ON; " + REBUILD_AUTH_USER.format(where="")
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.fails_at is FailsAt.COMMIT and sim.failed_statement == 7 and sim.violations_total == 1
+    (v,) = sim.violations
+    assert (v.table, v.rowid, v.values, v.reason, v.deferred) == ("auth_session", 1, (1,), Reason.PARENT_DELETED, True)
+    assert v.explanation.startswith("Statement 5 (DROP TABLE auth_user) deleted the auth_user row with (id) = (1)")
+    assert "PRAGMA foreign_keys = OFF before BEGIN" in sim.summary
+    # the way SQLite's documentation rebuilds a table: keys off, so nothing is counted
+    text = "PRAGMA foreign_keys = OFF; " + REBUILD_AUTH_USER.format(where="")
+    assert sqlite_says(path, text) is None and run(path, text).ok
+
+
+def test_a_row_the_rebuild_lost_is_named_with_the_drop_that_deleted_it(tmp_path):
+    path = build(tmp_path, "INSERT INTO auth_user VALUES (2, 'b'); INSERT INTO auth_session VALUES (2, 2);")
+    text = "PRAGMA foreign_keys = ON; " + REBUILD_AUTH_USER.format(where=" WHERE id <> 2")
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert [(v.table, v.rowid, v.reason) for v in sim.violations] == [("auth_session", 2, Reason.PARENT_DELETED)]
+    assert sim.violations[0].explanation.startswith("Statement 5 deleted the auth_user row with (id) = (2)")
+
+
+def test_set_null_on_a_not_null_column_is_named_as_the_keys_action(tmp_path):
+    path = build(tmp_path, "CREATE TABLE review (id INTEGER PRIMARY KEY, "
+                           "customer_id INTEGER NOT NULL REFERENCES customer(id) ON DELETE SET NULL); "
+                           "INSERT INTO review VALUES (1, 2);")
+    text = "DELETE FROM \"order\" WHERE customer_id = 2; DELETE FROM customer WHERE id = 2"
+    assert sqlite_says(path, text) == "NOT NULL constraint failed: review.customer_id"
+    sim = run(path, text)
+    assert (sim.failed_statement, sim.error_code, sim.violations) == (2, "SQLITE_CONSTRAINT_NOTNULL", ())
+    assert "review(customer_id) REFERENCES customer(id) is declared ON DELETE SET NULL" in sim.summary
+    assert "not a foreign-key problem" not in sim.summary
+
+
+@pytest.mark.parametrize(("text", "error", "broken"), [
+    # the old violation fixed first counts nothing off: the new one fails COMMIT
+    ("BEGIN; DELETE FROM auth_session WHERE id = 9; INSERT INTO auth_session VALUES (2, 42); COMMIT;",
+     "FOREIGN KEY constraint failed", [(2, (42,))]),
+    # fixed after the new one was counted, it counts it off: SQLite commits, the new orphan stays
+    ("BEGIN; INSERT INTO auth_session VALUES (2, 42); DELETE FROM auth_session WHERE id = 9; COMMIT;", None, []),
+    ("BEGIN; INSERT INTO auth_session VALUES (2, 42); INSERT INTO auth_user VALUES (404, 'x'); COMMIT;", None, []),
+    # an orphan given another key that has no parent either is counted again
+    ("BEGIN; UPDATE auth_session SET user_id = 405 WHERE id = 9; COMMIT;", "FOREIGN KEY constraint failed",
+     [(9, (405,))]),
+    ("UPDATE auth_session SET user_id = 405 WHERE id = 9", "FOREIGN KEY constraint failed", [(9, (405,))]),
+])
+def test_deferred_count_follows_sqlite_when_the_file_had_orphans(tmp_path, text, error, broken):
+    path = build(tmp_path, "PRAGMA foreign_keys = OFF; INSERT INTO auth_session VALUES (9, 404);")
+    assert sqlite_says(path, text) == error
+    sim = run(path, text)
+    assert sim.ok is (error is None)
+    assert [(v.rowid, v.values) for v in sim.violations] == broken
+    assert [(p.table, p.count) for p in sim.pre_existing] == [("auth_session", 1)]
+
+
+def test_an_immediate_orphan_given_another_missing_key_is_listed(tmp_path):
+    path = build(tmp_path, "PRAGMA foreign_keys = OFF; INSERT INTO \"order\" VALUES (50, 404, 'orphan');")
+    text = "UPDATE \"order\" SET customer_id = 405 WHERE id = 50"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert [(v.rowid, v.values) for v in sim.violations] == [(50, (405,))] and sim.violations_total == 1

@@ -168,6 +168,11 @@ def test_the_app_s_own_pragmas_are_allowed_as_sqlite_reads_them(text, pragma, va
     ("INSERT INTO t VALUES (1,)", "statement 1, .* is not SQL that SQLite parses"),
     ("SELECT 1;\nSELECT 'a\x00b';", "statement 2 holds a NUL character"),
     ("\x00", "statement 1 holds a NUL character"),
+    # a log line as an ORM writes it, the values bound apart: SQLite would bind NULL for each
+    ("BEGIN; INSERT INTO \"Album\" (\"Title\", \"ArtistId\") VALUES (?, ?); COMMIT;",
+     r"statement 2, .* has parameters \(\?, \?\) whose values the app bound apart"),
+    ("UPDATE t SET a = :title, b = @b, c = $c, d = ?3 WHERE e = '?' AND \"f?\" = 1",
+     r"has parameters \(:title, @b, \$c, \?3\)"),
 ])
 def test_bad_scripts_get_one_sentence_naming_the_statement(text, why):
     with pytest.raises(errors.BadStatementError, match=why) as caught:

@@ -296,7 +296,7 @@ _Judgement = tuple[Reason, str, Any, tuple[str, ...]]
 def _judge(conn: sqlite3.Connection, info: DatabaseInfo, fk: ForeignKeyInfo, key: _Key) -> _Judgement:
     # A broken declaration fails every write of the child table, NULL keys too: SQLite refuses the
     # statement when it compiles it, before it reads any value.
-    parent = info.table(fk.parent_table) if fk.parent_table_exists else None
+    parent = info.table(fk.parent_table) if fk.parent_table_exists and _in_file(conn, fk.parent_table) else None
     if parent is None:
         return (Reason.PARENT_TABLE_MISSING, f"{key.names} references {key.parent}, which does not exist "
                 "(SQLite: no such table)", None, ())
@@ -314,6 +314,12 @@ def _judge(conn: sqlite3.Connection, info: DatabaseInfo, fk: ForeignKeyInfo, key
     if _exists(conn, parent.name, key.parent_columns, key.values):
         return Reason.OK, f"{key.shown} matches a row in {key.parent}{_conversion(key, compared)}", None, ()
     return _no_row(conn, info, parent, key, compared)
+
+
+def _in_file(conn: sqlite3.Connection, table: str) -> bool:
+    """Whether the table is in the file now: statements replayed on `conn` may have dropped it."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+                        (table,)).fetchone() is not None
 
 
 def _compared(conn: sqlite3.Connection, parent: TableInfo, key: _Key) -> tuple[Any, ...]:
@@ -343,7 +349,8 @@ def _no_row(conn: sqlite3.Connection, info: DatabaseInfo, parent: TableInfo, key
         return Reason.TYPE_MISMATCH, _type_sentence(parent, key, compared, *typed), _one(typed[0]), ()
     near = _near_match(conn, parent.name, key.parent_columns, compared)
     if near is not None:
-        return Reason.NEAR_MISS, _near_sentence(key, compared, near), _one(near), ()
+        return Reason.NEAR_MISS, _near_sentence(key, compared, near, _what_differs(conn, parent, key, compared,
+                                                                                 near)), _one(near), ()
     if len(key.columns) > 1:
         partial = tuple(c for c, pc, v in zip(key.columns, key.parent_columns, key.values, strict=True)
                         if _exists(conn, parent.name, [pc], (v,)))
@@ -383,15 +390,31 @@ def _type_sentence(parent: TableInfo, key: _Key, compared: tuple[Any, ...], foun
             f"{sql_type(held)}: {why}")
 
 
-def _near_sentence(key: _Key, compared: tuple[Any, ...], near: tuple[Any, ...]) -> str:
-    shown = fmt(near[0]) if len(near) == 1 else f"({', '.join(fmt(v) for v in near)})"
+def _what_differs(conn: sqlite3.Connection, parent: TableInfo, key: _Key, compared: tuple[Any, ...],
+                  near: tuple[Any, ...]) -> set[str]:
+    """What keeps the key from the near parent key under the parent's own collation (NOCASE
+    ignores case, RTRIM trailing spaces): in each column the near key's value is given the child's
+    spaces, or another case, and the parent table asked whether it still finds the row."""
     differs = set()
-    for seen, held in zip(compared, near, strict=True):
-        a, b = _plain(seen), _plain(held)
-        if a.strip(" ") != a or b.strip(" ") != b:
+    for i, seen in enumerate(compared):
+        def finds(value: Any, i: int = i) -> bool:
+            return _exists(conn, parent.name, key.parent_columns, (*near[:i], value, *near[i + 1:]))
+        text, held = _plain(seen), _plain(near[i])
+        core = held.strip(" ")
+        if text != held and not finds(_spaced(text, core)):
             differs.add("spaces around it")
-        if a.strip(" ") != b.strip(" "):  # equal once trimmed and lower-cased: the case differs
+        if text.strip(" ") != core and (core.swapcase() == core or not finds(_spaced(held, core.swapcase()))):
             differs.add("letter case")
+    return differs
+
+
+def _spaced(like: str, core: str) -> str:
+    """`core` with the spaces `like` has around it."""
+    return like[:len(like) - len(like.lstrip(" "))] + core + like[len(like.rstrip(" ")):]
+
+
+def _near_sentence(key: _Key, compared: tuple[Any, ...], near: tuple[Any, ...], differs: set[str]) -> str:
+    shown = fmt(near[0]) if len(near) == 1 else f"({', '.join(fmt(v) for v in near)})"
     what = " and ".join(sorted(differs, reverse=True)) or "spaces or letter case"
     return (f"{key.shown} differs from {key.target} {shown} only in {what}, which the parent key's collation "
             "does not ignore")

@@ -66,6 +66,12 @@ _FOREIGN_KEY = re.compile(r"foreign key constraint (?:failed|violated)|SQLITE_CO
                           r"|\b(?:code|error|errno|result)\W{0,3}787\b", re.I)
 # Prisma names the field or the constraint in backquotes: `authorId`, `Post_authorId_fkey (index)`
 _PRISMA_FIELDS = re.compile(r"on the (?:field|fields|constraint)s?:?\s*\(?((?:`[^`]*`[,\s]*)+)", re.I)
+# Django checks the keys itself after loaddata (and in its test runner) and names the row:
+# "The row in table 'T' with primary key 'P' has an invalid foreign key: T.C contains a value 'V'
+# that does not have a corresponding value in PT.PC."
+_DJANGO = re.compile(r"The row in table '(?P<table>[^']+)' with primary key '.*?' has an invalid foreign key: "
+                     r"(?P=table)\.(?P<column>\S+) contains a value .* that does not have a corresponding value "
+                     r"in (?P<parent>[^.]+)\.(?P<parent_column>[^.\s]+)", re.I)
 _OTHER = re.compile(r"\b(NOT NULL|UNIQUE|CHECK|PRIMARY KEY) constraint failed(?::\s*([^\r\n'\"()]*))?"
                     r"|SQLITE_CONSTRAINT_(NOTNULL|UNIQUE|CHECK|PRIMARYKEY|TRIGGER|ROWID|DATATYPE)"
                     r"|\b(datatype mismatch)\b|cannot store \w+ value in \w+ column", re.I)
@@ -87,6 +93,14 @@ def _no_such_table(text: str) -> ErrorMessage | None:
         return None
     name = match[1].strip().rstrip(".:;")
     return ErrorMessage(text, MessageKind.NO_SUCH_TABLE, (name,) if name else ())
+
+
+def _django(text: str) -> ErrorMessage | None:
+    match = _DJANGO.search(text)
+    if match is None:
+        return None
+    return ErrorMessage(text, MessageKind.FOREIGN_KEY_FAILED, (match["table"], match["parent"]),
+                        (f"{match['table']}.{match['column']}",))
 
 
 def _foreign_key(text: str) -> ErrorMessage | None:
@@ -118,7 +132,7 @@ def parse_error(message: str) -> ErrorMessage:
     of these): a mismatch or a missing table is read before "constraint failed", as a driver may
     add its own words around either."""
     text = " ".join(message.split())
-    for reader in (_mismatch, _no_such_table, _foreign_key, _other_constraint):
+    for reader in (_mismatch, _no_such_table, _django, _foreign_key, _other_constraint):
         found = reader(text)
         if found is not None:
             return found
@@ -136,13 +150,15 @@ def _all(info: DatabaseInfo) -> list[Declaration]:
 
 
 def _named(msg: ErrorMessage, found: list[Declaration]) -> list[Declaration]:
-    """Prisma's fields narrow the list: a child column, or its constraint name `Model_field_fkey`."""
+    """Prisma's fields narrow the list: a child column, or its constraint name `Model_field_fkey`;
+    Django's check names `table.column`."""
     wanted = {f.lower() for f in msg.columns}
     if not wanted:
         return found
 
     def names(d: Declaration) -> set[str]:
-        return {c.lower() for c in d.columns} | {f"{d.table}_{'_'.join(d.columns)}_fkey".lower()}
+        return ({c.lower() for c in d.columns} | {f"{d.table}.{c}".lower() for c in d.columns}
+                | {f"{d.table}_{'_'.join(d.columns)}_fkey".lower()})
 
     narrowed = [d for d in found if names(d) & wanted]
     return narrowed or found

@@ -21,8 +21,16 @@ Limits, said plainly:
   inside the transaction, and the failure names the statement and the RESTRICT keys, no rows).
 - Pre-existing violating rows are remembered one by one up to MAX_REMEMBERED (all are counted);
   beyond that, a listed row may be one that was there before (the counts stay exact).
-- At COMMIT the rows are judged as they stand (missing-row and the like): a parent deleted by an
-  earlier statement of the transaction is not told apart from one that never existed.
+- At COMMIT a key whose parent row was in the file before the script is a parent the script
+  deleted or re-keyed; the statement that did it is named by running the script's writes again,
+  except in a script that rolls back part of its work (then the sentence names no statement).
+- SQLite decides COMMIT by a running count of broken deferred references, which is not always the
+  rows that violate at COMMIT.  Two cases are followed: a DROP TABLE's implicit DELETE counts the
+  references to the dropped rows and nothing counts them off (a table rebuilt with keys on fails
+  though every row has its parent); and in a file that had violations before, the rows are
+  compared after each writing statement (fixes first, then breaks, as the count never goes below
+  zero), their key values too up to MAX_VALUES_REMEMBERED rows.  Within one statement the order
+  of SQLite's row operations is not followed.
 - A statement SQLite refuses before reading any row (a REFERENCES to a missing table, a parent
   key that is not unique) is run again, with the statements before it, with foreign keys OFF in a
   fresh transaction (also rolled back) to find the rows it would have written; ON DELETE actions
@@ -41,6 +49,7 @@ from . import errors
 from .ddl import significant, tokenize
 from .findings import non_deferrable_cycles
 from .keymatch import Reason, explain_key, fmt, sql_type
+from .messages import parse_error
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo
 from .sqlite_codes import PROPAGATED, Kind, kind_of
 from .sqlnames import quote
@@ -51,6 +60,8 @@ from .violations import Violation, emulated_violations, foreign_key_violations, 
 MAX_EXPLAINED = 50
 #: Pre-existing violating rows remembered one by one (more are counted, not remembered).
 MAX_REMEMBERED = 100_000
+#: Pre-existing violating rows whose key values are remembered too (a statement may give one a new key).
+MAX_VALUES_REMEMBERED = 1_000
 _OWN = "fk_toolkit_replay"
 _APP = "fk_toolkit_app"
 _PROBE = "fk_toolkit_probe"
@@ -134,8 +145,8 @@ def _checked_rows(conn: sqlite3.Connection, info: DatabaseInfo) -> Iterator[Row]
     """Every (table, rowid, fk id) SQLite's foreign_key_check lists, table by table (a table whose
     check SQLite refuses, for a broken declaration, has its healthy keys checked in SQL)."""
     for table in info.tables:
-        if not table.foreign_keys:
-            continue
+        if not table.foreign_keys or not _exists_now(conn, table.name):
+            continue  # a table the script dropped has no rows left to check
         try:
             for _, rowid, _, fkid in conn.execute(f"PRAGMA foreign_key_check({quote(table.name)})"):
                 yield table.name, rowid, fkid
@@ -147,11 +158,27 @@ def _checked_rows(conn: sqlite3.Connection, info: DatabaseInfo) -> Iterator[Row]
 
 def _emulated_rows(conn: sqlite3.Connection, table: TableInfo) -> Iterator[Row]:
     """foreign_key_check's rows for the healthy keys of a table SQLite refuses to check (another of
-    its keys is broken), found in SQL as diagnosis does."""
+    its keys is broken, or the script dropped its parent table), found in SQL as diagnosis does;
+    every row with a key is a violation of a key whose parent table the script dropped."""
+    rowids: Iterator[Any]
     for fk in table.foreign_keys:
-        if fk.parent_table_exists and fk.parent_key_unique and not table.without_rowid:
-            for rowid in emulated_violations(conn, table, fk):
-                yield table.name, rowid, fk.id
+        if not fk.parent_table_exists or not fk.parent_key_unique:
+            continue
+        if table.without_rowid:
+            rowids = iter(_without_rowid_rows(conn, table, fk, MAX_REMEMBERED))
+        elif _exists_now(conn, fk.parent_table):
+            rowids = emulated_violations(conn, table, fk)
+        else:
+            not_null = " AND ".join(f"{quote(c)} IS NOT NULL" for c in fk.columns)
+            rowids = (r for (r,) in conn.execute(f"SELECT rowid FROM {quote(table.name)} WHERE {not_null}"))
+        for rowid in rowids:
+            yield table.name, rowid, fk.id
+
+
+def _exists_now(conn: sqlite3.Connection, table: str) -> bool:
+    """Whether the table is in the file now (the script may have dropped it since the schema was read)."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+                        (table,)).fetchone() is not None
 
 
 @dataclass
@@ -160,25 +187,61 @@ class _Baseline:
 
     counts: dict[tuple[str, int], int] = field(default_factory=dict)
     rows: set[Row] = field(default_factory=set)
+    #: The key values of the rows, when there are few enough (see `_with_values`).
+    values: dict[Row, tuple[Any, ...]] = field(default_factory=dict)
 
     def add(self, row: Row) -> None:
         self.counts[(row[0], row[2])] = self.counts.get((row[0], row[2]), 0) + 1
-        if len(self.rows) < MAX_REMEMBERED:
+        if row[1] is not None and len(self.rows) < MAX_REMEMBERED:
             self.rows.add(row)
 
 
 def _baseline(conn: sqlite3.Connection, info: DatabaseInfo) -> _Baseline:
+    """The violating rows now.  foreign_key_check gives a WITHOUT ROWID row no rowid: those rows are
+    remembered by their primary key (a tuple), found in SQL, so that one already there is told apart
+    from one the script wrote; SQLite's check still gives the counts."""
     base = _Baseline()
+    unkeyed: set[tuple[str, int]] = set()
     for row in _checked_rows(conn, info):
         base.add(row)
+        if row[1] is None:
+            unkeyed.add((row[0], row[2]))
+    for name, fkid in sorted(unkeyed):
+        table, fk = _fk(info, name, fkid)
+        room = MAX_REMEMBERED - len(base.rows)
+        base.rows |= {(name, pk, fkid) for pk in _without_rowid_rows(conn, table, fk, room)} if room > 0 else set()
     return base
 
 
+def _with_values(conn: sqlite3.Connection, info: DatabaseInfo, base: _Baseline) -> _Baseline:
+    """`base` with the key values of its rows, when there are at most MAX_VALUES_REMEMBERED: a row
+    that violated before and that a statement gives another key that has no parent either is a new
+    violation for SQLite (it counts the new key, and cannot count the old one off)."""
+    if len(base.rows) <= MAX_VALUES_REMEMBERED:
+        base.values = {r: _values_of(conn, info, r) for r in base.rows}
+    return base
+
+
+def _changed(a: _Baseline, b: _Baseline) -> int:
+    """How many violating rows of `a` are not in `b`, or are there with another key (when `a` knows
+    its rows' values)."""
+    gone = sum(1 for r in a.rows if r not in b.rows)
+    return gone + sum(1 for r, v in a.values.items() if r in b.rows and b.values.get(r, v) != v)
+
+
+def _values_of(conn: sqlite3.Connection, info: DatabaseInfo, row: Row) -> tuple[Any, ...]:
+    table, fk = _fk(info, row[0], row[2])
+    return _key_values(conn, table, fk, row[1])
+
+
 def _new_rows(conn: sqlite3.Connection, info: DatabaseInfo, base: _Baseline) -> tuple[list[Row], int]:
-    """The violating rows that were not there in `base` (MAX_EXPLAINED at most) and how many there are."""
+    """The violating rows that were not there in `base`, or held another key there (MAX_EXPLAINED at
+    most), and how many there are.  SQLite's count of broken references never goes below zero: an
+    old violation the script fixes does not make up for a new one, so every new row counts."""
     now = _baseline(conn, info)
-    total = sum(max(0, n - base.counts.get(k, 0)) for k, n in now.counts.items())
-    listed = [r for r in now.rows if r not in base.rows]
+    listed = [r for r in now.rows if r not in base.rows
+              or (r in base.values and _values_of(conn, info, r) != base.values[r])]
+    total = max(sum(max(0, n - base.counts.get(k, 0)) for k, n in now.counts.items()), len(listed))
     listed.sort(key=lambda r: (r[0], r[2], str(r[1])))
     return listed[:MAX_EXPLAINED], total
 
@@ -191,22 +254,31 @@ def _fk(info: DatabaseInfo, table: str, fkid: int) -> tuple[TableInfo, ForeignKe
 
 
 def _key_values(conn: sqlite3.Connection, table: TableInfo, fk: ForeignKeyInfo, rowid: Any) -> tuple[Any, ...]:
+    """The key of the row with this rowid, or of the WITHOUT ROWID row with this primary key (a tuple)."""
     cols = ", ".join(quote(c) for c in fk.columns)
-    row = conn.execute(f"SELECT {cols} FROM {quote(table.name)} WHERE rowid = ?", (rowid,)).fetchone()
+    keyed = isinstance(rowid, tuple)
+    where = " AND ".join(f"{quote(c)} = ?" for c in table.primary_key) if keyed else "rowid = ?"
+    row = conn.execute(f"SELECT {cols} FROM {quote(table.name)} WHERE {where}", rowid if keyed else (rowid,)
+                       ).fetchone()
     return tuple(row) if row else tuple(None for _ in fk.columns)
 
 
-def _without_rowid_rows(conn: sqlite3.Connection, table: TableInfo, fk: ForeignKeyInfo
-                        ) -> list[tuple[tuple[Any, ...], tuple[Any, ...]]]:
-    """(primary key, key values) of WITHOUT ROWID rows with no parent (foreign_key_check gives no
-    rowid there), MAX_EXPLAINED at most, found in SQL."""
+def _without_rowid_rows(conn: sqlite3.Connection, table: TableInfo, fk: ForeignKeyInfo, limit: int
+                        ) -> list[tuple[Any, ...]]:
+    """The primary keys of WITHOUT ROWID rows with no parent (foreign_key_check gives no rowid
+    there), `limit` at most, found in SQL."""
     pk = table.primary_key
     not_null = " AND ".join(f"c.{quote(c)} IS NOT NULL" for c in fk.columns)
-    match = " AND ".join(f"p.{quote(pc)} = c.{quote(cc)}" for cc, pc in zip(fk.columns, fk.parent_columns, strict=True))
-    picked = ", ".join(f"c.{quote(c)}" for c in [*pk, *fk.columns])
-    sql = (f"SELECT {picked} FROM {quote(table.name)} AS c WHERE {not_null} AND NOT EXISTS "
-           f"(SELECT 1 FROM {quote(fk.parent_table)} AS p WHERE {match}) LIMIT {MAX_EXPLAINED}")
-    return [(tuple(r[:len(pk)]), tuple(r[len(pk):])) for r in conn.execute(sql)]
+    # `+c.col` has no affinity: the comparison applies the parent column's affinity and collation to
+    # the child value, as SQLite's key check does (`p.col = c.col` would make a TEXT parent's '01581'
+    # a number to meet an INTEGER child's 1581)
+    match = " AND ".join(f"p.{quote(pc)} = +c.{quote(cc)}"
+                         for cc, pc in zip(fk.columns, fk.parent_columns, strict=True))
+    picked = ", ".join(f"c.{quote(c)}" for c in pk)
+    orphan = (f" AND NOT EXISTS (SELECT 1 FROM {quote(fk.parent_table)} AS p WHERE {match})"
+              if _exists_now(conn, fk.parent_table) else "")  # else the script dropped the parent table
+    sql = f"SELECT {picked} FROM {quote(table.name)} AS c WHERE {not_null}{orphan} LIMIT ?"
+    return [tuple(r) for r in conn.execute(sql, (limit,))]
 
 
 @dataclass(frozen=True)
@@ -221,15 +293,10 @@ class _Found:
 
 def _read(conn: sqlite3.Connection, info: DatabaseInfo, rows: list[Row]) -> list[_Found]:
     found: list[_Found] = []
-    done: set[tuple[str, int]] = set()
-    for table_name, rowid, fkid in rows:
+    for table_name, rowid, fkid in rows[:MAX_EXPLAINED]:
         table, fk = _fk(info, table_name, fkid)
-        if rowid is not None:
-            found.append(_Found(table, fk, rowid, _key_values(conn, table, fk, rowid)))
-        elif (table_name, fkid) not in done:
-            done.add((table_name, fkid))
-            found += [_Found(table, fk, pk, vals) for pk, vals in _without_rowid_rows(conn, table, fk)]
-    return found[:MAX_EXPLAINED]
+        found.append(_Found(table, fk, rowid, _key_values(conn, table, fk, rowid)))
+    return found
 
 
 def _broken(conn: sqlite3.Connection, info: DatabaseInfo, f: _Found, statement: int | None, fails_at: FailsAt,
@@ -268,6 +335,14 @@ class _Run:
     #: (no BEGIN), so releasing the outermost commits it.
     savepoints: list[str] = field(default_factory=list)
     by_savepoint: bool = False
+    #: References SQLite counted as broken when a DROP TABLE of the transaction deleted their
+    #: parent rows: the count stays until COMMIT, whatever table takes the name afterwards.
+    dropped: list[_Found] = field(default_factory=list)
+    dropped_by: Statement | None = None
+    #: SQLite's count of broken deferred references in the open transaction, followed statement by
+    #: statement when the file had violations before (see `track`), and the rows after the last one.
+    counter: int = 0
+    last: _Baseline | None = None
 
     # ---- helpers
     def sim(self, ok: bool, summary: str, *, error: str | None = None, code: str | None = None,
@@ -301,6 +376,8 @@ class _Run:
         self.conn.execute("PRAGMA defer_foreign_keys = OFF")
         self.app_open = self.deferring = self.by_savepoint = False
         self.savepoints.clear()
+        self.dropped.clear()
+        self.counter, self.last = 0, None
 
     def savepoint(self, st: Statement) -> None:
         """The app's SAVEPOINT, RELEASE and ROLLBACK TO, run inside the replay's transaction; the
@@ -335,19 +412,75 @@ class _Run:
         """What the app's COMMIT (or a statement's own autocommit) would refuse, or its release."""
         if self.own_open and self.pending_possible():
             rows, total = _new_rows(self.conn, self.info, self.base)
+            if self.base.counts and self.last is not None and self.counter == 0:
+                total = 0  # SQLite's count: what the script fixed made up for what it broke (see track)
             if total:
                 found = _read(self.conn, self.info, rows)
-                broken = tuple(_broken(self.conn, self.info, f, None, FailsAt.COMMIT) for f in found)
+                broken = self.removed_parents(st, tuple(_broken(self.conn, self.info, f, None, FailsAt.COMMIT)
+                                                        for f in found))
                 where = _when_committed(st)
                 raise _Failure(self.sim(False, _commit_summary(broken, total, where),
                                         error="FOREIGN KEY constraint failed", code="SQLITE_CONSTRAINT_FOREIGNKEY",
                                         fails_at=FailsAt.COMMIT, failed=st.number if st else None,
                                         violations=broken, total=total))
+            if self.dropped:
+                raise _Failure(self.counted_at_drop(st))
         if self.app_open:
             self.end_app(st)
         elif self.own_open:
             self.conn.execute("PRAGMA defer_foreign_keys = OFF")
             self.deferring = False
+            self.dropped.clear()
+            self.counter, self.last = 0, None
+
+    def track(self) -> None:
+        """Follow SQLite's count of broken deferred references after a statement, in a file that had
+        violations before: the count is not the rows that violate at COMMIT.  Each reference the
+        statement fixed counts one off while the count is above zero (an old violation fixed first
+        counts nothing off), then each one it broke counts one on (fkey.c: OP_FkIfZero before each
+        decrement).  Rows are compared statement by statement, fixes first."""
+        if not (self.base.counts and self.own_open and self.pending_possible()):
+            return
+        before = self.last or self.base
+        now = _with_values(self.conn, self.info, _baseline(self.conn, self.info))
+        fixed, broke = _changed(before, now), _changed(now, before)
+        self.counter = max(0, self.counter - fixed) + broke
+        self.last = now
+
+    def counted_at_drop(self, st: Statement | None) -> StatementSimulation:
+        """COMMIT fails though every row has its parent now: a DROP TABLE of the transaction (a table
+        rebuild run with foreign keys on) deleted parent rows that deferred keys reference, and SQLite
+        counts those references as broken until COMMIT, even once another table takes the name."""
+        drop = self.dropped_by
+        assert drop is not None  # set with `dropped`
+        broken = tuple(_broken(self.conn, self.info, f, None, FailsAt.COMMIT, Reason.PARENT_DELETED,
+                               _counted_sentence(drop, f)) for f in self.dropped[:MAX_EXPLAINED])
+        summary = (f"The script fails {_when_committed(st)} with FOREIGN KEY constraint failed, though every row "
+                   f"has its parent by then: statement {drop.number} ({drop.beginning}) deleted rows that deferred "
+                   f"keys reference ({_counted(broken, len(self.dropped))}), and SQLite keeps counting those "
+                   "references as broken until COMMIT, whatever table takes the name afterwards. Rebuild a table "
+                   "with PRAGMA foreign_keys = OFF before BEGIN (then PRAGMA foreign_key_check before COMMIT), as "
+                   "SQLite's ALTER TABLE documentation says.")
+        return self.sim(False, summary, error="FOREIGN KEY constraint failed", code="SQLITE_CONSTRAINT_FOREIGNKEY",
+                        fails_at=FailsAt.COMMIT, failed=st.number if st else None, violations=broken,
+                        total=len(self.dropped))
+
+    def before_drop(self, st: Statement) -> None:
+        """Remember the references a DROP TABLE's implicit DELETE will leave counted as broken:
+        child rows of deferred NO ACTION / RESTRICT keys whose parent row the table holds (CASCADE
+        and SET NULL run instead)."""
+        tokens = significant(tokenize(st.sql))
+        if len(tokens) < 3 or tokens[1].name.lower() != "table" or not self.conn.execute("PRAGMA foreign_keys"
+                                                                                          ).fetchone()[0]:
+            return
+        dropped = tokens[-1].name.lower()
+        found = [f for t in self.info.tables for fk in t.foreign_keys
+                 if fk.parent_table.lower() == dropped and (fk.deferred or self.deferring)
+                 and fk.on_delete.upper() in ("NO ACTION", "RESTRICT") and _exists_now(self.conn, t.name)
+                 for f in _children_of(self.conn, t, fk)]
+        if found:
+            self.dropped += found
+            self.dropped_by = st
 
     # ---- one statement
     def run(self, st: Statement) -> None:
@@ -361,9 +494,13 @@ class _Run:
             if st.kind in _SAVEPOINTS:
                 self.savepoint(st)
                 return
+            if st.kind is StatementKind.DROP:
+                self.before_drop(st)
             self.conn.execute(st.sql, st.params).fetchall()
         except sqlite3.Error as exc:
             self.failed(st, exc)
+        if st.writes:
+            self.track()
         if st.pragma == "defer_foreign_keys" and self.conn.execute("PRAGMA defer_foreign_keys").fetchone()[0]:
             self.deferring = True
         if not self.app_open and st.writes:
@@ -391,7 +528,7 @@ class _Run:
         answer = self.declaration(st, str(exc), code, declared) if declared else None
         if answer is not None:
             raise _Failure(answer)
-        raise _Failure(self.sim(False, _other_summary(st, str(exc), code), error=str(exc), code=code,
+        raise _Failure(self.sim(False, _other_summary(st, str(exc), code, self.info), error=str(exc), code=code,
                                 failed=st.number))
 
     def immediate(self, st: Statement, error: str, code: str | None) -> StatementSimulation | None:
@@ -399,7 +536,7 @@ class _Run:
         (None when it fails deferred too)."""
         conn = self.conn
         # rows left pending by earlier statements of the transaction are not this statement's doing
-        seen = _baseline(conn, self.info) if self.pending_possible() else self.base
+        seen = _with_values(conn, self.info, _baseline(conn, self.info)) if self.pending_possible() else self.base
         conn.execute(f"SAVEPOINT {_PROBE}")
         try:
             conn.execute("PRAGMA defer_foreign_keys = ON")
@@ -422,18 +559,50 @@ class _Run:
 
     def parent_side(self, st: Statement, b: BrokenReference) -> BrokenReference:
         """A child whose parent the statement removed or re-keyed (its key existed before it)."""
-        if st.kind not in (StatementKind.DELETE, StatementKind.UPDATE, StatementKind.REPLACE):
+        if st.kind not in (StatementKind.DELETE, StatementKind.UPDATE, StatementKind.REPLACE, StatementKind.DROP):
             return b
+        if not self.parent_found(b):
+            return b
+        return _parent_gone(b, st)
+
+    def parent_found(self, b: BrokenReference) -> bool:
         table, fk = _fk(self.info, b.table, b.key)
-        if not explain_key(self.conn, self.info, table.name, fk, b.values).ok:
-            return b
-        changed = st.kind is StatementKind.UPDATE
-        reason = Reason.PARENT_KEY_CHANGED if changed else Reason.PARENT_DELETED
-        action = f"ON UPDATE {b.on_update}" if changed else f"ON DELETE {b.on_delete}"
-        text = (f"Statement {st.number} {'changed the key of' if changed else 'deleted'} the {b.parent_table} row "
-                f"with ({', '.join(b.parent_columns)}) = ({', '.join(fmt(v) for v in b.values)}), which this "
-                f"{b.table} row still references ({action}).")
-        return dataclasses.replace(b, reason=reason, explanation=text)
+        return explain_key(self.conn, self.info, table.name, fk, b.values).ok
+
+    def removed_parents(self, st: Statement | None, broken: tuple[BrokenReference, ...]
+                        ) -> tuple[BrokenReference, ...]:
+        """At COMMIT, a parent missing now that was there before the script is one the script deleted
+        or re-keyed: which statement did it is found by running the script's writes again from its
+        start, deferred, until the key is gone.  The answer is final once COMMIT fails, so the
+        replay's state may go: everything is rolled back after it anyway."""
+        if not any(b.reason is Reason.MISSING_ROW for b in broken):
+            return broken
+        self.conn.execute(f"ROLLBACK TO {_OWN}")
+        gone = {i for i, b in enumerate(broken) if b.reason is Reason.MISSING_ROW and self.parent_found(b)}
+        upto = st.number if st is not None else len(self.script.statements)
+        culprits = self.culprits(self.script.statements[:upto], {i: broken[i] for i in gone})
+        return tuple(_parent_gone(b, culprits.get(i)) if i in gone else b for i, b in enumerate(broken))
+
+    def culprits(self, statements: tuple[Statement, ...], keys: dict[int, BrokenReference]) -> dict[int, Statement]:
+        """The first statement after which each key has no parent (none are named when the script
+        rolls back part of its work: running its writes again in order would not be what it did)."""
+        if not keys or any(s.kind in (StatementKind.ROLLBACK, StatementKind.ROLLBACK_TO) for s in statements):
+            return {}
+        self.conn.execute("PRAGMA defer_foreign_keys = ON")
+        found: dict[int, Statement] = {}
+        for s in statements:
+            if s.kind in _NOT_REPLAYED_AGAIN:
+                continue
+            try:
+                self.conn.execute(s.sql, s.params).fetchall()
+            except sqlite3.Error as exc:
+                if kind_of(exc) in PROPAGATED:
+                    raise
+                break
+            found |= {i: s for i, b in keys.items() if i not in found and not self.parent_found(b)}
+            if len(found) == len(keys):
+                break
+        return found
 
     def declaration(self, st: Statement, error: str, code: str | None,
                     declared: list[tuple[TableInfo, ForeignKeyInfo]]) -> StatementSimulation | None:
@@ -458,6 +627,43 @@ class _Run:
 
 
 _RESTRICT_CODE = "SQLITE_CONSTRAINT_TRIGGER"
+
+
+def _children_of(conn: sqlite3.Connection, table: TableInfo, fk: ForeignKeyInfo) -> list[_Found]:
+    """The rows of `table` whose key `fk` finds its parent row now (MAX_EXPLAINED at most)."""
+    if not _exists_now(conn, fk.parent_table):
+        return []
+    where = " AND ".join(f"p.{quote(pc)} = +c.{quote(cc)}" for cc, pc in zip(fk.columns, fk.parent_columns,
+                                                                            strict=True))
+    ident = [quote(c) for c in table.primary_key] if table.without_rowid else ["rowid"]
+    picked = ", ".join(f"c.{c}" for c in [*ident, *(quote(c) for c in fk.columns)])
+    sql = (f"SELECT {picked} FROM {quote(table.name)} AS c WHERE EXISTS (SELECT 1 FROM {quote(fk.parent_table)} "
+           f"AS p WHERE {where}) LIMIT {MAX_EXPLAINED}")
+    n = len(ident)
+    return [_Found(table, fk, tuple(r[:n]) if table.without_rowid else r[0], tuple(r[n:])) for r in conn.execute(sql)]
+
+
+def _counted_sentence(drop: Statement, f: _Found) -> str:
+    values = ", ".join(fmt(v) for v in f.values)
+    return (f"Statement {drop.number} ({drop.beginning}) deleted the {f.fk.parent_table} row with "
+            f"({', '.join(f.fk.parent_columns)}) = ({values}), which this {f.table.name} row references: SQLite "
+            "counted the reference as broken then, and a table that takes the name later does not undo the count.")
+
+
+def _parent_gone(b: BrokenReference, st: Statement | None) -> BrokenReference:
+    """`b` as a reference whose parent row statement `st` deleted or re-keyed (None: a statement
+    of the script that cannot be named did)."""
+    changed = st is not None and st.kind is StatementKind.UPDATE
+    reason = Reason.PARENT_KEY_CHANGED if changed else Reason.PARENT_DELETED
+    action = f"ON UPDATE {b.on_update}" if changed else f"ON DELETE {b.on_delete}"
+    row = f"the {b.parent_table} row with ({', '.join(b.parent_columns)}) = ({', '.join(fmt(v) for v in b.values)})"
+    if st is None:
+        text = (f"The script deleted {row}, or changed its key, which this {b.table} row still references "
+                f"({action}).")
+    else:
+        text = (f"Statement {st.number} {'changed the key of' if changed else 'deleted'} {row}, which this "
+                f"{b.table} row still references ({action}).")
+    return dataclasses.replace(b, reason=reason, explanation=text)
 _SAVEPOINTS = frozenset({StatementKind.SAVEPOINT, StatementKind.RELEASE, StatementKind.ROLLBACK_TO})
 
 
@@ -577,9 +783,28 @@ def _restrict_summary(st: Statement, info: DatabaseInfo) -> str:
             f"reference the rows it changes ({', '.join(keys) or 'no RESTRICT key found'}).")
 
 
-def _other_summary(st: Statement, error: str, code: str | None) -> str:
-    return (f"Statement {st.number} ({st.beginning}) fails with {error} ({code or 'no code'}), which is not a "
-            "foreign-key problem.")
+def _other_summary(st: Statement, error: str, code: str | None, info: DatabaseInfo) -> str:
+    keys = _set_null_keys(info, st, error) if code == "SQLITE_CONSTRAINT_NOTNULL" else []
+    if not keys:
+        return (f"Statement {st.number} ({st.beginning}) fails with {error} ({code or 'no code'}), which is not a "
+                "foreign-key problem.")
+    action = "UPDATE" if st.kind is StatementKind.UPDATE else "DELETE"
+    return (f"Statement {st.number} ({st.beginning}) fails with {error} ({code}): the key {'; '.join(keys)} is "
+            f"declared ON {action} SET NULL, and SQLite cannot set a NOT NULL column to NULL in the rows that "
+            f"reference the rows the statement {'re-keys' if action == 'UPDATE' else 'deletes'}: declare the column "
+            f"nullable, or the key ON {action} CASCADE or RESTRICT.")
+
+
+def _set_null_keys(info: DatabaseInfo, st: Statement, error: str) -> list[str]:
+    """The keys whose SET NULL action the statement ran on the NOT NULL column the error names."""
+    if st.kind not in (StatementKind.DELETE, StatementKind.UPDATE, StatementKind.REPLACE, StatementKind.DROP):
+        return []
+    named = {c.lower() for c in parse_error(error).columns}
+    updating = st.kind is StatementKind.UPDATE
+    return [f"{t.name}({', '.join(fk.columns)}) REFERENCES {fk.parent_table}({', '.join(fk.parent_columns)})"
+            for t in info.tables for fk in t.foreign_keys
+            if (fk.on_update if updating else fk.on_delete).upper() == "SET NULL"
+            and any(f"{t.name}.{c}".lower() in named for c in fk.columns)]
 
 
 # --------------------------------------------------------------------------- entry point
@@ -598,7 +823,8 @@ def replay(conn: sqlite3.Connection, info: DatabaseInfo, script: Script, source:
     inner = getattr(conn, "authorizer", None)
     auth = authorizer_for_replay(inner)
     # a healthy file (the usual case) needs no second pass to remember its violating rows
-    run = _Run(conn, info, script, source, auth, _baseline(conn, info) if violations else _Baseline(), pre)
+    base = _with_values(conn, info, _baseline(conn, info)) if violations else _Baseline()
+    run = _Run(conn, info, script, source, auth, base, pre)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.set_authorizer(auth)
     try:

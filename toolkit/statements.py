@@ -337,6 +337,21 @@ def _missing_function(exc: sqlite3.Error) -> str | None:
     return None
 
 
+def parameters(sql: str) -> list[str]:
+    """The parameters a statement holds (`?`, `?3`, `:name`, `@name`, `$name`), as written: an app's
+    log shows a statement with them and its values apart, and replayed as it stands SQLite would
+    bind NULL to each, which is not what the app ran."""
+    tokens = significant(tokenize(sql))
+    found = []
+    for i, t in enumerate(tokens):
+        after = tokens[i + 1] if i + 1 < len(tokens) and tokens[i + 1].start == t.end else None
+        if t.text == "?":
+            found.append("?" + (after.text if after is not None and after.kind == "number" else ""))
+        elif t.text in (":", "@", "$") and after is not None and after.kind in ("word", "number"):
+            found.append(t.text + after.text)
+    return found
+
+
 def check(statement: Statement, source: str, blank: sqlite3.Connection | None = None) -> Statement:
     """`statement` with SQLite's reading of its pragma, once SQLite has parsed it on a blank
     database and its authorizer has seen nothing refused; else one sentence.
@@ -349,6 +364,12 @@ def check(statement: Statement, source: str, blank: sqlite3.Connection | None = 
                StatementKind.DETACH: "detaches a database",
                StatementKind.VACUUM: "vacuums the database (VACUUM INTO writes another file)"}[statement.kind]
         raise _refused(statement, source, Refusal(statement.kind.value), why)
+    bound = parameters(statement.sql)
+    if bound:
+        raise errors.BadStatementError(
+            f"{source}: statement {statement.number}, beginning {statement.beginning!r}, has parameters "
+            f"({', '.join(bound)}) whose values the app bound apart: write each value in its place, as the "
+            "log lists them after the statement, and try again.")
     recorder = _Recorder()
     own = blank is None
     blank = _blank() if blank is None else blank

@@ -37,7 +37,10 @@ def emulated_violations(conn: sqlite3.Connection, table: TableInfo, fk: ForeignK
     foreign_key_check cannot run on the table (another of its keys is broken)."""
     child = quote(table.name)
     not_null = " AND ".join(f"c.{quote(col)} IS NOT NULL" for col in fk.columns)
-    match = " AND ".join(f"p.{quote(pc)} = c.{quote(cc)}" for cc, pc in zip(fk.columns, fk.parent_columns, strict=True))
+    # `+c.col` strips the child column's affinity, so only the parent's applies, and the parent (the
+    # left operand) supplies the collation: SQLite's rule for a foreign key, not a plain `=` join's
+    match = " AND ".join(f"p.{quote(pc)} = +c.{quote(cc)}"
+                         for cc, pc in zip(fk.columns, fk.parent_columns, strict=True))
     sql = (f"SELECT c.rowid FROM {child} AS c WHERE {not_null} AND NOT EXISTS "
            f"(SELECT 1 FROM {quote(fk.parent_table)} AS p WHERE {match})")
     for (rowid,) in conn.execute(sql):
