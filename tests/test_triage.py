@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ import pytest
 from conftest import SCENARIOS
 from toolkit import errors
 from toolkit.samples import SAMPLES_DIR
-from toolkit.triage import WORKER_MEMORY_LIMIT, triage, write_csv
+from toolkit.safe_access import fingerprint
+from toolkit.triage import WORKER_MEMORY_LIMIT, TriageRow, triage, write_csv
 
 
 def comparable(rows):
@@ -227,3 +229,171 @@ def test_the_worker_time_limit_is_the_toolkits_own_plus_a_grace(tmp_path, monkey
     assert worker_time_limit(small) == guards.default_time_limit(small.stat().st_size) + WORKER_GRACE
     assert worker_time_limit(big) > worker_time_limit(small)
     assert worker_time_limit(big) == guards.default_time_limit(big.stat().st_size) + WORKER_GRACE
+
+
+# ---- any file: the full path, the top finding and its sentence, and files that are no database ----------
+MUSIC_STORE = """
+CREATE TABLE "artist" (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE "album" (id INTEGER PRIMARY KEY, "artist id" INTEGER NOT NULL REFERENCES "artist"(id), title TEXT);
+CREATE INDEX album_artist ON "album"("artist id");
+INSERT INTO "artist" VALUES (1, 'AC/DC'), (2, 'Accept');
+INSERT INTO "album" VALUES (1, 1, 'For Those About To Rock'), (2, 2, 'Balls to the Wall');
+"""
+#: The same store after a rename left invoice_line referencing a table that no longer exists.
+DANGLING = MUSIC_STORE + """
+CREATE TABLE "track" (id INTEGER PRIMARY KEY, "album id" INTEGER REFERENCES "album"(id), name TEXT);
+CREATE INDEX track_album ON "track"("album id");
+CREATE TABLE invoice_line (id INTEGER PRIMARY KEY, track_id INTEGER REFERENCES "tracks"(id), price REAL);
+CREATE INDEX invoice_line_track ON invoice_line(track_id);
+INSERT INTO "track" VALUES (1, 1, 'Put The Finger On You');
+"""
+
+
+def other_app(path: Path, schema: str) -> Path:
+    conn = sqlite3.connect(path)
+    conn.executescript(schema)
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def inbox(tmp_path):
+    """A customer's folder as it arrives: databases of another app, one healthy, one with a dangling
+    reference, the video app's fixed file, and what else people send: an image, an archive, an empty
+    file and a note."""
+    from badinputs import CORPUS
+
+    folder = tmp_path / "inbox from customer 4711"
+    folder.mkdir()
+    other_app(folder / "store.db", MUSIC_STORE)
+    other_app(folder / "store-renamed.db", DANGLING)
+    shutil.copyfile(SAMPLES_DIR / "v30_fixed.db", folder / "video.db")
+    CORPUS["png image"][0](folder / "screenshot.png")
+    with zipfile.ZipFile(folder / "logs.zip", "w") as archive:
+        archive.writestr("app.log", "FOREIGN KEY constraint failed\n")
+    (folder / "empty.db").write_bytes(b"")
+    (folder / "README.txt").write_text("The app says FOREIGN KEY constraint failed when I save.\n")
+    return folder
+
+
+#: file name -> (state, reason, exit code) of the rows for files that are no database
+PASSED_OVER = {"README.txt": ("not-a-database", "text", 5), "empty.db": ("not-a-database", "empty", 5),
+               "logs.zip": ("not-a-database", "zip", 5), "screenshot.png": ("not-a-database", "png", 5)}
+
+
+def test_any_files_row_has_its_full_path_and_top_finding_and_non_databases_are_rows(inbox):
+    from toolkit.diagnosis import diagnose
+
+    before = {p: fingerprint(p) for p in inbox.iterdir()}
+    rows = {Path(r.file).name: r for r in triage([inbox], jobs=2)}
+    assert sorted(rows) == sorted(p.name for p in inbox.iterdir())
+    for name, row in rows.items():
+        assert row.file == str((inbox / name).resolve())
+    for name, (state, reason, code) in PASSED_OVER.items():
+        row = rows[name]
+        assert (row.state, row.reason, row.exit_code, row.top_finding, row.top_message) == (state, reason, code, "", "")
+        assert row.error.startswith(f"{row.file} is ") and row.answer == ""
+    assert "(it looks like a PNG image)" in rows["screenshot.png"].error
+    assert "(it looks like a ZIP archive)" in rows["logs.zip"].error
+    assert "(it looks like a text file)" in rows["README.txt"].error
+    assert "is empty (0 bytes)" in rows["empty.db"].error
+
+    dangling = rows["store-renamed.db"]
+    assert dangling.top_finding == "dangling-reference" and dangling.exit_code == 1 and dangling.error == ""
+    found = [f.message for f in diagnose(inbox / "store-renamed.db").findings if f.code == "dangling-reference"]
+    assert dangling.top_message == found[0] and "invoice_line(track_id) REFERENCES tracks" in found[0]
+
+    # Part 11's diagnose drops the video app's "not its database" finding for other apps; either way
+    # triage ranks it after every finding about what is wrong, and none is wrong here
+    healthy = rows["store.db"]
+    assert healthy.top_finding in ("", "no-upscales-table") and healthy.error == ""
+    assert healthy.exit_code == diagnose(inbox / "store.db").exit_code
+    assert (rows["video.db"].state, rows["video.db"].top_finding, rows["video.db"].exit_code) == ("fixed", "", 0)
+    assert {p: fingerprint(p) for p in inbox.iterdir()} == before  # nothing was written, not even a -shm
+
+
+def run_triage(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "toolkit", "triage", *map(str, args), "--jobs", "2"],
+                          capture_output=True, text=True, cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_cli_json_and_csv_name_every_file_by_full_path_and_non_databases_do_not_fail_the_run(inbox, tmp_path):
+    healthy = [inbox / "video.db", *(inbox / name for name in PASSED_OVER)]
+    result = run_triage(*(p.relative_to(tmp_path) for p in healthy), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr  # no database with a problem: nothing else counts
+    assert [(r["file"], r["state"], r["exit_code"]) for r in json.loads(result.stdout)] == [
+        (str(healthy[0]), "fixed", 0), *((str(p), *PASSED_OVER[p.name][::2]) for p in healthy[1:])]
+    notes = result.stderr.splitlines()
+    assert len(notes) == len(PASSED_OVER) and all(line.startswith(f"note: {inbox}/") for line in notes)
+
+    out = tmp_path / "triage.csv"
+    result = run_triage(inbox, "--csv", out, "--json")
+    assert result.returncode == 1, result.stderr  # store-renamed.db has a problem; the others do not fail it
+    assert "error:" not in result.stderr and "Traceback" not in result.stderr
+    rows = {Path(r["file"]).name: r for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert list(next(csv.reader(out.open(encoding="utf-8")))) == TriageRow.columns()
+    assert rows["store-renamed.db"]["file"] == str(inbox / "store-renamed.db")
+    assert rows["store-renamed.db"]["top_finding"] == "dangling-reference"
+    assert rows["store-renamed.db"]["top_message"] == json.loads(result.stdout)[
+        [Path(r["file"]).name for r in json.loads(result.stdout)].index("store-renamed.db")]["top_message"]
+    assert (rows["screenshot.png"]["state"], rows["screenshot.png"]["exit_code"]) == ("not-a-database", "5")
+
+
+def test_cli_table_shows_the_whole_path_and_wraps_only_the_sentence(inbox, tmp_path):
+    deep = tmp_path / ("a folder whose name alone is longer than a terminal line is wide" * 2) / "customer"
+    deep.mkdir(parents=True)
+    shutil.copyfile(inbox / "store-renamed.db", deep / "store-renamed.db")
+    (deep / "photo.png").write_bytes((inbox / "screenshot.png").read_bytes())
+    result = run_triage(deep)
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    header = lines[0].split()
+    assert header[:2] == ["file", "state"] and header[-4:] == ["top", "finding", "top", "message"]
+    rows = [line for line in lines[2:] if not line.startswith(" ")]
+    assert [line.split("  ")[0] for line in rows] == [str(deep / "photo.png"), str(deep / "store-renamed.db")]
+    assert "not-a-database" in rows[0] and "dangling-reference" in rows[1]
+    sentence = " ".join(line.strip().split("  ")[-1].strip() for line in lines[lines.index(rows[1]):])
+    assert "invoice_line(track_id) REFERENCES tracks, which does not exist" in sentence
+    assert all(len(line.split("dangling-reference")[-1].strip()) <= 60 for line in lines[lines.index(rows[1]):])
+
+
+def test_a_sidecar_beside_its_database_is_not_a_file_of_its_own_but_a_lone_one_is(tmp_path):
+    shutil.copyfile(SAMPLES_DIR / "wal_pending.db", tmp_path / "app.db")
+    shutil.copyfile(SAMPLES_DIR / "wal_pending.db-wal", tmp_path / "app.db-wal")
+    shutil.copyfile(SAMPLES_DIR / "wal_pending.db-wal", tmp_path / "gone.db-wal")  # its database was not sent
+    rows = triage([tmp_path])
+    assert [(Path(r.file).name, r.state, r.reason) for r in rows] == [
+        ("app.db", "strict", "missing-row"), ("gone.db-wal", "not-a-database", "wal-sidecar")]
+    assert "write-ahead log (-wal), not the database itself" in rows[1].error
+
+
+def test_a_row_names_a_linked_file_by_the_path_it_resolves_to(inbox, tmp_path):
+    link = tmp_path / "link.db"
+    link.symlink_to(inbox / "video.db")
+    (row,) = triage([link])
+    assert row.file == str((inbox / "video.db").resolve()) and row.state == "fixed"
+
+
+def finding(code, severity):
+    from toolkit.diagnosis import Finding
+
+    return Finding(code, severity, f"{code} sentence")
+
+
+def test_the_top_finding_is_the_most_severe_then_the_most_telling():
+    from toolkit.triage import top_finding
+
+    assert top_finding([]) is None
+    found = [finding("no-upscales-table", "error"), finding("unindexed-child-key", "info"),
+             finding("orphan-rows", "warning"), finding("leftover-migration-table", "warning"),
+             finding("dangling-reference", "warning")]
+    assert top_finding(found).code == "dangling-reference"  # "which app" ranks after what is wrong
+    assert top_finding([*found, finding("integrity-error", "error")]).code == "integrity-error"
+    assert top_finding([finding("no-upscales-table", "error"), finding("wal-not-checkpointed", "info")]).code == (
+        "wal-not-checkpointed")
+    assert top_finding([finding("no-upscales-table", "error")]).message == "no-upscales-table sentence"
+    first, second = finding("orphan-rows", "warning"), finding("orphan-rows", "warning")
+    assert top_finding([first, second]) is first  # among equals, the first reported
