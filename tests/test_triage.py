@@ -397,3 +397,11 @@ def test_the_top_finding_is_the_most_severe_then_the_most_telling():
     assert top_finding([finding("no-upscales-table", "error")]).message == "no-upscales-table sentence"
     first, second = finding("orphan-rows", "warning"), finding("orphan-rows", "warning")
     assert top_finding([first, second]) is first  # among equals, the first reported
+
+
+def test_the_ranking_names_only_real_finding_codes():
+    from toolkit.diagnosis import FindingCode
+    from toolkit.triage import FINDING_ORDER, PROFILE_FINDINGS
+
+    listed = [*FINDING_ORDER, *PROFILE_FINDINGS]
+    assert len(set(listed)) == len(listed) and set(listed) <= set(FindingCode)
