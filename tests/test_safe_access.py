@@ -1,4 +1,5 @@
 """Safe access: the original is only read, copies include the -wal, bad files get our errors."""
+import gzip
 import os
 import shutil
 import sqlite3
@@ -11,7 +12,9 @@ import pytest
 from badinputs import CORPUS, make_bad, unprivileged, write_lock_held
 from conftest import GOOD, ids
 from toolkit import errors
-from toolkit.safe_access import copy_database, fingerprint, open_copy, verify_unchanged
+from toolkit.safe_access import (FileKind, check_input, copy_database, fingerprint, foreign_file_error, open_copy,
+                                 sniff, sniff_file, verify_unchanged)
+from toolkit.samples import SAMPLES_DIR
 
 
 @pytest.mark.parametrize("scenario", GOOD, ids=ids)
@@ -214,3 +217,79 @@ def test_check_levels_name_their_pragmas():
     assert [c.value for c in Check] == ["quick", "full", "none"] and set(CHECKS) == set(Check)
     assert Check.chosen(True) is Check.FULL and Check.chosen(False) is Check.QUICK
     assert (CHECKS[Check.QUICK], CHECKS[Check.FULL], CHECKS[Check.NONE]) == ("quick_check", "integrity_check", None)
+
+
+# ---- what a file's header says it is: real files of each kind, made by the tools that make them ----------
+def _zip(path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("app.db", b"SQLite format 3\x00")
+
+
+def _shm(path: Path) -> None:
+    """A real -shm: SQLite writes it while a connection to a WAL database is open."""
+    db = path.with_name("live.db")
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE t (x)")
+    shutil.copyfile(f"{db}-shm", path)
+    conn.close()
+
+
+def _persisted_journal(path: Path) -> None:
+    """A -journal SQLite keeps with journal_mode=PERSIST: its header zeroed, so only its name says what it is."""
+    db = path.with_name("persist.db")
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode = PERSIST")
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    shutil.copyfile(f"{db}-journal", path)
+
+
+HEADERS = {
+    "app.db": (lambda p: shutil.copyfile(SAMPLES_DIR / "v30_fixed.db", p), FileKind.SQLITE3),
+    "empty.db": (lambda p: p.write_bytes(b""), FileKind.EMPTY),
+    "notes.txt": (lambda p: p.write_text("Dear support, ünïcode too.\n" * 200, encoding="utf-8"), FileKind.TEXT),
+    "backup.db.gz": (lambda p: p.write_bytes(gzip.compress(b"SQLite format 3\x00")), FileKind.GZIP),
+    "backup.zip": (_zip, FileKind.ZIP),
+    "screenshot.png": (CORPUS["png image"][0], FileKind.PNG),  # a whole PNG: header, IHDR, IDAT, IEND
+    "photo.jpg": (lambda p: p.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64), FileKind.JPEG),
+    "manual.pdf": (lambda p: p.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), FileKind.PDF),
+    "old.db": (lambda p: p.write_bytes(b"** This file contains an SQLite 2.1 database **\x00" + b"\x00" * 64),
+               FileKind.SQLITE2),
+    "given.db-wal": (lambda p: shutil.copyfile(SAMPLES_DIR / "wal_pending.db-wal", p), FileKind.WAL),
+    "given.db-shm": (_shm, FileKind.SHM),
+    "given.db-journal": (_persisted_journal, FileKind.JOURNAL),
+    "sqlcipher.db": (lambda p: p.write_bytes(os.urandom(8192)), FileKind.ENCRYPTED),
+    "blob.bin": (lambda p: p.write_bytes(bytes(range(8)) * 8), FileKind.UNKNOWN_BINARY),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HEADERS))
+def test_a_files_kind_is_read_from_its_header(name, tmp_path):
+    make, kind = HEADERS[name]
+    path = tmp_path / name
+    make(path)
+    before = fingerprint(path)
+    assert sniff_file(path) is kind
+    assert fingerprint(path) == before
+    if kind is not FileKind.SQLITE3:  # check_input refuses it with the sentence triage's row carries
+        with pytest.raises(errors.BadInputError) as refused:
+            check_input(path)
+        assert refused.value.message == foreign_file_error(path, kind).message
+        assert kind.description in refused.value.message or kind in (FileKind.EMPTY, FileKind.ENCRYPTED)
+
+
+def test_a_journals_magic_and_a_text_cut_mid_character_are_read_right():
+    assert sniff(b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7" + b"\x00" * 20, "x.db") is FileKind.JOURNAL
+    text = "é".encode() * 2048  # 4096 bytes: a head of 4095 cuts the last character in two
+    assert sniff(text[:4095]) is FileKind.TEXT
+    assert sniff(b"SQLite format 3") is FileKind.TEXT  # 15 bytes: not the 16-byte magic
+
+
+def test_what_is_not_a_regular_file_is_left_to_check_input(tmp_path):
+    os.mkfifo(tmp_path / "pipe")  # open() would block: sniff_file must not open it
+    assert sniff_file(tmp_path / "pipe") is None
+    assert sniff_file(tmp_path) is None and sniff_file(tmp_path / "missing.db") is None

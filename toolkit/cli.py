@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the command line's start-up imports only what the command r
     from .migration import MigrationResult
     from .report import Report
     from .schema import DatabaseInfo, ForeignKeyInfo
+    from .triage import TriageRow
 
 
 def _print_json(data: object) -> None:
@@ -197,8 +198,21 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
+#: Characters of a finding's sentence per line in triage's table (it wraps, the path never does).
+TRIAGE_MESSAGE_WIDTH = 60
+
+
+def _triage_table(rows: list[TriageRow]) -> str:
+    from tabulate import tabulate
+
+    table = [{"file": r.file, "state": r.state, "needs 030": r.needs_030, "failing": r.failing, "reason": r.reason,
+              "top finding": r.top_finding or r.reason, "top message": r.top_message} for r in rows]
+    widths = [None] * 6 + [TRIAGE_MESSAGE_WIDTH]
+    return tabulate(table, headers="keys", tablefmt="simple", missingval="", maxcolwidths=widths)
+
+
 def cmd_triage(args: argparse.Namespace) -> int:
-    from .triage import triage, write_csv
+    from .triage import NOT_A_DATABASE, run_exit_code, triage, write_csv
 
     rows = triage(args.paths, jobs=args.jobs, progress=sys.stderr.isatty(), scheduler=args.scheduler,
                   full_check=args.full_check)
@@ -206,8 +220,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
         raise errors.RefusedError(
             f"No files found in {', '.join(args.paths)}; give database files or folders holding them.")
     for row in rows:
-        if row.error:
-            print(f"error: {row.error}", file=sys.stderr)
+        if row.error:  # a file that is no database is passed over, not an error of the run
+            print(f"{'note' if row.state == NOT_A_DATABASE else 'error'}: {row.error}", file=sys.stderr)
     if args.csv:
         try:
             write_csv(rows, args.csv)
@@ -219,12 +233,10 @@ def cmd_triage(args: argparse.Namespace) -> int:
 
         _print_json([asdict(r) for r in rows])
     else:
-        print(_table([{"file": Path(r.file).name, "state": r.state, "needs 030": r.needs_030, "failing": r.failing,
-                       "reason": r.reason, "top finding": r.top_finding or r.reason} for r in rows]))
+        print(_triage_table(rows))
         if args.csv:
             print(f"CSV: {args.csv}")
-    codes = {r.exit_code for r in rows}
-    return errors.EXIT_BAD_INPUT if errors.EXIT_BAD_INPUT in codes else max(codes)
+    return run_exit_code(rows)
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:

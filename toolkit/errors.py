@@ -18,6 +18,9 @@ EXIT_PROBLEM_FOUND = 1
 EXIT_BAD_INPUT = 2
 EXIT_PROOF_FAILED = 3
 EXIT_MISSING_PROGRAM = 4
+#: Only in a triage row: the file is no SQLite 3 database (its header says what it is), so it was passed over.
+#: `diagnose` on such a file exits 2, bad input; the triage run itself does not fail because of it.
+EXIT_NOT_A_DATABASE = 5
 EXIT_INTERNAL = 70
 #: EX_TEMPFAIL (sysexits.h): the machine failed (a full disk, a folder that cannot be written),
 #: not the customer's file; the same command works once the folder is fixed.

@@ -8,6 +8,7 @@ and fails loudly if a single byte changed.
 """
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import hashlib
@@ -88,38 +89,134 @@ def sidecar(path: str | Path, suffix: str) -> Path:
     return path.with_name(path.name + suffix)
 
 
-# --------------------------------------------------------------------------- validation
-def _describe_foreign_bytes(head: bytes) -> tuple[str, bool]:
-    """Name what a non-SQLite file looks like; the flag says it looks encrypted."""
-    signatures = {
-        b"\x89PNG": "a PNG image",
-        b"\xff\xd8\xff": "a JPEG image",
-        b"GIF8": "a GIF image",
-        b"PK\x03\x04": "a ZIP archive",
-        b"%PDF": "a PDF document",
-        b"\x1f\x8b": "a gzip archive",
-    }
-    for magic, name in signatures.items():
-        if head.startswith(magic):
-            return name, False
-    if head[:4] in WAL_MAGICS:
-        return "a SQLite write-ahead log (-wal), not the database itself", False
+# --------------------------------------------------------------------------- what a file's header says
+#: How many bytes `sniff` reads: enough to tell text from binary and random bytes from a format.
+HEAD_BYTES = 4096
+SQLITE2_MAGIC = b"** This file contains an SQLite 2"
+JOURNAL_MAGIC = b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7"
+#: The -shm's first field is its version, 3007000, in the machine's byte order.
+SHM_MAGICS = (struct.pack("<I", 3007000), struct.pack(">I", 3007000))
+
+
+class FileKind(StrEnum):
+    """What a file's first bytes say it is; everything but SQLITE3 is not a database SQLite 3 can read."""
+
+    SQLITE3 = "sqlite3"
+    EMPTY = "empty"
+    TEXT = "text"
+    GZIP = "gzip"
+    ZIP = "zip"
+    PNG = "png"
+    JPEG = "jpeg"
+    GIF = "gif"
+    PDF = "pdf"
+    SQLITE2 = "sqlite2"
+    WAL = "wal-sidecar"
+    JOURNAL = "journal-sidecar"
+    SHM = "shm-sidecar"
+    ENCRYPTED = "encrypted"
+    UNKNOWN_BINARY = "unknown-binary"
+
+    @property
+    def description(self) -> str:
+        return _DESCRIPTIONS[self]
+
+
+_DESCRIPTIONS = {
+    FileKind.SQLITE3: "a SQLite 3 database",
+    FileKind.EMPTY: "an empty file",
+    FileKind.TEXT: "a text file",
+    FileKind.GZIP: "a gzip archive",
+    FileKind.ZIP: "a ZIP archive",
+    FileKind.PNG: "a PNG image",
+    FileKind.JPEG: "a JPEG image",
+    FileKind.GIF: "a GIF image",
+    FileKind.PDF: "a PDF document",
+    FileKind.SQLITE2: "a SQLite 2.x database, a format SQLite 3 cannot read",
+    FileKind.WAL: "a SQLite write-ahead log (-wal), not the database itself",
+    FileKind.JOURNAL: "a SQLite rollback journal (-journal), not the database itself",
+    FileKind.SHM: "a SQLite shared-memory index (-shm), not the database itself",
+    FileKind.ENCRYPTED: "encrypted or random data",
+    FileKind.UNKNOWN_BINARY: "some other binary format",
+}
+# SQLite 2's header is text, so it is looked for before text is.
+_SIGNATURES = (
+    (SQLITE_MAGIC, FileKind.SQLITE3), (SQLITE2_MAGIC, FileKind.SQLITE2), (b"\x89PNG", FileKind.PNG),
+    (b"\xff\xd8\xff", FileKind.JPEG), (b"GIF8", FileKind.GIF), (b"PK\x03\x04", FileKind.ZIP),
+    (b"PK\x05\x06", FileKind.ZIP), (b"%PDF", FileKind.PDF), (b"\x1f\x8b", FileKind.GZIP),
+    (JOURNAL_MAGIC, FileKind.JOURNAL), *((magic, FileKind.WAL) for magic in WAL_MAGICS),
+    *((magic, FileKind.SHM) for magic in SHM_MAGICS),
+)
+# A journal SQLite zeroed (journal_mode=PERSIST) has no magic left: only its name says what it is.
+_SIDECAR_KINDS = {"-wal": FileKind.WAL, "-journal": FileKind.JOURNAL, "-shm": FileKind.SHM}
+
+
+def _is_text(head: bytes) -> bool:
+    # incremental: a multi-byte character cut by the end of the head is still text
     try:
-        text = head.decode("utf-8")
-        if all(ch.isprintable() or ch in "\r\n\t" for ch in text):
-            return "a text file", False
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
-        pass
-    if len(head) >= 256:
-        counts = [0] * 256
-        for byte in head:
-            counts[byte] += 1
-        entropy = -sum(c / len(head) * math.log2(c / len(head)) for c in counts if c)
-        if entropy > 7.0:
-            return "encrypted or random data", True
-    return "some other binary format", False
+        return False
+    return all(ch.isprintable() or ch in "\r\n\t\f" for ch in text)
 
 
+def _looks_random(head: bytes) -> bool:
+    if len(head) < 256:
+        return False
+    counts = [0] * 256
+    for byte in head:
+        counts[byte] += 1
+    return -sum(c / len(head) * math.log2(c / len(head)) for c in counts if c) > 7.0
+
+
+def sniff(head: bytes, name: str = "") -> FileKind:
+    """What a file whose first bytes are `head` (and whose name is `name`) is, by its header alone."""
+    if not head:
+        return FileKind.EMPTY
+    for magic, kind in _SIGNATURES:
+        if head.startswith(magic):
+            return kind
+    if _is_text(head):
+        return FileKind.TEXT
+    for suffix, kind in _SIDECAR_KINDS.items():
+        if name.endswith(suffix):
+            return kind
+    return FileKind.ENCRYPTED if _looks_random(head) else FileKind.UNKNOWN_BINARY
+
+
+def sniff_file(path: str | Path) -> FileKind | None:
+    """What a regular file's header says it is, reading only its first bytes; None when it is not a
+    regular file or cannot be read (check_input then says why)."""
+    path = Path(path)
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):  # before open(): a FIFO would block it forever
+            return None
+        with open(path, "rb") as fh:
+            return sniff(fh.read(HEAD_BYTES), path.name)
+    except OSError:
+        return None
+
+
+def foreign_file_error(path: str | Path, kind: FileKind) -> errors.BadInputError:
+    """The one sentence for a file that is not a SQLite 3 database, by what its header says it is."""
+    if kind is FileKind.EMPTY:
+        return errors.EmptyFileError(
+            f"{path} is empty (0 bytes), so the copy the customer sent holds no data; {ASK_FOR_COPY}.", path)
+    if kind is FileKind.ENCRYPTED:
+        return errors.EncryptedDatabaseError(
+            f"{path} is not a readable SQLite database: it has no SQLite header and its bytes "
+            "look random, as an encrypted database (SQLCipher, for one) does; ask the customer for "
+            "an unencrypted copy of the app's database.",
+            path,
+        )
+    return errors.NotADatabaseError(
+        f"{path} is not a SQLite database (it looks like {kind.description}); "
+        "ask the customer for the app's .db file from its data folder.",
+        path,
+    )
+
+
+# --------------------------------------------------------------------------- validation
 def header_pages(head: bytes) -> tuple[int, int | None]:
     """The page size and page count a database header gives (fileformat2.html).  The count is
     None unless it is authoritative: non-zero, with version-valid-for matching the change
@@ -133,21 +230,10 @@ def header_pages(head: bytes) -> tuple[int, int | None]:
 
 def _check_header(path: Path, size: int) -> None:
     with open(path, "rb") as fh:
-        head = fh.read(4096)
-    if not head.startswith(SQLITE_MAGIC):
-        kind, encrypted = _describe_foreign_bytes(head)
-        if encrypted:
-            raise errors.EncryptedDatabaseError(
-                f"{path} is not a readable SQLite database: it has no SQLite header and its bytes "
-                "look random, as an encrypted database (SQLCipher, for one) does; ask the customer for "
-                "an unencrypted copy of the app's database.",
-                path,
-            )
-        raise errors.NotADatabaseError(
-            f"{path} is not a SQLite database (it looks like {kind}); "
-            "ask the customer for the app's .db file from its data folder.",
-            path,
-        )
+        head = fh.read(HEAD_BYTES)
+    kind = sniff(head, path.name)
+    if kind is not FileKind.SQLITE3:
+        raise foreign_file_error(path, kind)
     if size < 100:
         raise errors.TruncatedDatabaseError(
             f"{path} is truncated: it stops inside the 100-byte SQLite header ({size} bytes); "
@@ -251,10 +337,7 @@ def check_input(path: str | Path) -> Path:
         ) from None
     size = path.stat().st_size
     if size == 0:
-        raise errors.EmptyFileError(
-            f"{path} is empty (0 bytes), so the copy the customer sent holds no data; {ASK_FOR_COPY}.",
-            path,
-        )
+        raise foreign_file_error(path, FileKind.EMPTY)
     _check_header(path, size)
     _check_not_locked(path)
     return path

@@ -8,6 +8,10 @@ On this machine every file gets its own worker process (forked, at most `jobs` a
 never the caller's own process), with a memory cap and a wall-clock budget: a file that makes
 SQLite crash the process (a stack overflow on a crafted schema), eat memory or hang becomes
 that file's row ("the tool could not read this file safely"), never the end of the batch.
+
+A file whose header is not SQLite 3's (an image, an archive, a text, a sidecar on its own) is a
+'not-a-database' row, named by what its header says, and does not count against the run: a customer's
+data folder holds more than databases.
 """
 from __future__ import annotations
 
@@ -26,9 +30,11 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from . import errors
-from .safe_access import SIDECAR_SUFFIXES
+from .findings import FindingCode
+from .safe_access import SIDECAR_SUFFIXES, FileKind, foreign_file_error, sniff_file
 
 if TYPE_CHECKING:
+    from .diagnosis import Finding
     from multiprocessing.connection import Connection
     from multiprocessing.context import ForkContext, SpawnContext
     from multiprocessing.process import BaseProcess
@@ -40,14 +46,30 @@ WORKER_MEMORY_LIMIT = 2 << 30
 WORKER_GRACE = 10.0
 
 
+#: Row states beside a diagnosis' own: a file the toolkit refused, and a file that is no SQLite 3 database.
+BAD_FILE = "bad-file"
+NOT_A_DATABASE = "not-a-database"
+#: Within a severity, the findings that say most about why writes fail come first; advice comes last.
+FINDING_ORDER: tuple[FindingCode, ...] = (
+    FindingCode.INTEGRITY_ERROR, FindingCode.DANGLING_REFERENCE, FindingCode.PARENT_KEY_NOT_UNIQUE,
+    FindingCode.STALE_PARENT_TABLE, FindingCode.ORPHAN_ROWS, FindingCode.FK_CONSTRAINTS_PRESENT,
+    FindingCode.TYPE_AFFINITY_MISMATCH, FindingCode.RECORDED_VERSION_MISMATCH, FindingCode.LEFTOVER_MIGRATION_TABLE,
+    FindingCode.FK_COLUMNS_NOT_NULL, FindingCode.NON_DEFERRABLE_CYCLE, FindingCode.UNINDEXED_CHILD_KEY,
+    FindingCode.WAL_NOT_CHECKPOINTED,
+)
+#: Findings that only say which app's profile a file fits, not what is wrong with it: ranked after all others.
+PROFILE_FINDINGS: tuple[FindingCode, ...] = (FindingCode.NO_UPSCALES_TABLE,)
+
+
 @dataclass(frozen=True)
 class TriageRow:
-    file: str
-    state: str  # a diagnosis state, or 'bad-file'
+    file: str  # the full, resolved path
+    state: str  # a diagnosis state, BAD_FILE or NOT_A_DATABASE
     needs_030: bool | None
     failing: str  # the failing reference(s) of the app's insert, comma separated
-    reason: str
-    top_finding: str
+    reason: str  # their reasons; a bad file's error type; what a not-a-database file's header says
+    top_finding: str  # the code of the most severe finding
+    top_message: str  # and its sentence
     answer: str
     error: str
     exit_code: int
@@ -58,36 +80,70 @@ class TriageRow:
         return [f.name for f in fields(cls)]
 
 
+def top_finding(findings: Iterable[Finding]) -> Finding | None:
+    """The most severe finding; among equals, the first in FINDING_ORDER, then the first reported."""
+    from .diagnosis import Severity
+
+    def rank(indexed: tuple[int, Finding]) -> tuple[bool, int, int, int]:
+        index, finding = indexed
+        code = str(finding.code)
+        order = FINDING_ORDER.index(code) if code in FINDING_ORDER else len(FINDING_ORDER)
+        return code in PROFILE_FINDINGS, list(Severity).index(finding.severity), order, index
+
+    ranked = sorted(enumerate(findings), key=rank)
+    return ranked[0][1] if ranked else None
+
+
+def not_a_database_row(path: str, kind: FileKind, seconds: float = 0.0) -> TriageRow:
+    """The row of a file whose header is not SQLite 3's: what the header says, and diagnose's sentence."""
+    return TriageRow(path, NOT_A_DATABASE, None, "", kind.value, "", "", "", foreign_file_error(path, kind).message,
+                     errors.EXIT_NOT_A_DATABASE, seconds)
+
+
 def triage_file(path: str | Path, full_check: bool = False) -> TriageRow:
     """Diagnose one file into a row; a bad file becomes a row with its error."""
-    from .diagnosis import FindingCode, Reason, Severity, diagnose
+    from .diagnosis import Reason, diagnose
 
     started = time.perf_counter()
+    path = os.path.realpath(path)
+    kind = sniff_file(path)  # only the header is read: such a file is never handed to SQLite
+    if kind is not None and kind is not FileKind.SQLITE3:
+        return not_a_database_row(path, kind, time.perf_counter() - started)
     try:
         d = diagnose(path, full_check=full_check)
     except errors.ToolkitError as exc:
-        return TriageRow(str(path), "bad-file", None, "", type(exc).__name__, "", "", exc.message, exc.exit_code,
+        return TriageRow(path, BAD_FILE, None, "", type(exc).__name__, "", "", "", exc.message, exc.exit_code,
                          time.perf_counter() - started)
     failing = [r for r in d.insert_simulation.references if r.reason != Reason.OK]
-    ranked = sorted(d.findings, key=lambda f: list(Severity).index(f.severity))
-    # the most telling finding: not the three routine "026 constraints" ones when there is more
-    unusual = [f for f in ranked if f.code not in (FindingCode.FK_CONSTRAINTS_PRESENT, FindingCode.FK_COLUMNS_NOT_NULL)]
-    top = (unusual or ranked)[0].code if ranked else ""
-    return TriageRow(str(path), d.state, d.needs_migration_030, ", ".join(r.column for r in failing),
-                     ", ".join(r.reason for r in failing), top, d.answer, "", d.exit_code,
-                     time.perf_counter() - started)
+    top = top_finding(d.findings)
+    return TriageRow(path, d.state, d.needs_migration_030, ", ".join(r.column for r in failing),
+                     ", ".join(r.reason for r in failing), top.code if top else "", top.message if top else "",
+                     d.answer, "", d.exit_code, time.perf_counter() - started)
+
+
+def run_exit_code(rows: Iterable[TriageRow]) -> int:
+    """Triage's own exit code: 2 if any file was bad, else 1 if any needs work, else 0.  A file that is
+    not a database does not count: the run reports it and goes on."""
+    codes = {r.exit_code for r in rows if r.state != NOT_A_DATABASE}
+    return errors.EXIT_BAD_INPUT if errors.EXIT_BAD_INPUT in codes else max(codes, default=errors.EXIT_OK)
+
+
+def _beside_its_database(path: Path) -> bool:
+    return any(path.name.endswith(suffix) and path.with_name(path.name[:-len(suffix)]).is_file()
+               for suffix in SIDECAR_SUFFIXES)
 
 
 def expand(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given, and every file under each folder (sidecars belong to their database)."""
+    """Files as given, and every file under each folder, by full resolved path (a sidecar beside its
+    database belongs to it; one on its own is a file of its own)."""
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.endswith(SIDECAR_SUFFIXES)
+            found += sorted(f for f in p.rglob("*") if f.is_file() and not _beside_its_database(f)
                             and not any(part.startswith(".") for part in f.relative_to(p).parts))
         else:
             found.append(p)
-    return found
+    return [Path(os.path.realpath(f)) for f in found]
 
 
 def _progress(rows: Iterator[tuple[int, TriageRow]], total: int, show: bool) -> Iterator[tuple[int, TriageRow]]:
@@ -202,7 +258,7 @@ def _how_it_stopped(exitcode: int | None) -> str:
 
 def _stopped_row(path: str, started: float, how: str, reason: str = "WorkerCrashed") -> TriageRow:
     how = re.sub(r"\s+", " ", how).strip()
-    return TriageRow(path, "bad-file", None, "", reason, "", "",
+    return TriageRow(path, BAD_FILE, None, "", reason, "", "", "",
                      f"{path}: the tool could not read this file safely ({how}); send it to engineering.",
                      errors.EXIT_BAD_INPUT, time.monotonic() - started)
 
