@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the command line's start-up imports only what the command r
     from .diagnosis import Diagnosis
     from .diagram import Diagram, DiagramPair
     from .migration import MigrationResult
+    from .replay import StatementSimulation
     from .report import Report
     from .schema import DatabaseInfo, ForeignKeyInfo
 
@@ -236,6 +237,11 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     from .safe_access import work_folder
 
     require_dot()  # say so before the work, not after it
+    statement = _diagram_statement(args)
+    if statement is not None and args.before_after:
+        raise errors.RefusedError("--before-after draws migration 030 on the file as it is; "
+                                  "draw a statement's broken references without it.")
+    simulation = _replayed_statement(args.db, *statement) if statement is not None else None
     before = diagnose(args.db)
     options = {"table": args.table, "depth": args.depth, "max_tables": args.max_tables}
     drawing: Diagram | DiagramPair
@@ -248,10 +254,47 @@ def cmd_diagram(args: argparse.Namespace) -> int:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     else:
-        drawing = reference_diagram(before, **options)
+        drawing = reference_diagram(before, statement=simulation, **options)
     out = write(drawing, args.out)
     print(f"Diagram written: {out}")
     return errors.EXIT_OK
+
+
+def _diagram_statement(args: argparse.Namespace) -> tuple[str, str] | None:
+    """The statements `diagram` was given (--sql or --sql-file) and the name sentences call them by."""
+    if args.sql is not None:
+        return args.sql, "--sql"
+    if args.sql_file is None:
+        return None
+    from .statements import MAX_SCRIPT_CHARS
+
+    try:
+        with open(args.sql_file, "rb") as f:
+            data = f.read(4 * MAX_SCRIPT_CHARS + 1)  # a character is at most 4 bytes: no more is ever needed
+        if len(data) > 4 * MAX_SCRIPT_CHARS:
+            raise errors.BadStatementError(f"--sql-file {args.sql_file} holds more than the {MAX_SCRIPT_CHARS:,} "
+                                           "characters the toolkit replays: give only the failing transaction.")
+        return data.decode("utf-8"), args.sql_file
+    except UnicodeDecodeError:
+        raise errors.BadStatementError(f"--sql-file {args.sql_file} is not UTF-8 text; save the statements the app "
+                                       "ran as UTF-8 and give that file.") from None
+    except OSError as exc:
+        raise errors.BadStatementError(f"--sql-file {args.sql_file} cannot be read ({exc.strerror or exc}); give "
+                                       "the file holding the statements the app ran.") from None
+
+
+def _replayed_statement(db: str, text: str, source: str) -> StatementSimulation:
+    """The statements replayed on a safe copy of `db`.  A stand-in until `diagnose(db,
+    statement=text, statement_source=source)` carries the simulation: then the diagram takes
+    that diagnosis' `statement_simulation` and this function goes."""
+    from .replay import replay
+    from .safe_access import safe_connection
+    from .schema import read_schema
+    from .statements import parse_script
+
+    script = parse_script(text, source)  # a refused or unreadable statement stops before any copy is made
+    with safe_connection(db) as (_, conn):
+        return replay(conn, read_schema(conn, database=str(db)), script, source)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -425,10 +468,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("diagram", parents=[limits],
-                       help="draw the references around a table, the failing one in red (Graphviz)")
+                       help="draw a file's references, those a statement (or the app's insert) breaks in red "
+                            "(Graphviz)")
     p.add_argument("db", help="the customer's database file (only read)")
     p.add_argument("--out", required=True, help="the picture to write: FILE.svg, FILE.png or FILE.html")
-    p.add_argument("--table", default="veo3_video_upscales", help="the table of interest (default: %(default)s)")
+    p.add_argument("--table", help="the table of interest (default: the tables the statement breaks references "
+                                   "of; else veo3_video_upscales when the file has it; else every table with a "
+                                   "foreign key)")
+    given = p.add_mutually_exclusive_group()
+    given.add_argument("--sql", metavar="STATEMENTS",
+                       help="statements the app ran (one, or BEGIN; ...; COMMIT;), replayed on a copy: "
+                            "the references they leave broken are drawn in red")
+    given.add_argument("--sql-file", metavar="FILE", help="the same, read from a UTF-8 file")
     p.add_argument("--depth", type=int, default=1, help="foreign-key steps out from the table (default: 1)")
     p.add_argument("--max-tables", type=int, default=30, help="draw at most this many tables (default: 30)")
     p.add_argument("--before-after", action="store_true",
