@@ -289,7 +289,7 @@ def _red_meaning(question: Question, sim: StatementSimulation | None) -> str:
     if question is Question.INSERT:
         return "red: the app's insert fails on this reference"
     if question is Question.NONE or sim is None:
-        return "nothing red: no statement given (diagram --sql draws what one breaks)"
+        return "nothing red: no statement given to replay (diagram --sql draws what one breaks)"
     if sim.violations:
         numbers = _distinct(str(v.statement) for v in sim.violations if v.statement)
         at_commit = any(v.statement is None for v in sim.violations)
