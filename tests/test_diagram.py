@@ -569,3 +569,15 @@ def test_cli_refuses_a_bad_statement_in_one_sentence(tmp_path, args, words):
     assert run.returncode == 2 and words in run.stderr and "Traceback" not in run.stderr, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "d.svg").exists()
+
+
+def test_a_reference_to_a_dropped_table_is_red_and_points_at_the_ghost(tmp_path):
+    path = library(tmp_path, "CREATE TABLE review (id INTEGER PRIMARY KEY, isbn TEXT REFERENCES book_old(isbn));")
+    diagram = reference_diagram(diagnose(path), statement=replayed(path, "INSERT INTO review VALUES (1, '978-0')"))
+    [edge] = diagram.failing_edges
+    ghost = diagram.box_by_id(edge.parent)
+    assert ghost.name == "book_old" and ghost.ghost and edge.ghost and edge.failing == "parent-table-missing"
+    root = parse(diagram.svg())
+    red = red_edges(root)[edge.id]
+    assert stroke_colours(red) == {RED} and any(p.get("stroke-dasharray") for p in red.iter(f"{SVG}path"))
+    assert "missing table" in text_of(groups(root, "table")[f"box-{ghost.id}"])

@@ -355,7 +355,7 @@ def _demo_picture(report: Report, out: Path) -> str:
 
     drawing = drawing_of(report.diagnosis, report.comparison.schema_after if report.comparison else None)
     if drawing is None:
-        return "(no diagram: the file has no upscale table)"
+        return "(no diagram: the file has no foreign key to draw)"
     try:
         return str(write(drawing, out))
     except errors.MissingProgramError as exc:
