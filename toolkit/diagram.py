@@ -332,7 +332,7 @@ def reference_diagram(diagnosis: Diagnosis | DatabaseInfo, *, table: str | None 
     edges = _edges(schema, ids, _marks(question, d, sim, schema))
     focus = {s.lower() for s in seeds} if highlight else set()
     boxes = [_box(schema.table(name), name, ids[name.lower()], edges, focus=name.lower() in focus) for name in names]
-    return Diagram(", ".join(seeds) or schema.database, depth, boxes, edges, omitted, title,
+    return Diagram(_few(seeds) or schema.database, depth, boxes, edges, omitted, title,
                    legend=_legend(question, sim, edges))
 
 
