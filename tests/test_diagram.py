@@ -295,3 +295,289 @@ def test_composite_self_and_implicit_references(tmp_path):
     root = parse(diagram.svg())
     assert len(groups(root, "fk")) == 4 and len([g for g in groups(root, "fk").values()
                                                  if "failing" in g.get("class")]) == 1
+
+
+# --------------------------------------------------------------------------- any app's file, any statement
+#: A lending library, not the video app: text and integer keys, a composite deferred key, a
+#: self-reference, ON UPDATE CASCADE, a WITHOUT ROWID parent.
+LIBRARY = """
+CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE series (id INTEGER PRIMARY KEY, name TEXT);
+CREATE TABLE book (isbn TEXT PRIMARY KEY, title TEXT NOT NULL,
+    author_id INTEGER NOT NULL REFERENCES author(id),
+    series_id INTEGER REFERENCES series(id) ON DELETE SET NULL ON UPDATE CASCADE);
+CREATE TABLE branch (city TEXT, code TEXT, PRIMARY KEY (city, code)) WITHOUT ROWID;
+CREATE TABLE copy (id INTEGER PRIMARY KEY, isbn TEXT NOT NULL REFERENCES book(isbn) ON DELETE CASCADE,
+    city TEXT, code TEXT,
+    FOREIGN KEY (city, code) REFERENCES branch(city, code) DEFERRABLE INITIALLY DEFERRED);
+CREATE TABLE staff (id INTEGER PRIMARY KEY, name TEXT, manager_id INTEGER REFERENCES staff(id));
+CREATE TABLE visitor (id INTEGER PRIMARY KEY, name TEXT);
+INSERT INTO author VALUES (1, 'Le Guin'), (2, 'Pratchett');
+INSERT INTO series VALUES (1, 'Earthsea');
+INSERT INTO book VALUES ('978-0', 'A Wizard of Earthsea', 1, 1), ('978-1', 'Mort', 2, NULL);
+INSERT INTO branch VALUES ('Oslo', 'A'), ('Bergen', 'Z9');
+INSERT INTO copy VALUES (1, '978-0', 'Oslo', 'A');
+INSERT INTO staff VALUES (1, 'chief', NULL), (2, 'clerk', 1), (3, 'intern', 2);
+"""
+RED = "#c0392b"
+PURPLE = "#7d3c98"
+
+
+def library(tmp_path, extra: str = "", name: str = "library.db"):
+    path = tmp_path / name
+    conn = sqlite3.connect(path)
+    conn.executescript(LIBRARY + extra)
+    conn.close()
+    return path
+
+
+def replayed(path, text: str):
+    """What the statements break, replayed as the toolkit does (on a safe copy)."""
+    from toolkit.replay import replay
+    from toolkit.safe_access import safe_connection
+    from toolkit.schema import read_schema
+    from toolkit.statements import parse_script
+
+    with safe_connection(path) as (_, conn):
+        return replay(conn, read_schema(conn, database=str(path)), parse_script(text, "--sql"), "--sql")
+
+
+def legend_of(root: ET.Element) -> str:
+    """The graph's own label (title and legend): the texts directly in its top group."""
+    graph = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "graph")
+    return " ".join(t.text or "" for t in graph.findall(f"{SVG}text"))
+
+
+def red_edges(root: ET.Element) -> dict[str, ET.Element]:
+    return {i: g for i, g in groups(root, "fk").items() if "failing" in g.get("class").split()}
+
+
+def edge_named(diagram, child: str, columns: list[str]):
+    return next(e for e in diagram.edges
+                if diagram.box_by_id(e.child).name == child and e.columns == columns)
+
+
+def test_a_statement_that_breaks_one_of_two_keys_draws_exactly_that_edge_red(tmp_path):
+    path = library(tmp_path)
+    sim = replayed(path, "INSERT INTO book VALUES ('978-2', 'Dune', 99, 1)")
+    diagram = reference_diagram(diagnose(path), statement=sim)
+    author = edge_named(diagram, "book", ["author_id"])
+    series = edge_named(diagram, "book", ["series_id"])
+    assert [e.id for e in diagram.failing_edges] == [author.id]
+    # the dot source carries the colour and the label of that one edge
+    source = diagram.source()
+    [line] = [ln for ln in source.splitlines() if f'id="{author.id}"' in ln]
+    assert f'color="{RED}"' in line and "fails: missing-row · 1 row at statement 1" in line
+    root = parse(diagram.svg())
+    red = red_edges(root)
+    assert list(red) == [author.id] and stroke_colours(red[author.id]) == {RED}
+    assert "author_id → id" in text_of(red[author.id])
+    assert "fails: missing-row · 1 row at statement 1" in text_of(red[author.id])
+    assert RED not in stroke_colours(groups(root, "fk")[series.id]) and "fails" not in text_of(
+        groups(root, "fk")[series.id])
+    assert "ON UPDATE CASCADE" in text_of(groups(root, "fk")[series.id])  # declared, so said
+    legend = legend_of(root)
+    assert "red: a reference statement 1 leaves broken" in legend and "app's insert" not in legend
+    # the focus is what the statement names: the child and the parent, highlighted
+    assert {b.name for b in diagram.boxes if b.focus} == {"book", "author"}
+
+
+def test_rows_reasons_and_when_are_counted_per_edge(tmp_path):
+    path = library(tmp_path)
+    diagram = reference_diagram(diagnose(path), statement=replayed(path, "UPDATE book SET author_id = 77"))
+    [edge] = diagram.failing_edges
+    assert (edge.columns, edge.broken_rows, edge.when, edge.failing) == (["author_id"], 2, "statement 1",
+                                                                         "missing-row")
+    assert "fails: missing-row · 2 rows at statement 1" in text_of(red_edges(parse(diagram.svg()))[edge.id])
+
+
+def test_more_broken_rows_than_the_simulation_lists_are_said_as_a_floor(tmp_path):
+    from toolkit.replay import MAX_EXPLAINED
+
+    many = "".join(f"INSERT INTO book VALUES ('x{i}', 't', 1, NULL);" for i in range(MAX_EXPLAINED + 10))
+    path = library(tmp_path, many)
+    sim = replayed(path, "UPDATE book SET author_id = 77")
+    assert sim.violations_total > len(sim.violations)
+    diagram = reference_diagram(diagnose(path), statement=sim)
+    [edge] = diagram.failing_edges
+    assert edge.more and f"at least {len(sim.violations)} rows at statement 1" in text_of(
+        red_edges(parse(diagram.svg()))[edge.id])
+
+
+def test_a_composite_deferred_key_is_red_at_commit(tmp_path):
+    path = library(tmp_path)
+    sim = replayed(path, "BEGIN; INSERT INTO copy VALUES (5, '978-0', 'Oslo', 'Z9'); COMMIT;")
+    diagram = reference_diagram(diagnose(path), statement=sim)
+    [edge] = diagram.failing_edges
+    assert edge.columns == ["city", "code"] and edge.parent_columns == ["city", "code"] and edge.deferred
+    assert diagram.box_by_id(edge.parent).name == "branch"
+    root = parse(diagram.svg())
+    words = text_of(red_edges(root)[edge.id])
+    assert "city, code → city, code" in words and "DEFERRABLE INITIALLY DEFERRED" in words
+    assert "fails: composite-partial · 1 row at COMMIT" in words
+    assert "red: a reference COMMIT leaves broken" in legend_of(root)
+    isbn = edge_named(diagram, "copy", ["isbn"])
+    assert not isbn.failing and RED not in stroke_colours(groups(root, "fk")[isbn.id])
+
+
+def test_a_self_reference_broken_by_a_delete_is_a_red_loop(tmp_path):
+    path = library(tmp_path)
+    diagram = reference_diagram(diagnose(path), statement=replayed(path, "DELETE FROM staff WHERE id = 1"))
+    [edge] = diagram.failing_edges
+    assert edge.child == edge.parent and diagram.box_by_id(edge.child).name == "staff"
+    assert edge.failing == "parent-deleted"
+    root = parse(diagram.svg())
+    assert stroke_colours(red_edges(root)[edge.id]) == {RED}
+    assert "manager_id → id" in text_of(red_edges(root)[edge.id])
+    assert [b.name for b in diagram.boxes] == ["staff"]  # a table that refers only to itself
+
+
+@pytest.mark.parametrize("text, legend", [
+    ("INSERT INTO author VALUES (3, 'Banks')", "nothing red: SQLite accepts the statements with foreign keys on"),
+    ("INSERT INTO book VALUES ('978-3', NULL, 1, 1)", "nothing red: statement 1 fails, but not on a foreign key"),
+])
+def test_a_statement_that_breaks_no_reference_says_so_and_draws_nothing_red(tmp_path, text, legend):
+    path = library(tmp_path)
+    diagram = reference_diagram(diagnose(path), statement=replayed(path, text))
+    root = parse(diagram.svg())
+    assert not diagram.failing_edges and not red_edges(root)
+    assert legend in legend_of(root)
+
+
+def test_a_file_of_another_app_without_a_table_asked_for_draws_its_tables_with_foreign_keys(tmp_path):
+    path = library(tmp_path)
+    diagram = reference_diagram(diagnose(path))
+    names = {b.name for b in diagram.boxes}
+    # every table with a foreign key and its parents; a table with no reference is left out
+    assert names == {"book", "author", "series", "copy", "branch", "staff"}
+    assert not any(b.focus for b in diagram.boxes) and not diagram.failing_edges
+    root = parse(diagram.svg())
+    assert len(groups(root, "fk")) == 5 and not red_edges(root)
+    legend = legend_of(root)
+    assert "library.db: the tables with foreign keys" in legend
+    assert "nothing red: no statement given" in legend and "insert" not in legend
+    capped = reference_diagram(diagnose(path), max_tables=2)
+    assert len(capped.boxes) == 2 and capped.omitted == 4
+
+
+def test_rows_that_already_violate_a_key_are_purple_apart_from_red(tmp_path):
+    orphans = "PRAGMA foreign_keys = OFF; INSERT INTO copy VALUES (7, 'gone', NULL, NULL), (8, 'lost', NULL, NULL);"
+    path = library(tmp_path, orphans)
+    d = diagnose(path)
+    diagram = reference_diagram(d)
+    isbn = edge_named(diagram, "copy", ["isbn"])
+    assert isbn.already == 2 and not isbn.failing
+    root = parse(diagram.svg())
+    assert stroke_colours(groups(root, "fk")[isbn.id]) == {PURPLE}
+    assert "2 rows already violate it" in text_of(groups(root, "fk")[isbn.id])
+    assert "purple: rows already violate it" in legend_of(root)
+    # with a statement, its own breakage is red and the rows from before stay purple
+    sim = replayed(path, "INSERT INTO book VALUES ('978-2', 'Dune', 99, 1)")
+    both = reference_diagram(d, statement=sim, table="book")
+    assert [e.columns for e in both.failing_edges] == [["author_id"]]
+    assert edge_named(both, "copy", ["isbn"]).already == 2
+
+
+def test_a_file_without_foreign_keys_draws_its_tables(tmp_path):
+    from toolkit.diagram import drawing_of
+
+    path = tmp_path / "flat.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE TABLE b (x TEXT);")
+    conn.close()
+    d = diagnose(path)
+    diagram = reference_diagram(d)
+    assert {b.name for b in diagram.boxes} == {"a", "b"} and not diagram.edges
+    assert "flat.db: no table has a foreign key" in legend_of(parse(diagram.svg()))
+    assert drawing_of(d) is None  # a report has no picture to show for it
+    assert drawing_of(diagnose(library(tmp_path))) is not None  # but any file with references has one
+
+
+def test_the_video_apps_insert_keeps_its_own_legend(sample):
+    root = parse(reference_diagram(diagnose(sample(HEADLINE))).svg())
+    legend = legend_of(root)
+    assert "red: the app's insert fails on this reference" in legend and "statement" not in legend
+
+
+WEIRD_PARENT = 'shelf "A" <main> & co'
+WEIRD_KEY = 'the "code" <x> & y'
+WEIRD_CHILD = "loan items"
+
+
+def weird_file(tmp_path):
+    path = tmp_path / "weird.db"
+    conn = sqlite3.connect(path)
+    q = lambda name: '"' + name.replace('"', '""') + '"'  # noqa: E731
+    conn.executescript(f"""
+        CREATE TABLE {q(WEIRD_PARENT)} ({q(WEIRD_KEY)} TEXT PRIMARY KEY);
+        CREATE TABLE {q(WEIRD_CHILD)} (id INTEGER PRIMARY KEY, {q("shelf's code")} TEXT
+            REFERENCES {q(WEIRD_PARENT)}({q(WEIRD_KEY)}));
+        INSERT INTO {q(WEIRD_PARENT)} VALUES ('S1');
+    """)
+    conn.close()
+    return path, f"INSERT INTO {q(WEIRD_CHILD)} VALUES (1, 'S2')"
+
+
+def test_names_with_spaces_quotes_and_markup_are_escaped_on_the_red_edge(tmp_path):
+    path, statement = weird_file(tmp_path)
+    diagram = reference_diagram(diagnose(path), statement=replayed(path, statement))
+    svg = diagram.svg()
+    root = parse(svg)  # well-formed: nothing the names hold became markup
+    assert "<main>" not in svg and "<x>" not in svg and "&lt;main&gt;" in svg
+    [red] = red_edges(root).values()
+    assert f"shelf's code → {WEIRD_KEY}" in text_of(red) and stroke_colours(red) == {RED}
+    words = " ".join(text_of(g) for g in groups(root, "table").values())
+    assert WEIRD_PARENT in words and WEIRD_CHILD in words
+    assert WEIRD_PARENT in legend_of(root)  # the title names the tables the statement breaks
+
+
+def test_cli_draws_a_statement_as_svg_and_html_and_leaves_the_original_alone(tmp_path):
+    path = library(tmp_path)
+    before = fingerprint(path)
+    run = run_cli("diagram", path, "--out", tmp_path / "d.svg", "--sql",
+                  "INSERT INTO book VALUES ('978-2', 'Dune', 99, 1)")
+    assert run.returncode == 0, run.stderr
+    root = parse((tmp_path / "d.svg").read_text())
+    [red] = red_edges(root).values()
+    assert "author_id → id" in text_of(red) and "fails: missing-row · 1 row at statement 1" in text_of(red)
+    assert "red: a reference statement 1 leaves broken" in legend_of(root)
+    (tmp_path / "tx.sql").write_text("BEGIN;\nINSERT INTO copy VALUES (5, '978-0', 'Oslo', 'Z9');\nCOMMIT;\n")
+    run = run_cli("diagram", path, "--out", tmp_path / "d.html", "--sql-file", tmp_path / "tx.sql")
+    assert run.returncode == 0, run.stderr
+    page = (tmp_path / "d.html").read_text()
+    root = parse(page[page.index("<svg"):])
+    [red] = red_edges(root).values()
+    assert "fails: composite-partial · 1 row at COMMIT" in text_of(red)
+    assert "red: a reference COMMIT leaves broken" in legend_of(root)
+    run = run_cli("diagram", path, "--out", tmp_path / "all.svg")  # no statement, no --table: not refused
+    assert run.returncode == 0, run.stderr
+    assert "nothing red: no statement given" in legend_of(parse((tmp_path / "all.svg").read_text()))
+    assert fingerprint(path) == before
+    assert not list(tmp_path.glob(".*partial"))
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--sql", "ATTACH DATABASE 'x.db' AS x"], "ATTACH"),
+    (["--sql", "INSERT INTO book VALUES ("], "--sql"),
+    (["--sql-file", "missing.sql"], "--sql-file missing.sql cannot be read"),
+    (["--sql", "DELETE FROM staff", "--before-after"], "--before-after"),
+])
+def test_cli_refuses_a_bad_statement_in_one_sentence(tmp_path, args, words):
+    path = library(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "toolkit", "diagram", str(path), "--out", "d.svg", *args],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 2 and words in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "d.svg").exists()
+
+
+def test_a_reference_to_a_dropped_table_is_red_and_points_at_the_ghost(tmp_path):
+    path = library(tmp_path, "CREATE TABLE review (id INTEGER PRIMARY KEY, isbn TEXT REFERENCES book_old(isbn));")
+    diagram = reference_diagram(diagnose(path), statement=replayed(path, "INSERT INTO review VALUES (1, '978-0')"))
+    [edge] = diagram.failing_edges
+    ghost = diagram.box_by_id(edge.parent)
+    assert ghost.name == "book_old" and ghost.ghost and edge.ghost and edge.failing == "parent-table-missing"
+    root = parse(diagram.svg())
+    red = red_edges(root)[edge.id]
+    assert stroke_colours(red) == {RED} and any(p.get("stroke-dasharray") for p in red.iter(f"{SVG}path"))
+    assert "missing table" in text_of(groups(root, "table")[f"box-{ghost.id}"])

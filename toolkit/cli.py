@@ -248,7 +248,13 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     from .safe_access import work_folder
 
     require_dot()  # say so before the work, not after it
-    before = diagnose(args.db)
+    statement = _statement_arg(args)
+    if statement is not None and args.before_after:
+        raise errors.RefusedError("--before-after draws migration 030 on the file as it is; "
+                                  "draw a statement's broken references without it.")
+    sql, source = statement or (None, "--sql")
+    before = diagnose(args.db, sql=sql, sql_source=source)
+    simulation = before.statement_simulation if statement is not None else None
     options = {"table": args.table, "depth": args.depth, "max_tables": args.max_tables}
     drawing: Diagram | DiagramPair
     if args.before_after:
@@ -260,10 +266,33 @@ def cmd_diagram(args: argparse.Namespace) -> int:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     else:
-        drawing = reference_diagram(before, **options)
+        drawing = reference_diagram(before, statement=simulation, **options)
     out = write(drawing, args.out)
     print(f"Diagram written: {out}")
     return errors.EXIT_OK
+
+
+def _statement_arg(args: argparse.Namespace) -> tuple[str, str] | None:
+    """The statements given with --sql or --sql-file, and the name sentences call them by."""
+    if args.sql is not None:
+        return args.sql, "--sql"
+    if args.sql_file is None:
+        return None
+    from .statements import MAX_SCRIPT_CHARS
+
+    try:
+        with open(args.sql_file, "rb") as f:
+            data = f.read(4 * MAX_SCRIPT_CHARS + 1)  # a character is at most 4 bytes: no more is ever needed
+        if len(data) > 4 * MAX_SCRIPT_CHARS:
+            raise errors.BadStatementError(f"--sql-file {args.sql_file} holds more than the {MAX_SCRIPT_CHARS:,} "
+                                           "characters the toolkit replays: give only the failing transaction.")
+        return data.decode("utf-8"), f"--sql-file {args.sql_file}"
+    except UnicodeDecodeError:
+        raise errors.BadStatementError(f"--sql-file {args.sql_file} is not UTF-8 text; save the statements the app "
+                                       "ran as UTF-8 and give that file.") from None
+    except OSError as exc:
+        raise errors.BadStatementError(f"--sql-file {args.sql_file} cannot be read ({exc.strerror or exc}); give "
+                                       "the file holding the statements the app ran.") from None
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -324,7 +353,7 @@ def _demo_picture(report: Report, out: Path) -> str:
 
     drawing = drawing_of(report.diagnosis, report.comparison.schema_after if report.comparison else None)
     if drawing is None:
-        return "(no diagram: the file has no upscale table)"
+        return "(no diagram: the file has no foreign key to draw)"
     try:
         return str(write(drawing, out))
     except errors.MissingProgramError as exc:
@@ -410,24 +439,10 @@ def render_diagnosis(d: Diagnosis) -> str:
     return "\n".join(out)
 
 
-def _read_sql_file(path: str) -> str:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise errors.RefusedError(f"--sql-file {path}: cannot be read ({exc.strerror or exc}); give the path of "
-                                  "the file holding the statements.") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise errors.RefusedError(f"--sql-file {path} is not UTF-8 text; save the app's log as UTF-8.") from None
-
-
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from .diagnosis import diagnose
 
-    sql, source = args.sql, "--sql"
-    if args.sql_file is not None:
-        sql, source = _read_sql_file(args.sql_file), f"--sql-file {args.sql_file}"
+    sql, source = _statement_arg(args) or (None, "--sql")
     d = diagnose(args.db, parse_insert(args.insert), sql=sql, sql_source=source, table=args.table,
                  values=args.values, error_message=args.error, full_check=args.full_check)
     if args.json:
@@ -492,10 +507,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("diagram", parents=[limits],
-                       help="draw the references around a table, the failing one in red (Graphviz)")
+                       help="draw a file's references, those a statement (or the app's insert) breaks in red "
+                            "(Graphviz)")
     p.add_argument("db", help="the customer's database file (only read)")
     p.add_argument("--out", required=True, help="the picture to write: FILE.svg, FILE.png or FILE.html")
-    p.add_argument("--table", default="veo3_video_upscales", help="the table of interest (default: %(default)s)")
+    p.add_argument("--table", help="the table of interest (default: the tables the statement breaks references "
+                                   "of; else veo3_video_upscales when the file has it; else every table with a "
+                                   "foreign key)")
+    given = p.add_mutually_exclusive_group()
+    given.add_argument("--sql", metavar="STATEMENTS",
+                       help="statements the app ran (one, or BEGIN; ...; COMMIT;), replayed on a copy: "
+                            "the references they leave broken are drawn in red")
+    given.add_argument("--sql-file", metavar="FILE", help="the same, read from a UTF-8 file")
     p.add_argument("--depth", type=int, default=1, help="foreign-key steps out from the table (default: 1)")
     p.add_argument("--max-tables", type=int, default=30, help="draw at most this many tables (default: 30)")
     p.add_argument("--before-after", action="store_true",

@@ -1,10 +1,16 @@
-"""A picture of the references around one table, the failing one in red, before and after.
+"""A picture of a file's references, what was asked drawn in red, before and after.
 
-`reference_diagram` turns a `Diagnosis` into a `Diagram`: one box per table in the
-neighbourhood of the table of interest (its parents and children, `depth` steps out, at most
+`reference_diagram` turns a `Diagnosis` (or a bare schema) into a `Diagram`: one box per table
+in the neighbourhood of the focus (its parents and children, `depth` steps out, at most
 `max_tables` of them), one edge per foreign key, labelled with its columns and ON DELETE
-action (and ON UPDATE and DEFERRABLE INITIALLY DEFERRED, when declared).
-The insert simulation's failing reference is red and says why; a REFERENCES clause
+action (and ON UPDATE and DEFERRABLE INITIALLY DEFERRED, when declared).  The focus is the
+table asked for; else the tables a replayed statement breaks references of; else the video
+app's upscale table; else every table with a foreign key, so any file gets a useful picture.
+
+Red answers what was asked, and the legend says which question that was: the references a
+replayed statement (replay.StatementSimulation) leaves broken, with how many rows, why and
+when (statement N or COMMIT); or, on the video app's file with no statement, the references
+its own insert fails on.  Purple marks keys rows already violated before; a REFERENCES clause
 naming a table that does not exist points at a dashed ghost box; a parent key that is not
 unique is marked in orange.  `before_after` draws two diagrams with one layout: the after
 side keeps the references migration 030 dropped as invisible edges, so Graphviz places every
@@ -23,6 +29,7 @@ import shutil
 from collections import deque
 from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,11 +41,14 @@ from .schema import DatabaseInfo, TableInfo
 if TYPE_CHECKING:
     import graphviz
 
+    from .replay import BrokenReference, StatementSimulation
+
 INSTALL_DOT = ("Graphviz's dot program is not installed, so no diagram was drawn; install it with "
                "`apt-get install graphviz` (Debian, Ubuntu), `brew install graphviz` or `conda install graphviz`.")
 RED, ORANGE, GREY, INK = "#c0392b", "#d68910", "#9a9a9a", "#2c3e50"
+PURPLE = "#7d3c98"  # rows already broken: apart from red (what was asked) and orange (a broken declaration)
 NAME_LIMIT = 48
-LEGEND = "red: the insert fails on it · dashed: no such table · orange: parent key not unique"
+LEGEND = "red: the app's insert fails on this reference · dashed: no such table · orange: parent key not unique"
 
 
 @dataclass(frozen=True)
@@ -73,12 +83,16 @@ class Edge:
     columns: list[str]
     parent_columns: list[str]
     on_delete: str
-    failing: str | None = None  # the insert simulation's reason, when this reference fails
+    failing: str | None = None  # why what was asked fails on this reference (its reasons), else None
     ghost: bool = False
     not_unique: bool = False
     dropped: bool = False  # after side of a pair: migration 030 removed it (drawn invisible)
     on_update: str = "NO ACTION"
     deferred: bool = False  # DEFERRABLE INITIALLY DEFERRED: checked at COMMIT
+    broken_rows: int | None = None  # rows the statements leave violating it (None: the app's one insert)
+    when: str = ""  # when SQLite refuses them: "statement 2", "COMMIT"
+    more: bool = False  # the simulation listed only some of the rows it broke: broken_rows is a floor
+    already: int = 0  # rows that violated it before anything was asked
 
     @property
     def key(self) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
@@ -94,6 +108,7 @@ class Diagram:
     edges: list[Edge]
     omitted: int = 0  # tables of the neighbourhood beyond max_tables, not drawn
     title: str = ""
+    legend: str = LEGEND  # what each colour means for what was asked
 
     def box(self, name: str) -> Box | None:
         return next((b for b in self.boxes if b.name.lower() == name.lower()), None)
@@ -113,7 +128,7 @@ class Diagram:
         g = graphviz.Digraph("references", graph_attr={
             "rankdir": "LR", "bgcolor": "white", "pad": "0.3", "nodesep": "0.5", "ranksep": "1.1",
             "fontname": "Helvetica", "fontsize": "10", "labelloc": "b", "labeljust": "l",
-            "label": f"<{_label_text(self.title + (' · ' if self.title else '') + LEGEND)}>"},
+            "label": f"<{_label_text(self.title) + '<BR/>' if self.title else ''}{_label_text(self.legend)}>"},
             node_attr={"shape": "plain", "fontname": "Helvetica", "fontsize": "11"},
             edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": INK, "arrowsize": "0.8"})
         for b in self.boxes:
@@ -189,31 +204,173 @@ class DiagramPair:
         return html_or_reason(self.html)
 
 
+# --------------------------------------------------------------------------- what was asked
+class Question(StrEnum):
+    """What the red edges answer."""
+
+    INSERT = "insert"  # the video app's own insert into its upscale table (the profile's question)
+    STATEMENT = "statement"  # statements replayed (replay.StatementSimulation)
+    NONE = "none"  # nothing asked: the file's references as they stand
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What one foreign key shows beyond its declaration (keyed by child table and key id)."""
+
+    reasons: tuple[str, ...] = ()  # why the question fails on it (empty: it does not)
+    rows: int | None = None  # rows the statements break (None for the app's insert: one row)
+    when: str = ""  # "statement 2", "COMMIT"
+    more: bool = False  # the simulation listed only some of the rows it broke
+    already: int = 0  # rows that violated it before anything was asked
+
+
+MarkKey = tuple[str, int]  # child table (lower case), foreign key id
+
+
+def _statement_marks(sim: StatementSimulation) -> dict[MarkKey, Mark]:
+    """The references the statements break: rows, reasons and when, per key."""
+    grouped: dict[MarkKey, list[BrokenReference]] = {}
+    for v in sim.violations:
+        grouped.setdefault((v.table.lower(), v.key), []).append(v)
+    more = sim.violations_total > len(sim.violations)
+    return {k: Mark(reasons=tuple(_distinct(str(v.reason) for v in vs)), rows=len(vs),
+                    when=", ".join(_distinct(f"statement {v.statement}" if v.statement else "COMMIT" for v in vs)),
+                    more=more)
+            for k, vs in grouped.items()}
+
+
+def _insert_marks(d: Diagnosis, schema: DatabaseInfo) -> dict[MarkKey, Mark]:
+    """The app's insert: a key fails when the simulation judged one of its columns failing (a
+    composite key fails with any of them)."""
+    up = schema.table(app.UPSCALES)
+    failing = {r.column.lower(): str(r.reason) for r in d.insert_simulation.references if r.reason != Reason.OK}
+    if up is None or not failing:
+        return {}
+    marks = {}
+    for fk in up.foreign_keys:
+        reason = next((failing[c.lower()] for c in fk.columns if c.lower() in failing), None)
+        if reason is not None:
+            marks[(up.name.lower(), fk.id)] = Mark(reasons=(reason,))
+    return marks
+
+
+def _orphan_counts(d: Diagnosis | None, sim: StatementSimulation | None, schema: DatabaseInfo) -> dict[MarkKey, int]:
+    """Rows that already violated each key: the replay's own count, else the diagnosis' findings."""
+    if sim is not None:
+        return {(p.table.lower(), p.key): p.count for p in sim.pre_existing}
+    counts: dict[MarkKey, int] = {}
+    for f in d.finding("orphan-rows") if d is not None else []:
+        t = schema.table(f.table or "")
+        keys = [fk for fk in (t.foreign_keys if t else []) if ", ".join(fk.columns).lower() == (f.column or "").lower()]
+        # two keys over the same columns: the finding's sentence names its parent
+        named = [fk for fk in keys if fk.parent_table in f.message] if len(keys) > 1 else keys
+        for fk in named or keys:
+            counts[(t.name.lower() if t else "", fk.id)] = f.count or 0
+    return counts
+
+
+def _marks(question: Question, d: Diagnosis | None, sim: StatementSimulation | None,
+           schema: DatabaseInfo) -> dict[MarkKey, Mark]:
+    failing = (_statement_marks(sim) if question is Question.STATEMENT and sim is not None
+               else _insert_marks(d, schema) if question is Question.INSERT and d is not None else {})
+    already = _orphan_counts(d, sim, schema)
+    return {k: replace(failing.get(k, Mark()), already=already.get(k, 0)) for k in {*failing, *already}}
+
+
+def _legend(question: Question, sim: StatementSimulation | None, edges: list[Edge]) -> str:
+    """What each colour means for what was asked (only the colours the picture can hold)."""
+    parts = [_red_meaning(question, sim), "dashed: no such table", "orange: parent key not unique"]
+    if any(e.already for e in edges):
+        parts.append("purple: rows already violate it")
+    return " · ".join(parts)
+
+
+def _red_meaning(question: Question, sim: StatementSimulation | None) -> str:
+    if question is Question.INSERT:
+        return "red: the app's insert fails on this reference"
+    if question is Question.NONE or sim is None:
+        return "nothing red: no statement given to replay (diagram --sql draws what one breaks)"
+    if sim.violations:
+        numbers = _distinct(str(v.statement) for v in sim.violations if v.statement)
+        at_commit = any(v.statement is None for v in sim.violations)
+        when = [f"statement{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}"] if numbers else []
+        return f"red: a reference {' or '.join([*when, *(['COMMIT'] if at_commit else [])])} leaves broken"
+    if sim.ok:
+        return "nothing red: SQLite accepts the statements with foreign keys on"
+    return (f"nothing red: statement {sim.failed_statement} fails, but not on a foreign key"
+            if sim.failed_statement else "nothing red: the statements break no foreign key")
+
+
+def _question(d: Diagnosis | None, sim: StatementSimulation | None, schema: DatabaseInfo) -> Question:
+    if sim is not None:
+        return Question.STATEMENT
+    if d is not None and schema.table(app.UPSCALES) is not None:
+        return Question.INSERT
+    return Question.NONE
+
+
 # --------------------------------------------------------------------------- building
-def reference_diagram(diagnosis: Diagnosis | DatabaseInfo, *, table: str = app.UPSCALES, depth: int = 1,
-                      max_tables: int = 30) -> Diagram:
-    """The tables within `depth` foreign-key steps of `table`, the insert's failing reference red."""
-    schema = diagnosis.schema if isinstance(diagnosis, Diagnosis) else diagnosis
-    if schema is None:
+def reference_diagram(diagnosis: Diagnosis | DatabaseInfo, *, table: str | None = None, depth: int = 1,
+                      max_tables: int = 30, statement: StatementSimulation | None = None) -> Diagram:
+    """The tables within `depth` foreign-key steps of the focus, what was asked drawn in red.
+
+    The focus is `table` when given; else the tables the statement's broken references name;
+    else the video app's upscale table when the file has it; else every table with a foreign key.
+    `statement` defaults to the diagnosis' own `statement_simulation` when it carries one."""
+    d = diagnosis if isinstance(diagnosis, Diagnosis) else None
+    schema = d.schema if d is not None else diagnosis
+    if not isinstance(schema, DatabaseInfo):
         raise errors.DiagramError("This diagnosis carries no schema to draw.")
     if depth < 0 or max_tables < 1:
         raise errors.DiagramError("--depth must be 0 or more and --max-tables 1 or more.")
-    focus = schema.table(table)
-    if focus is None:
-        raise errors.DiagramError(f"{schema.database} has no table named {table!r} to draw; "
-                                  "run inspect to see the tables it has.")
-    failing = _failing(diagnosis, focus) if isinstance(diagnosis, Diagnosis) else {}
-    names, omitted = _neighbourhood(schema, focus, depth, max_tables)
+    # a Diagnosis that replayed a statement (diagnose(statement=...)) carries its simulation
+    sim = statement if statement is not None else getattr(d, "statement_simulation", None)
+    seeds, title, highlight = _focus(schema, table, sim, depth)
+    question = _question(d, sim, schema)
+    names, omitted = _neighbourhood(schema, seeds, depth, max_tables)
     ids = {name.lower(): f"t{i}" for i, name in enumerate(names)}
-    edges = _edges(schema, ids, ids.get(focus.name.lower()), failing)
-    boxes = [_box(schema.table(name), name, ids[name.lower()], edges, focus=name.lower() == focus.name.lower())
-             for name in names]
-    title = f"{focus.name}, {depth} step{'s' if depth != 1 else ''} out"
-    return Diagram(focus.name, depth, boxes, edges, omitted, title)
+    edges = _edges(schema, ids, _marks(question, d, sim, schema))
+    focus = {s.lower() for s in seeds} if highlight else set()
+    boxes = [_box(schema.table(name), name, ids[name.lower()], edges, focus=name.lower() in focus) for name in names]
+    return Diagram(_few(seeds) or schema.database, depth, boxes, edges, omitted, title,
+                   legend=_legend(question, sim, edges))
 
 
-def _distinct(columns: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(columns))
+def _focus(schema: DatabaseInfo, table: str | None, sim: StatementSimulation | None,
+           depth: int) -> tuple[list[str], str, bool]:
+    """The tables to draw out from, the picture's title, and whether to highlight them."""
+    out = f"{depth} step{'s' if depth != 1 else ''} out"
+    if table is not None:
+        focus = schema.table(table)
+        if focus is None:
+            raise errors.DiagramError(f"{schema.database} has no table named {table!r} to draw; "
+                                      "run inspect to see the tables it has.")
+        return [focus.name], f"{focus.name}, {out}", True
+    if sim is not None and sim.violations:
+        named = _distinct(_spelling(schema, n) for v in sim.violations for n in (v.table, v.parent_table))
+        return named, f"what the statements break: {_few(named)}, {out}", True
+    up = schema.table(app.UPSCALES)
+    if up is not None:
+        return [up.name], f"{up.name}, {out}", True
+    with_keys = [t.name for t in schema.tables if t.foreign_keys]
+    if with_keys:
+        return with_keys, f"{Path(schema.database).name}: the tables with foreign keys", False
+    if not schema.tables:
+        raise errors.DiagramError(f"{schema.database} has no tables to draw.")
+    return [t.name for t in schema.tables], f"{Path(schema.database).name}: no table has a foreign key", False
+
+
+def _spelling(schema: DatabaseInfo, name: str) -> str:
+    found = schema.table(name)
+    return found.name if found else name
+
+
+def _few(names: list[str], shown: int = 3) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def _distinct(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 def _box(t: TableInfo | None, name: str, box_id: str, edges: list[Edge], *, focus: bool) -> Box:
@@ -225,8 +382,8 @@ def _box(t: TableInfo | None, name: str, box_id: str, edges: list[Edge], *, focu
                ghost=t is None, focus=focus)
 
 
-def _edges(schema: DatabaseInfo, ids: dict[str, str], focus_id: str | None, failing: dict[str, str]) -> list[Edge]:
-    """Every foreign key between two drawn tables, the focus table's failing ones marked."""
+def _edges(schema: DatabaseInfo, ids: dict[str, str], marks: dict[MarkKey, Mark]) -> list[Edge]:
+    """Every foreign key between two drawn tables, with what was asked marked on it."""
     edges = []
     for t in schema.tables:
         child = ids.get(t.name.lower())
@@ -239,20 +396,20 @@ def _edges(schema: DatabaseInfo, ids: dict[str, str], focus_id: str | None, fail
             parent_table = schema.table(fk.parent_table)
             parent_cols = ([_spelled(parent_table, c) for c in fk.parent_columns]
                            or (parent_table.primary_key if parent_table else []))
-            columns = [_spelled(t, c) for c in fk.columns]
-            # a composite key fails with any of its columns (the simulation judges each column)
-            reason = next((failing[c.lower()] for c in columns if c.lower() in failing), None) \
-                if child == focus_id else None
-            edges.append(Edge(f"fk-{child}-{fk.id}", child, parent, columns, parent_cols,
-                              fk.on_delete, failing=reason, ghost=not fk.parent_table_exists,
+            mark = marks.get((t.name.lower(), fk.id), Mark())
+            edges.append(Edge(f"fk-{child}-{fk.id}", child, parent, [_spelled(t, c) for c in fk.columns], parent_cols,
+                              fk.on_delete, failing=", ".join(mark.reasons) or None, ghost=not fk.parent_table_exists,
                               not_unique=fk.parent_table_exists and not fk.parent_key_unique,
-                              on_update=fk.on_update, deferred=fk.deferred))
+                              on_update=fk.on_update, deferred=fk.deferred, broken_rows=mark.rows,
+                              when=mark.when, more=mark.more, already=mark.already))
     return edges
 
 
-def before_after(before: Diagnosis, after: Diagnosis | DatabaseInfo, *, table: str = app.UPSCALES, depth: int = 1,
+def before_after(before: Diagnosis, after: Diagnosis | DatabaseInfo, *, table: str | None = None, depth: int = 1,
                  max_tables: int = 30) -> DiagramPair:
-    """Before and after migration 030 with one layout (see the module's docstring)."""
+    """Before and after migration 030 with one layout (see the module's docstring); both sides
+    centred on `table` (default: the upscale table, which the migration rebuilds)."""
+    table = table or app.UPSCALES
     b = reference_diagram(before, table=table, depth=depth, max_tables=max_tables)
     a = reference_diagram(after, table=table, depth=depth, max_tables=max_tables)
     ids = {box.name.lower(): box.id for box in b.boxes}
@@ -263,11 +420,11 @@ def before_after(before: Diagnosis, after: Diagnosis | DatabaseInfo, *, table: s
             for e in a.edges if (child := renamed[e.child]) and (parent := renamed[e.parent])}
     # A dropped edge keeps its label (drawn invisible, like the edge) and the title stays the
     # same, so every label has the size it had and Graphviz computes the very same layout.
-    edges = [replace(e, dropped=e.key not in kept, failing=e.failing if e.key not in kept else None)
-             for e in b.edges]
+    edges = [replace(e, dropped=True) if e.key not in kept else
+             replace(e, failing=None, broken_rows=None, when="", more=False) for e in b.edges]
     boxes = [replace(box, rows=rows_after.get(box.name.lower(), box.rows), released=_released(box, edges))
              for box in b.boxes]
-    after_side = Diagram(a.table, depth, boxes, edges, b.omitted, b.title)
+    after_side = Diagram(a.table, depth, boxes, edges, b.omitted, b.title, legend=b.legend)
     return DiagramPair(b, after_side)
 
 
@@ -283,22 +440,21 @@ def _spelled(table: TableInfo | None, column: str) -> str:
     return found.name if found else column
 
 
-def _failing(d: Diagnosis, focus: TableInfo) -> dict[str, str]:
-    if focus.name.lower() != app.UPSCALES.lower():
-        return {}
-    return {r.column.lower(): r.reason for r in d.insert_simulation.references if r.reason != Reason.OK}
-
-
-def _neighbourhood(schema: DatabaseInfo, focus: TableInfo, depth: int, limit: int) -> tuple[list[str], int]:
-    """Table names (ghosts included) in breadth-first order out from `focus`, and how many
+def _neighbourhood(schema: DatabaseInfo, seeds: list[str], depth: int, limit: int) -> tuple[list[str], int]:
+    """Table names (ghosts included) in breadth-first order out from the `seeds`, and how many
     beyond `limit` were left out."""
     links: dict[str, list[str]] = {}
     for t in schema.tables:
         for fk in t.foreign_keys:
             links.setdefault(t.name.lower(), []).append(fk.parent_table)
             links.setdefault(fk.parent_table.lower(), []).append(t.name)
-    order, seen = [focus.name], {focus.name.lower()}
-    queue = deque([(focus.name, 0)])
+    order: list[str] = []
+    seen: set[str] = set()
+    for s in seeds:
+        if s.lower() not in seen:
+            seen.add(s.lower())
+            order.append(s)
+    queue = deque((s, 0) for s in order)
     while queue:
         name, d = queue.popleft()
         if d == depth:
@@ -355,7 +511,9 @@ def _box_label(b: Box) -> str:
             + "".join(cells) + "</TABLE>")
 
 
-def _edge_attrs(e: Edge) -> dict[str, str]:
+def _edge_lines(e: Edge) -> tuple[list[str], str]:
+    """The label's lines and the edge's colour: red (what was asked fails on it) over orange (a
+    broken declaration) over purple (rows already violate it)."""
     lines = [f"{', '.join(map(_name, e.columns))} → {', '.join(map(_name, e.parent_columns)) or '(its key)'}",
              f"ON DELETE {_label_text(e.on_delete)}"]
     if e.on_update.upper() != "NO ACTION":
@@ -363,14 +521,24 @@ def _edge_attrs(e: Edge) -> dict[str, str]:
     if e.deferred:
         lines.append("DEFERRABLE INITIALLY DEFERRED")
     color = INK
+    if e.already:
+        lines.append(f'<FONT COLOR="{PURPLE}">{_rows(e.already)} already violate{"s" if e.already == 1 else ""} '
+                     "it</FONT>")
+        color = PURPLE
     if e.not_unique:
         lines.append(f'<FONT COLOR="{ORANGE}">parent key not unique</FONT>')
         color = ORANGE
     if e.failing:
-        lines.append(f"<B>fails: {_label_text(e.failing)}</B>")
+        lines.append(f"<B>{_failure(e)}</B>")
         color = RED
+    return lines, color
+
+
+def _edge_attrs(e: Edge) -> dict[str, str]:
+    lines, color = _edge_lines(e)
     classes = (_classes("fk", dropped=True) if e.dropped else
-               _classes("fk", failing=bool(e.failing), ghost=e.ghost, not_unique=e.not_unique))
+               _classes("fk", failing=bool(e.failing), ghost=e.ghost, not_unique=e.not_unique,
+                        orphans=bool(e.already)))
     attrs = {"label": "<" + "<BR/>".join(lines) + ">", "id": e.id, "color": color, "fontcolor": color,
              "class": classes}
     if e.failing:
@@ -380,6 +548,18 @@ def _edge_attrs(e: Edge) -> dict[str, str]:
     if e.dropped:
         attrs["style"] = "invis"  # kept for the layout, not drawn
     return attrs
+
+
+def _failure(e: Edge) -> str:
+    """The red line: why, and for statements how many rows and when."""
+    text = f"fails: {_label_text(e.failing or '')}"
+    if e.broken_rows is not None:
+        text += f" · {'at least ' if e.more else ''}{_rows(e.broken_rows)} at {_label_text(e.when)}"
+    return text
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row{'s' if n != 1 else ''}"
 
 
 def _classes(base: str, **flags: bool) -> str:
@@ -422,10 +602,14 @@ def html_or_reason(draw: Callable[[], str]) -> str:
 
 
 def drawing_of(diagnosis: Diagnosis, after: DatabaseInfo | None = None) -> Diagram | DiagramPair | None:
-    """The picture of a diagnosis: before and after when the fixed copy's schema is given;
-    None when the file has no upscale table to draw around."""
-    if diagnosis.schema is None or diagnosis.schema.table(app.UPSCALES) is None:
+    """The picture of a diagnosis (of the statement it replayed, when it carries one): before and
+    after migration 030 when the fixed copy's schema is given; None when there is nothing to draw
+    (no upscale table and no foreign key anywhere in the file)."""
+    schema = diagnosis.schema
+    if schema is None:
         return None
+    if schema.table(app.UPSCALES) is None:
+        return reference_diagram(diagnosis) if any(t.foreign_keys for t in schema.tables) else None
     return before_after(diagnosis, after) if after is not None else reference_diagram(diagnosis)
 
 
