@@ -8,7 +8,10 @@ SQLite's own outcome, and the expected answer per broken reference.
 """
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -530,3 +533,26 @@ def test_a_statement_logged_with_its_parameters_apart_is_one_sentence(tmp_path):
         parse_script(text, "--sql")
     assert "statement 2" in str(caught.value) and "(@p0, @p1, @p2)" in str(caught.value)
     assert caught.value.exit_code == errors.EXIT_BAD_INPUT
+
+
+def _cli(*args: Any) -> subprocess.CompletedProcess[str]:
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run([sys.executable, "-m", "toolkit", *map(str, args)], capture_output=True, text=True,
+                          cwd=root, timeout=120)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_case_through_the_cli(case, tmp_path):
+    """What a support engineer types: `diagnose DB --sql ... --json`, and its exit code."""
+    path = file_for(case, tmp_path)
+    before = sha256_file(path)
+    run = _cli("diagnose", path, "--sql", case.sql, "--json")
+    assert run.returncode in (0, 1) and "Traceback" not in run.stderr, run.stderr
+    stmt = json.loads(run.stdout)["statement_simulation"]
+    assert (stmt["ok"], stmt["fails_at"], stmt["failed_statement"]) == (
+        case.ok, case.fails_at and str(case.fails_at), case.failed_statement)
+    assert {(v["table"], v["reason"]) for v in stmt["violations"]} == {(b.table, str(b.reason)) for b in case.broken}
+    assert stmt["violations_total"] == (len(case.broken) if case.total is None else case.total)
+    # a statement that fails is a problem; one that succeeds on a file with no other error is not
+    assert run.returncode == 1 or case.ok
+    assert sha256_file(path) == before

@@ -563,3 +563,14 @@ def test_an_immediate_orphan_given_another_missing_key_is_listed(tmp_path):
     assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
     sim = run(path, text)
     assert [(v.rowid, v.values) for v in sim.violations] == [(50, (405,))] and sim.violations_total == 1
+
+
+def test_one_row_breaking_several_keys_is_counted_as_one_row(tmp_path):
+    path = build(tmp_path, "CREATE TABLE shipment (id INTEGER PRIMARY KEY, "
+                           "customer_id INTEGER REFERENCES customer(id), "
+                           "order_id INTEGER REFERENCES \"order\"(id), sku TEXT REFERENCES product(sku));")
+    text = "INSERT INTO shipment VALUES (1, 7, 70, 'SKU-7')"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    sim = run(path, text)
+    assert sim.violations_total == 3 and {v.rowid for v in sim.violations} == {1}
+    assert "3 references broken (1 row of shipment)" in sim.summary

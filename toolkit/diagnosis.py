@@ -276,8 +276,8 @@ def diagnose(path: str | Path, insert: dict[str, Any] | None = None, *, sql: str
 
     `sql`: the statements the app ran (named `sql_source` in sentences); `table` and `values`: an
     INSERT built from `col=value,...` (`col:int=5`, `col:null`); `error_message`: the message the
-    customer saw.  `insert` gives the video app's insert values (`source_generation_id`,
-    `profile_id`, `project_id`); by default the newest generation's, as the app would use.
+    customer saw.  `insert` overrides values of the applying profile's own insert (its reference
+    columns); by default the profile reads them from the file, as the app would.
     Statements and values are checked before the file is copied.  A damaged file (quick_check, or
     integrity_check with `full_check`) is refused as bad input."""
     request = Request.of(sql=sql, sql_source=sql_source, table=table, values=values, error_message=error_message)

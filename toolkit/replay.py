@@ -752,10 +752,12 @@ def _run_without_keys(conn: sqlite3.Connection, auth: ReplayAuthorizer, script: 
 
 # --------------------------------------------------------------------------- sentences
 def _counted(broken: tuple[BrokenReference, ...], total: int) -> str:
-    per: dict[str, int] = {}
+    # one row can break several of its keys: rows are counted once each
+    per: dict[str, set[Any]] = {}
     for b in broken:
-        per[b.table] = per.get(b.table, 0) + 1
-    shown = ", ".join(f"{n} row{'s' if n != 1 else ''} of {t}" for t, n in per.items())
+        per.setdefault(b.table, set()).add(b.rowid)
+    more = " among those explained" if total > len(broken) else ""
+    shown = ", ".join(f"{len(rows)} row{'s' if len(rows) != 1 else ''} of {t}" for t, rows in per.items()) + more
     return f"{total} reference{'s' if total != 1 else ''} broken ({shown})" if shown else f"{total} broken"
 
 
