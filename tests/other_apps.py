@@ -342,3 +342,19 @@ def build(app: App, path: Path, setup: str = "") -> Path:
 def builder(app: App) -> Callable[[Path], Path]:
     """A one-argument builder for `app`, for callers that want one per schema."""
     return lambda path: build(app, path)
+
+
+def sqlite_says(path: Path, text: str) -> str | None:
+    """SQLite's own outcome: the statements on a plain throwaway copy, foreign keys on."""
+    copy = path.with_name("plain-" + path.name)
+    copy.write_bytes(path.read_bytes())
+    conn = sqlite3.connect(copy, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    try:
+        conn.executescript(text)
+    except sqlite3.Error as exc:
+        return str(exc)
+    finally:
+        conn.close()
+        copy.unlink()
+    return None

@@ -9,7 +9,6 @@ SQLite's own outcome, and the expected answer per broken reference.
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from other_apps import App, build
+from other_apps import App, build, sqlite_says
 from toolkit import errors
 from toolkit.findings import non_deferrable_cycles
 from toolkit.keymatch import Reason, sql_type
@@ -331,22 +330,6 @@ CASES: tuple[Case, ...] = (
 # --------------------------------------------------------------------------- running a case
 def file_for(case: Case, tmp_path: Path) -> Path:
     return build(case.app, tmp_path / f"{case.app}.db", case.setup)
-
-
-def sqlite_says(path: Path, text: str) -> str | None:
-    """SQLite's own outcome: the statements on a plain throwaway copy, foreign keys on."""
-    copy = path.with_name("plain-" + path.name)
-    copy.write_bytes(path.read_bytes())
-    conn = sqlite3.connect(copy, isolation_level=None)
-    conn.execute("PRAGMA foreign_keys = ON")
-    try:
-        conn.executescript(text)
-    except sqlite3.Error as exc:
-        return str(exc)
-    finally:
-        conn.close()
-        copy.unlink()
-    return None
 
 
 def simulate(path: Path, text: str) -> tuple[StatementSimulation, DatabaseInfo]:

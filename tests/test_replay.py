@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from other_apps import sqlite_says
 from toolkit import errors, guards
 from toolkit.keymatch import Reason
 from toolkit.replay import FailsAt, StatementSimulation, replay
@@ -62,22 +63,6 @@ def run(path: Path, text: str) -> StatementSimulation:
         assert sha256_file(work.path) == copy_before
     assert sha256_file(path) == before
     return sim
-
-
-def sqlite_says(path: Path, text: str) -> str | None:
-    """What SQLite itself says on a plain connection to a throwaway copy."""
-    copy = path.with_name("plain-" + path.name)
-    copy.write_bytes(path.read_bytes())
-    conn = sqlite3.connect(copy, isolation_level=None)
-    conn.execute("PRAGMA foreign_keys = ON")
-    try:
-        conn.executescript(text)
-    except sqlite3.Error as exc:
-        return str(exc)
-    finally:
-        conn.close()
-        copy.unlink()
-    return None
 
 
 def test_immediate_insert_names_the_row_and_statement(tmp_path):
