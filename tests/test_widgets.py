@@ -244,3 +244,16 @@ def test_web_app_explains_a_pasted_statement_for_the_uploaded_file(tmp_path):
     web.statement.explain.click()
     assert "missing-row" in web.statement.violations.value
     assert "NOPE" in web.statement.answer.value and "orders" in web.statement.answer.value
+
+
+def test_statement_form_stops_a_statement_that_runs_forever_with_one_sentence(tmp_path, monkeypatch):
+    import time
+
+    from toolkit.widgets import StatementForm
+
+    monkeypatch.setenv("TOOLKIT_TIME_LIMIT", "1")
+    form = StatementForm(shop_file(tmp_path))
+    form.sql.value = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    started = time.monotonic()
+    form.explain.click()
+    assert time.monotonic() - started < 15 and "time limit" in form.answer.value and form.diagnosis is None
