@@ -263,3 +263,63 @@ def test_triage_app_takes_a_large_upload_and_a_bad_file(browser, voila, tmp_path
     finally:
         page.close()
     print(f"large upload: {size_mb:.0f} MB")
+
+
+# ---- the web app answers a pasted statement or error message on another app's file (Part 11) ----
+SHOP = """
+CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers(id));
+INSERT INTO customers VALUES ('ALFKI', 'Alfreds');
+"""
+
+
+def shop_file(tmp_path: Path) -> Path:
+    import sqlite3
+
+    path = tmp_path / "shop.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(SHOP)
+    conn.close()
+    return path
+
+
+def explain(page, voila_url: str, db: Path, *, sql: str = "", message: str = ""):
+    """Upload `db`, paste into the statement form, press Explain; the form's answer."""
+    page.goto(voila_url)
+    upload(page, db)
+    page.locator('[data-fk="answer"]').first.wait_for(timeout=60_000)  # the file's own answer first
+    form = page.locator(".fk-statement")
+    if sql:
+        form.locator("textarea").fill(sql)
+    if message:
+        form.locator("input[type=text]").fill(message)
+    form.get_by_role("button", name="Explain").click()
+    answer = form.locator('[data-fk="answer"]')
+    answer.wait_for(timeout=60_000)
+    return form, answer
+
+
+def test_triage_app_explains_a_pasted_insert_that_breaks_a_reference(browser, voila, tmp_path):
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    try:
+        form, answer = explain(page, voila, shop_file(tmp_path),
+                               sql="BEGIN;\nINSERT INTO orders (id, customer_id) VALUES (7, 'BONAP');\nCOMMIT;")
+        assert answer.inner_text().startswith("Statement 2 (INSERT INTO orders"), answer.inner_text()
+        table = form.locator('table[data-fk="violations"]')
+        (row,) = table.locator("tbody tr").all_inner_texts()
+        assert row.split("\t")[:2] == ["orders", "7"] and "missing-row" in row and "'BONAP'" in row
+        expect(page.locator(".fk-diagram-box svg g.fk.failing")).to_have_count(1, timeout=30_000)
+        shot(page, "app-6-statement")
+    finally:
+        page.close()
+
+
+def test_triage_app_explains_a_pasted_error_message(browser, voila, tmp_path):
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    try:
+        _, answer = explain(page, voila, shop_file(tmp_path), message="FOREIGN KEY constraint failed")
+        text = answer.inner_text()
+        assert "can come from 1 declaration(s): orders(customer_id) REFERENCES customers(id)" in text, text
+        shot(page, "app-7-error-message")
+    finally:
+        page.close()

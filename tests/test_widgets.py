@@ -118,3 +118,142 @@ def test_fix_panel_shows_exactly_the_proofs_own_list(sample):
     assert [(html.unescape(label), ok == "true" and mark == "✔") for ok, mark, label in shown] \
         == panel.migration.proof.lines()
     assert len(shown) == 8
+
+
+# ---- the statement form: a pasted statement or error message, on any file (Part 11) -----------
+SHOP = """
+CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers(id),
+                     note TEXT CHECK (note <> 'bad'));
+CREATE TABLE "order lines" (order_id INTEGER REFERENCES orders(id) DEFERRABLE INITIALLY DEFERRED, sku TEXT);
+INSERT INTO customers VALUES ('ALFKI', 'Alfreds');
+INSERT INTO orders VALUES (1, 'ALFKI', NULL);
+"""
+
+
+def shop_file(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "shop.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(SHOP)
+    conn.close()
+    return path
+
+
+def cells(table_html: str) -> list[list[str]]:
+    import html
+    import re
+
+    rows = re.findall(r"<tr>(.*?)</tr>", table_html.split("<tbody>", 1)[1], re.DOTALL)
+    return [[html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)] for row in rows]
+
+
+def test_statement_form_names_the_row_and_reason_a_pasted_statement_breaks(tmp_path):
+    from toolkit.safe_access import fingerprint
+    from toolkit.widgets import StatementForm
+
+    path = shop_file(tmp_path)
+    before = fingerprint(path)
+    form = StatementForm(path)
+    form.sql.value = "BEGIN;\nINSERT INTO orders (id, customer_id) VALUES (7, 'alfki');\nCOMMIT;"
+    form.explain.click()
+    d = form.diagnosis
+    assert d is not None and d.answer.startswith("Statement 2") and "#c62828" in form.answer.value
+    (v,) = d.statement_simulation.violations
+    assert cells(form.violations.value) == [["orders", "7", "customer_id", "'alfki'", "customers(id)", "near-miss",
+                                            "statement 2", v.explanation]]
+    form.sql.value = "INSERT INTO \"order lines\" VALUES (9, 'X')"  # deferred, outside a transaction
+    form.explain.click()
+    assert cells(form.violations.value)[0][6] == "COMMIT" and "missing-row" in form.violations.value
+    assert fingerprint(path) == before
+
+
+def test_statement_form_hints_when_empty_and_shows_one_sentence_for_a_bad_statement(tmp_path):
+    from toolkit.widgets import StatementForm
+
+    form = StatementForm()
+    form.sql.value = "INSERT INTO orders VALUES (1)"
+    form.explain.click()
+    assert "Pick or upload a database first" in form.answer.value and form.diagnosis is None
+    form.load(shop_file(tmp_path))
+    form.sql.value = "  \n"
+    form.explain.click()
+    assert "Paste the statements the app ran" in form.answer.value and form.violations.value == ""
+    for sql, said in [("ATTACH 'other.db' AS o", "The pasted SQL: statement 1"),
+                      ("INSERT INTO orders VALUES (", "is not SQL that SQLite parses")]:
+        form.sql.value = sql
+        form.explain.click()
+        assert said in form.answer.value and "Traceback" not in form.answer.value and form.diagnosis is None
+        assert form.answer.value.count("fk-answer") == 1 and form.violations.value == ""
+    assert not (tmp_path / "other.db").exists()
+
+
+def test_statement_form_explains_an_error_message_and_a_failure_that_is_no_foreign_key(tmp_path):
+    import html
+
+    from toolkit.widgets import StatementForm
+
+    form = StatementForm(shop_file(tmp_path))
+    form.error.value = "FOREIGN KEY constraint failed"
+    form.explain.click()
+    shown = html.unescape(form.answer.value)
+    assert "can come from 2 declaration(s)" in shown and "orders(customer_id) REFERENCES customers(id)" in shown
+    assert form.violations.value == ""
+    form.sql.value = "INSERT INTO orders VALUES (2, 'ALFKI', 'bad')"
+    form.explain.click()  # the statement leads; the message's answer is shown beside it
+    assert "CHECK" in form.answer.value and form.diagnosis.statement_simulation.violations == ()
+    assert "can come from 2 declaration(s)" in html.unescape(form.violations.value)
+
+
+def test_statement_form_escapes_a_hostile_table_and_follows_the_picker(tmp_path):
+    import sqlite3
+
+    from toolkit.widgets import StatementForm, statement_explorer
+
+    path = tmp_path / "evil.db"
+    evil = "<img src=x onerror=alert(1)>"
+    conn = sqlite3.connect(path)
+    conn.executescript(f'CREATE TABLE p (id INTEGER PRIMARY KEY); '
+                       f'CREATE TABLE "{evil}" (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p(id));')
+    conn.close()
+    form = StatementForm(path)
+    form.sql.value = f'INSERT INTO "{evil}" VALUES (1, 5)'
+    form.explain.click()
+    shown = form.answer.value + form.violations.value
+    assert "<img" not in shown and "&lt;img src=x onerror=alert(1)&gt;" in form.violations.value
+    explorer = statement_explorer()
+    explorer.picker.path_text.value = str(path)
+    assert explorer.panel.path == path and explorer.panel.answer.value == ""
+    explorer.panel.sql.value = "INSERT INTO p VALUES (1)"
+    explorer.panel.explain.click()
+    accepted = explorer.panel.answer.value
+    assert "SQLite accepts the 1 statement(s)" in accepted and "#2e7d32" in accepted  # green: nothing broken
+
+
+def test_web_app_explains_a_pasted_statement_for_the_uploaded_file(tmp_path):
+    from toolkit.widgets import TriageWebApp
+
+    web = TriageWebApp()
+    web.statement.sql.value = "INSERT INTO orders VALUES (5, 'NOPE', NULL)"
+    web.statement.explain.click()
+    assert "Pick or upload a database first" in web.statement.answer.value
+    path = shop_file(tmp_path)
+    web.load_upload([{"name": "shop.db", "content": path.read_bytes()}])
+    assert web.statement.path == web.path and web.statement.answer.value == ""
+    web.statement.explain.click()
+    assert "missing-row" in web.statement.violations.value
+    assert "NOPE" in web.statement.answer.value and "orders" in web.statement.answer.value
+
+
+def test_statement_form_stops_a_statement_that_runs_forever_with_one_sentence(tmp_path, monkeypatch):
+    import time
+
+    from toolkit.widgets import StatementForm
+
+    monkeypatch.setenv("TOOLKIT_TIME_LIMIT", "1")
+    form = StatementForm(shop_file(tmp_path))
+    form.sql.value = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    started = time.monotonic()
+    form.explain.click()
+    assert time.monotonic() - started < 15 and "time limit" in form.answer.value and form.diagnosis is None

@@ -183,7 +183,9 @@ def cmd_fix(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
-    out = write_report(args.db, args.out, fmt=args.format, full_check=args.full_check)
+    sql, source = _statement_arg(args) or (None, "--sql")
+    out = write_report(args.db, args.out, fmt=args.format, sql=sql, sql_source=source, error_message=args.error,
+                       full_check=args.full_check)
     print(f"Report written: {out}")
     return errors.EXIT_OK
 
@@ -503,6 +505,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("db", help="the customer's database file (only read)")
     p.add_argument("--out", required=True, help="the report file to write")
     p.add_argument("--format", choices=["html", "md"], default="html")
+    given = p.add_mutually_exclusive_group()
+    given.add_argument("--sql", metavar="STATEMENTS",
+                       help="the statement(s) the app ran, replayed on a copy: the report says which reference "
+                            "they break and why")
+    given.add_argument("--sql-file", metavar="FILE", help="the same, read from a UTF-8 file")
+    p.add_argument("--error", metavar="MESSAGE", help="the error message the customer saw, to name what raises it")
     p.add_argument("--full-check", action="store_true", help="use PRAGMA integrity_check")
     p.set_defaults(func=cmd_report)
 

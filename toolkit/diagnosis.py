@@ -330,6 +330,12 @@ def _health_sentence(d: Diagnosis, name: str) -> str:
     return f"{name} is healthy: its {keys} foreign key(s) are declared soundly and no row violates them."
 
 
+def error_sentence(d: Diagnosis) -> str | None:
+    """The answer to the error message asked about (None when none was), also when a replayed
+    statement leads the diagnosis's answer."""
+    return _error_sentence(d.error_answer, Path(d.database).name) if d.error_answer is not None else None
+
+
 def answer_sentence(d: Diagnosis) -> str:
     name = Path(d.database).name
     stmt = d.statement_simulation

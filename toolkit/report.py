@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, UTC
 from enum import StrEnum
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import jinja2
 
@@ -25,12 +26,30 @@ from .diagnosis import Diagnosis, State, diagnose
 from .migration import MigrationResult, apply_030
 from .safe_access import work_folder
 
+from .replay import FailsAt
+
+if TYPE_CHECKING:
+    from .replay import BrokenReference
+
 
 class Format(StrEnum):
     """The record's formats (`report --format`)."""
 
     HTML = "html"
     MD = "md"
+
+
+class BrokenRow(TypedDict):
+    """One broken reference of the failing statement, as the report's table shows it."""
+    table: str
+    rowid: str
+    key: str
+    parent: str
+    reason: str
+    explanation: str
+    actions: str
+    deferred: str
+    when: str
 
 
 class ColumnRow(TypedDict):
@@ -48,6 +67,50 @@ class Report:
     comparison: Comparison | None
     hashes: dict[str, str]
     generated: str
+    #: The statements asked about, as given, and the name sentences call them by (None: none given).
+    sql: str | None = None
+    sql_source: str = "--sql"
+
+    @property
+    def failed_statement_sql(self) -> str | None:
+        """The text of the statement SQLite refused (None when none failed, or the failure came at COMMIT)."""
+        stmt = self.diagnosis.statement_simulation
+        if self.sql is None or stmt is None or stmt.failed_statement is None or stmt.fails_at == FailsAt.COMMIT:
+            return None
+        from .statements import parse_script
+
+        # diagnose() parsed the same text already: this cannot refuse it now
+        return next((s.sql for s in parse_script(self.sql, self.sql_source).statements
+                     if s.number == stmt.failed_statement), None)
+
+    @property
+    def fails_where(self) -> str:
+        """Where SQLite refused the statements: "at statement N", "at COMMIT (statement N)", or ""."""
+        stmt = self.diagnosis.statement_simulation
+        if stmt is None or stmt.ok:
+            return ""
+        number = f"statement {stmt.failed_statement}" if stmt.failed_statement else ""
+        if stmt.fails_at == FailsAt.COMMIT:
+            return f"at COMMIT ({number})" if number else "at COMMIT"
+        return f"at {number}" if number else ""
+
+    @property
+    def broken_references(self) -> list[BrokenRow]:
+        """The rows the statements leave violating a key, every explanation whole."""
+        stmt = self.diagnosis.statement_simulation
+        return [broken_row(v) for v in (stmt.violations if stmt else ())]
+
+    @property
+    def pre_existing_total(self) -> int:
+        stmt = self.diagnosis.statement_simulation
+        return sum(p.count for p in stmt.pre_existing) if stmt else 0
+
+    @property
+    def error_sentence(self) -> str | None:
+        """The answer to the error message given (None when none was)."""
+        from .diagnosis import error_sentence
+
+        return error_sentence(self.diagnosis)
 
     @property
     def upscale_columns(self) -> list[ColumnRow]:
@@ -73,7 +136,20 @@ class Report:
         template = _templates().get_template(TEMPLATES[Format(fmt)])
         return template.render(r=self, d=self.diagnosis, m=self.migration, c=self.comparison,
                                proof=self.migration.proof if self.migration else None,
-                               version=__version__, md=_md)
+                               version=__version__, md=_md, fence=_fence)
+
+
+def _rowid(rowid: Any) -> str:
+    return ", ".join(map(repr, rowid)) if isinstance(rowid, tuple) else repr(rowid)
+
+
+def broken_row(v: BrokenReference) -> BrokenRow:
+    key = ", ".join(f"{c} = {x!r} ({kind})" for c, x, kind in zip(v.columns, v.values, v.storage_classes, strict=True))
+    return {"table": v.table, "rowid": _rowid(v.rowid), "key": key,
+            "parent": f"{v.parent_table}({', '.join(v.parent_columns)})", "reason": str(v.reason),
+            "explanation": v.explanation, "actions": f"ON DELETE {v.on_delete} / ON UPDATE {v.on_update}",
+            "deferred": "yes" if v.deferred else "no",
+            "when": f"statement {v.statement}" if v.statement else "COMMIT"}
 
 
 #: The template of each format, in toolkit/templates/ (HTML escaped there by autoescape, Markdown by `md`).
@@ -93,12 +169,22 @@ def _md(value: object) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def build_report(path: str | Path, *, full_check: bool = False, fixed: str | Path | None = None,
+def _fence(text: str, info: str = "") -> str:
+    """`text` as a Markdown code block, shown literally: its fence is longer than any run of
+    backticks inside, so no line of the customer's text can close it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text.rstrip()}\n{fence}"
+
+
+def build_report(path: str | Path, *, sql: str | None = None, sql_source: str = "--sql",
+                 error_message: str | None = None, full_check: bool = False, fixed: str | Path | None = None,
                  force: bool = False) -> Report:
-    """The main job on one file: diagnose it, apply 030 to a copy, compare before and after.
+    """The main job on one file: diagnose it (with the statements the app ran and the error message
+    the customer saw, when given), apply 030 to a copy, compare before and after.
     The fixed copy is written to `fixed` (kept) or to a temporary folder (removed)."""
     path = Path(path)
-    diagnosis = diagnose(path, full_check=full_check)
+    diagnosis = diagnose(path, sql=sql, sql_source=sql_source, error_message=error_message, full_check=full_check)
     migration = comparison = None
     if diagnosis.state != State.NO_UPSCALES_TABLE:
         tmp = work_folder("report")
@@ -108,7 +194,7 @@ def build_report(path: str | Path, *, full_check: bool = False, fixed: str | Pat
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return Report(diagnosis, migration, comparison, diagnosis.original_hashes,
-                  datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+                  datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), sql, sql_source)
 
 
 def _check_out(path: Path, out: Path) -> None:
@@ -141,7 +227,9 @@ def save_report(report: Report, out: str | Path, *, fmt: Format = Format.HTML) -
     return out
 
 
-def write_report(path: str | Path, out: str | Path, *, fmt: Format = Format.HTML, full_check: bool = False) -> Path:
+def write_report(path: str | Path, out: str | Path, *, fmt: Format = Format.HTML, sql: str | None = None,
+                 sql_source: str = "--sql", error_message: str | None = None, full_check: bool = False) -> Path:
     path, out = Path(path), Path(out)
     _check_out(path, out)  # refused before any work is done
-    return save_report(build_report(path, full_check=full_check), out, fmt=fmt)
+    record = build_report(path, sql=sql, sql_source=sql_source, error_message=error_message, full_check=full_check)
+    return save_report(record, out, fmt=fmt)

@@ -1,5 +1,5 @@
-"""ipywidgets for notebooks and the triage app: pick a database, simulate the app's insert,
-apply 030 to a copy, see before and after.
+"""ipywidgets for notebooks and the triage app: pick a database, simulate the app's insert or
+explain a pasted statement or error message, apply 030 to a copy, see before and after.
 
 Results are rendered into `HTML` widgets (escaped pandas Styler tables), not `Output`
 panes, so they show the same in JupyterLab, Voilà and a plain kernel, and tests can read
@@ -230,6 +230,80 @@ class InsertForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         return self.diagnosis
 
 
+#: What the statement form's sentences call the pasted SQL (the CLI says --sql).
+PASTED = "The pasted SQL"
+
+
+def violations_html(d: Diagnosis) -> str:
+    """The references the statements broke, every explanation whole; '' when they broke none."""
+    df = d.violations_frame()
+    return frame_html(df, lambda _: BAD, "violations") if len(df) else ""
+
+
+def error_answer_html(d: Diagnosis) -> str:
+    """The pasted error message's answer beside the statement's (the answer leads with the statement)."""
+    from .diagnosis import error_sentence
+
+    sentence = error_sentence(d)
+    if sentence is None or d.statement_simulation is None:
+        return ""  # without a statement, the error's answer is the diagnosis' answer itself
+    return message_html(sentence, None)
+
+
+class StatementForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
+    """Paste what the app ran (one statement or its transaction) or the error it showed; "Explain"
+    replays it on a copy and names each reference it breaks, and why."""
+
+    def __init__(self, path: str | Path | None = None, on_explained: Callable[[Diagnosis], Any] | None = None):
+        wide = widgets.Layout(width="760px")
+        style = {"description_width": "230px"}
+        self.sql = widgets.Textarea(description="Statements the app ran (SQL)", style=style,
+                                    placeholder="BEGIN; INSERT INTO orders (customer_id) VALUES ('ALFKI'); COMMIT;",
+                                    layout=widgets.Layout(width="760px", height="110px"))
+        self.error = widgets.Text(description="…or the error message it showed", style=style, layout=wide,
+                                  placeholder="FOREIGN KEY constraint failed")
+        self.explain = widgets.Button(description="Explain", button_style="primary")
+        self.answer = widgets.HTML()
+        self.violations = widgets.HTML()
+        self.path: Path | None = None
+        self.diagnosis: Diagnosis | None = None
+        self._on_explained = on_explained
+        self.explain.on_click(lambda _: self.run())
+        super().__init__([self.sql, self.error, self.explain, self.answer, self.violations])
+        self.add_class("fk-statement")  # its answer is told apart from the file's on a page
+        if path is not None:
+            self.load(path)
+
+    def load(self, path: str | Path | None) -> None:
+        """Switch files: what was pasted stays (to ask the next file the same), the answer goes."""
+        self.path = Path(path) if path is not None else None
+        self.diagnosis = None
+        self.answer.value = self.violations.value = ""
+
+    def run(self) -> Diagnosis | None:
+        self.diagnosis, self.violations.value = None, ""
+        sql, message = self.sql.value.strip(), self.error.value.strip()
+        if self.path is None:
+            self.answer.value = message_html("Pick or upload a database first, then explain.", None)
+            return None
+        if not sql and not message:
+            self.answer.value = message_html("Paste the statements the app ran, or the error message it showed, "
+                                             "then press Explain.", None)
+            return None
+        try:
+            d = diagnose(self.path, sql=sql or None, sql_source=PASTED, error_message=message or None)
+        except errors.ToolkitError as exc:  # a refused or unreadable statement: its one sentence
+            self.answer.value = message_html(exc.message, False)
+            return None
+        stmt = d.statement_simulation
+        self.diagnosis = d
+        self.answer.value = message_html(d.answer, stmt.ok if stmt is not None else None)
+        self.violations.value = violations_html(d) + error_answer_html(d)
+        if self._on_explained is not None:
+            self._on_explained(d)
+        return d
+
+
 class BeforeAfterView(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """The upscale table's declaration before and after, side by side, changes highlighted."""
 
@@ -388,6 +462,10 @@ def fix_explorer(value: str = HEADLINE) -> Explorer:
     return Explorer(FixPanel, value)
 
 
+def statement_explorer(value: str = HEADLINE) -> Explorer:
+    return Explorer(StatementForm, value)
+
+
 class TriageApp(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """Everything for one file: the answer, then tabs for findings, schema, data, the insert, the fix."""
 
@@ -452,12 +530,18 @@ class TriageWebApp(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.result = widgets.HTML()
         self.view = BeforeAfterView()
         self.downloads = widgets.HTML()
+        self.statement = StatementForm(on_explained=self._explained)
         self.path: Path | None = None
         self.upload.observe(self._on_upload, names="value")
         self.apply.on_click(lambda _: self.run_fix())
         super().__init__([widgets.HBox([self.upload, self.file_label]),
-                          self.answer, self.diagram, self.findings, self.apply, self.result, self.view,
-                          self.downloads])
+                          self.answer, self.statement, self.diagram, self.findings, self.apply, self.result,
+                          self.view, self.downloads])
+
+    def _explained(self, d: Diagnosis) -> None:
+        """A pasted statement's broken references are drawn in red in the file's diagram."""
+        if d.statement_simulation is not None:
+            self.diagram.value = diagram_html(d)
 
     def _on_upload(self, change: dict[str, Any]) -> None:
         if change["new"]:
@@ -466,6 +550,7 @@ class TriageWebApp(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
     def load_upload(self, files: list[Mapping[str, Any]]) -> None:
         self.path = save_uploads(files, self._uploads)
+        self.statement.load(self.path)
         for old in self._outputs.iterdir():
             old.unlink()
         names = ", ".join(html.escape(Path(str(f["name"])).name) for f in files)
