@@ -241,9 +241,12 @@ def test_web_app_explains_a_pasted_statement_for_the_uploaded_file(tmp_path):
     path = shop_file(tmp_path)
     web.load_upload([{"name": "shop.db", "content": path.read_bytes()}])
     assert web.statement.path == web.path and web.statement.answer.value == ""
+    assert web.apply.layout.display == "none"  # the video app's fix is not offered for another app's file
     web.statement.explain.click()
     assert "missing-row" in web.statement.violations.value
     assert "NOPE" in web.statement.answer.value and "orders" in web.statement.answer.value
+    web.load_upload([{"name": "v26.db", "content": (SAMPLES_DIR / "v26_seed_failure.db").read_bytes()}])
+    assert web.apply.layout.display is None and not web.apply.disabled
 
 
 def test_statement_form_stops_a_statement_that_runs_forever_with_one_sentence(tmp_path, monkeypatch):

@@ -567,6 +567,8 @@ class TriageWebApp(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.findings.value = findings_html(d)
         self.diagram.value = diagram_html(d)
         self.apply.disabled = d.state == State.NO_UPSCALES_TABLE
+        # migration 030 is the video app's fix: another app's page does not offer it at all
+        self.apply.layout.display = "none" if d.profile is None else None
 
     def run_fix(self) -> MigrationResult | None:
         from .report import build_report, save_report
