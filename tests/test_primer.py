@@ -42,6 +42,9 @@ def test_attempt_script_gives_sqlites_verdict_with_keys_on_and_leaves_the_file_a
     assert orphan.error_name == "SQLITE_CONSTRAINT_FOREIGNKEY"
     assert not at_commit.succeeded and at_commit.error == FK_FAILED
     assert fixed_in_time.succeeded and fixed_in_time.result == "succeeded"
+    with closing(primer.copy_in_memory(path)) as copy:
+        copy.execute("INSERT INTO p VALUES (3)")
+        assert copy.execute("SELECT count(*) FROM p").fetchone() == (2,)
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["shop.db"]
 
 

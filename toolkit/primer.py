@@ -58,13 +58,20 @@ def attempt(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) ->
     return Outcome(sql, True)
 
 
+def copy_in_memory(path: str | Path) -> sqlite3.Connection:
+    """A connection (autocommit, as `connect`) to a copy in memory of the file at `path`, which is
+    only opened read-only: whatever runs on the copy, even a COMMIT, never reaches the file."""
+    conn = connect()
+    with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as source:
+        source.backup(conn)
+    return conn
+
+
 def attempt_script(path: str | Path, script: str) -> Outcome:
     """Run `script` as an app would, foreign keys ON and its own BEGIN and COMMIT kept, on a copy in
-    memory of the file at `path`, and record SQLite's verdict.  The file is opened read-only: the
-    statements may succeed or cascade without changing it, so a notebook can be run again."""
-    with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as source, \
-            closing(connect()) as conn:
-        source.backup(conn)
+    memory of the file at `path` (`copy_in_memory`), and record SQLite's verdict: the statements may
+    succeed or cascade without changing the file, so a notebook can be run again."""
+    with closing(copy_in_memory(path)) as conn:
         set_foreign_keys(conn, True)
         try:
             conn.executescript(script)
