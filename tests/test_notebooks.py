@@ -224,3 +224,10 @@ def test_05_reruns_without_a_workdir_into_a_fresh_temporary_folder(executed):
 
 def test_readme_explains_the_outputs_decision():
     assert "make notebooks" in (REPO / "README.md").read_text()
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_notebook_is_in_the_readme_and_in_every_notebooks_navigation(name):
+    assert f"| `{name.removesuffix('.ipynb')}` |" in (REPO / "README.md").read_text()
+    for other in NOTEBOOKS:
+        assert f"]({name})" in nbformat.read(NOTEBOOKS_DIR / other, 4).cells[0].source, other
