@@ -1,5 +1,12 @@
 """Every notebook executes headless against the samples, and says what it should."""
+import html
 import json
+import re
+import shutil
+import sqlite3
+import tempfile
+from contextlib import closing
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -38,7 +45,7 @@ def executed(tmp_path_factory):
 
 
 def test_the_expected_notebooks_exist_numbered_in_reading_order():
-    assert [n[:3] for n in NOTEBOOKS] == ["00_", "01_", "02_", "03_", "04_"]
+    assert [n[:3] for n in NOTEBOOKS] == ["00_", "01_", "02_", "03_", "04_", "05_"]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -123,5 +130,104 @@ def test_04_on_a_missing_path_gives_a_message_not_a_traceback(executed, tmp_path
     assert error_outputs(nb) == [] and "does not exist" in text_of(nb, "triage_case(")
 
 
+@pytest.fixture(scope="module")
+def any_database(executed, tmp_path_factory):
+    """Notebook 05, its files built in a folder of the test's (the `workdir` parameter)."""
+    workdir = tmp_path_factory.mktemp("any-database")
+    return executed("05_any_database.ipynb", workdir=str(workdir)), workdir
+
+
+def test_05_builds_the_readers_schema_in_the_workdir_and_only_reads_it_afterwards(any_database):
+    nb, workdir = any_database
+    assert error_outputs(nb) == []
+    assert text_of(nb, "print(db)").strip() == str(workdir / "shop.db")
+    assert sorted(p.name for p in workdir.iterdir()) == ["shop.db", "shop_integer_sku.db"]
+    with closing(sqlite3.connect(workdir / "shop.db")) as conn:
+        # the statements ran on copies: the rows are the ones section 1 wrote; section 5 added a table
+        counts = conn.execute("SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM orders), "
+                              "(SELECT count(*) FROM order_items), (SELECT count(*) FROM reviews)").fetchone()
+    assert counts == (2, 2, 2, 0)
+    keys = text_of(nb, "foreign_keys_frame()")
+    assert "deferrable-initially-deferred" in keys and "CASCADE" in keys
+    assert "shop.db is healthy: its 3 foreign key(s)" in text_of(nb, "print(diagnose(db).answer)")
+    assert "orders, lines left: (1, 1)" in text_of(nb, "DELETE FROM customers")
+
+
+def test_05_shows_sqlites_bare_message_then_the_row_and_reason(any_database):
+    nb, _ = any_database
+    bare = text_of(nb, "conn.executescript(CHECKOUT)")
+    assert bare.strip() == "IntegrityError (SQLITE_CONSTRAINT_FOREIGNKEY): FOREIGN KEY constraint failed"
+    assert "foreign_keys = 1" in text_of(nb, 'conn.execute("PRAGMA foreign_keys = ON")')
+    answer = text_of(nb, "d = diagnose(db, sql=CHECKOUT)")
+    assert answer.startswith("Statement 2 (INSERT INTO orders") and "1 row of orders" in answer
+    table = text_of(nb, "HTML(frame_html(d.violations_frame()))")  # the first such cell: the checkout's
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", table)
+    assert cells == ["orders", "3", "customer_id", "&#39;cus_0003&#39;", "customers(id)", "missing-row",
+                     "statement 2", "customer_id &#39;cus_0003&#39; has no row in customers"]
+    cli = text_of(nb, "-m toolkit diagnose")
+    assert cli.startswith("Statement 2 (INSERT INTO orders") and "missing-row" in cli
+    assert "orders row 3: customer_id 'cus_0003' has no row in customers" in cli and "exit code 1" in cli
+
+
+def test_05_draws_the_broken_reference_or_says_why_not(any_database):
+    from toolkit.diagram import INSTALL_DOT, dot_available
+
+    drawn = text_of(any_database[0], "reference_diagram(d, statement=d.statement_simulation)")
+    if dot_available():
+        assert drawn.count('class="edge fk failing"') == 1 and "fails: missing&#45;row" in drawn
+    else:
+        assert html.escape(INSTALL_DOT) in drawn
+
+
+def test_05_type_mismatch_the_parents_affinity_decides(any_database):
+    nb, _ = any_database
+    stored = text_of(nb, "typeof(sku)")
+    assert "shop.db [(5, 'integer'), (7, 'integer')]" in stored
+    assert "shop_integer_sku.db [(5, 'integer'), (7, 'integer')]" in stored
+    verdicts = text_of(nb, "primer.attempt_script(path, TEXT_SKU)")
+    assert "shop.db -> IntegrityError: FOREIGN KEY constraint failed" in verdicts
+    assert "shop_integer_sku.db -> succeeded" in verdicts
+    table = text_of(nb, "d = diagnose(db, sql=TEXT_SKU)")
+    assert "type-mismatch" in table and "products.sku has no type affinity" in table and "…" not in table
+    assert "SQLite accepts the 1 statement(s)" in text_of(nb, "diagnose(typed, sql=TEXT_SKU)")
+
+
+def test_05_deferred_key_fails_at_commit_not_at_the_insert(any_database):
+    nb, _ = any_database
+    steps = [line.rsplit("->", 1) for line in text_of(nb, 'for statement in ("BEGIN", ITEM').splitlines()]
+    assert [(s.split()[0], verdict.strip()) for s, verdict in steps] == [
+        ("BEGIN", "succeeded"), ("INSERT", "succeeded"), ("COMMIT", "IntegrityError: FOREIGN KEY constraint failed")]
+    at_commit = text_of(nb, 'd = diagnose(db, sql=f"BEGIN; {ITEM}; COMMIT;")')
+    assert at_commit.startswith("The script fails at COMMIT") and "fails_at: commit | failed statement: 3" in at_commit
+    assert "missing-row" in at_commit and "<td" in at_commit and "COMMIT</td>" in at_commit
+    assert "order_id 3 has no row in orders" in at_commit
+    assert text_of(nb, "LATE_PARENT}; COMMIT;").strip() == "succeeded"
+
+
+def test_05_an_error_message_names_the_declaration_at_fault(any_database):
+    nb, _ = any_database
+    mismatch = 'OperationalError: foreign key mismatch - "reviews" referencing "products"'
+    assert text_of(nb, "outcome = primer.attempt_script(db, REVIEW)").strip() == mismatch
+    answer = text_of(nb, "diagnose(db, error_message=outcome.error)")
+    assert "comes from reviews(product_name) REFERENCES products(name)" in answer
+    assert "neither its PRIMARY KEY nor UNIQUE" in answer
+    assert text_of(nb, "CREATE UNIQUE INDEX products_name").strip() == "succeeded"
+
+
+def test_05_reruns_without_a_workdir_into_a_fresh_temporary_folder(executed):
+    nb = executed("05_any_database.ipynb")
+    path = Path(text_of(nb, "print(db)").strip())
+    assert path.name == "shop.db" and path.parent.name.startswith("fk-shop-")
+    assert Path(tempfile.gettempdir()) in path.parents and REPO not in path.parents
+    shutil.rmtree(path.parent)
+
+
 def test_readme_explains_the_outputs_decision():
     assert "make notebooks" in (REPO / "README.md").read_text()
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_notebook_is_in_the_readme_and_in_every_notebooks_navigation(name):
+    assert f"| `{name.removesuffix('.ipynb')}` |" in (REPO / "README.md").read_text()
+    for other in NOTEBOOKS:
+        assert f"]({name})" in nbformat.read(NOTEBOOKS_DIR / other, 4).cells[0].source, other

@@ -28,6 +28,26 @@ def test_attempt_records_errors_instead_of_raising():
     assert bad.result == "OperationalError: no such table: nowhere"
 
 
+def test_attempt_script_gives_sqlites_verdict_with_keys_on_and_leaves_the_file_as_it_was(tmp_path):
+    path = tmp_path / "shop.db"
+    with closing(primer.connect(str(path))) as conn:
+        conn.executescript("CREATE TABLE p(id INTEGER PRIMARY KEY);"
+                           "CREATE TABLE c(p_id REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED);"
+                           "INSERT INTO p VALUES (1);")
+    before = path.read_bytes()
+    orphan = primer.attempt_script(path, "INSERT INTO c VALUES (2)")
+    at_commit = primer.attempt_script(path, "BEGIN; INSERT INTO c VALUES (2); COMMIT;")
+    fixed_in_time = primer.attempt_script(path, "BEGIN; INSERT INTO c VALUES (2); INSERT INTO p VALUES (2); COMMIT;")
+    assert not orphan.succeeded and orphan.error == FK_FAILED and orphan.exception == "IntegrityError"
+    assert orphan.error_name == "SQLITE_CONSTRAINT_FOREIGNKEY"
+    assert not at_commit.succeeded and at_commit.error == FK_FAILED
+    assert fixed_in_time.succeeded and fixed_in_time.result == "succeeded"
+    with closing(primer.copy_in_memory(path)) as copy:
+        copy.execute("INSERT INTO p VALUES (3)")
+        assert copy.execute("SELECT count(*) FROM p").fetchone() == (2,)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["shop.db"]
+
+
 def test_the_pragma_is_per_connection_and_off_by_default(monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     result = primer.per_connection_pragma()

@@ -12,6 +12,7 @@ import sqlite3
 import tempfile
 from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from collections.abc import Callable
 
@@ -55,6 +56,28 @@ def attempt(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) ->
         # sqlite_errorname exists from Python 3.11; older interpreters only have the message
         return Outcome(sql, False, str(error), type(error).__name__, getattr(error, "sqlite_errorname", None))
     return Outcome(sql, True)
+
+
+def copy_in_memory(path: str | Path) -> sqlite3.Connection:
+    """A connection (autocommit, as `connect`) to a copy in memory of the file at `path`, which is
+    only opened read-only: whatever runs on the copy, even a COMMIT, never reaches the file."""
+    conn = connect()
+    with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as source:
+        source.backup(conn)
+    return conn
+
+
+def attempt_script(path: str | Path, script: str) -> Outcome:
+    """Run `script` as an app would, foreign keys ON and its own BEGIN and COMMIT kept, on a copy in
+    memory of the file at `path` (`copy_in_memory`), and record SQLite's verdict: the statements may
+    succeed or cascade without changing the file, so a notebook can be run again."""
+    with closing(copy_in_memory(path)) as conn:
+        set_foreign_keys(conn, True)
+        try:
+            conn.executescript(script)
+        except sqlite3.Error as error:
+            return Outcome(script, False, str(error), type(error).__name__, getattr(error, "sqlite_errorname", None))
+    return Outcome(script, True)
 
 
 def foreign_keys(conn: sqlite3.Connection) -> int:
