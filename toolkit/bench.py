@@ -253,7 +253,32 @@ def replay_section(sizes: dict[int, tuple[list[Measurement], float]]) -> list[st
         floor = f"{by[STARTUP].median:.2f}" if rows < REPLAY_JUDGED_FROM else ""
         lines.append(f"| {rows:,} | {by[REPLAY].median:.2f} | {by[REPLAY_BASELINE].median:.2f} | "
                      f"{_ratio(by[REPLAY], by[REPLAY_BASELINE]):.2f} | {floor} |")
-    return lines + ["", *(replay_verdict(rows, results) for rows, (results, _) in sizes.items())]
+    return lines + ["", *(replay_verdict(rows, results) for rows, (results, _) in sizes.items()), "", *PASSES]
+
+
+#: What each side of the replay row reads and writes, pass by pass (a pass: once over the file or a table).
+PASSES = [
+    "By hand: `cp` (one read of the file, one write of the copy, in the kernel), then in the shell the INSERT "
+    "(refused at once: one row's key lookups) and `PRAGMA foreign_key_check` (one pass: every child row, a "
+    "parent-index lookup per key).",
+    "",
+    "| diagnose --sql step | passes | where |", "|---|---|---|",
+    "| copy the file (with its -wal) and hash it as it is read | 1 read of the original, 1 write of the copy "
+    "| main thread |",
+    "| quick_check of the copy | 1 pass over the copy | second thread, beside what follows |",
+    "| closing hash: the original proven unchanged | 1 read of the original | second thread |",
+    "| read the schema | none (sqlite_schema and pragmas only) | main thread |",
+    "| foreign_key_check before the statement: orphans already there (`pre_existing`, findings) "
+    "| 1 pass over the child tables | main thread |",
+    "| the INSERT replayed; refused, so run again deferred in a savepoint and foreign_key_check: the rows it "
+    "broke | 1 pass over the child tables (replay gets the first pass's result, so no third; a file with "
+    "violations before costs one more, to remember its rows) | main thread |",
+    "",
+    "The toolkit's floor is therefore the copy with hashing plus two checks of the child tables against the "
+    "baseline's one: the check before the statement is what tells the rows the statement broke from the "
+    "orphans that were there, and the hash, the copy and quick_check are what keep the customer's file "
+    "untouched and a damaged file refused.",
+]
 
 
 def render(sizes: dict[int, tuple[list[Measurement], float]], triage: list[Measurement], command: str) -> str:
