@@ -19,6 +19,7 @@ import sqlite3
 import stat
 import struct
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -852,15 +853,76 @@ def open_copy(path: str | Path, *, workdir: str | Path | None = None,
 
 
 @contextlib.contextmanager
-def safe_connection(path: str | Path, *, check: Check = Check.QUICK
+def safe_connection(path: str | Path, *, check: Check = Check.QUICK, overlap: bool = False
                     ) -> Iterator[tuple[WorkCopy, guards.GuardedConnection]]:
     """The one way the toolkit reads a customer's file: a recovered, checked work copy of
     `path` (`open_copy`), a guarded connection to it, and any SQLite error inside reported as
     the toolkit's error for `path`.  On exit the connection is closed, the copy removed and
-    the original proven unchanged."""
-    with open_copy(path, check=check) as work, sqlite_errors(path):
+    the original proven unchanged.
+
+    `overlap`: the copy's check and the original's closing hash run on the second core beside
+    the caller's work (`overlapped_copy`); the caller's answer counts only once the check passed."""
+    copies = overlapped_copy(path, check=check) if overlap else open_copy(path, check=check)
+    with copies as work, sqlite_errors(path):
         conn = work.connect()
         try:
             yield work, conn
         finally:
             conn.close()
+
+
+def _stamps(path: str | Path) -> dict[str, tuple[int, int, int, int]]:
+    """Size, modification and change times, and inode of the file and its sidecars: what any write changes."""
+    stamps = {}
+    for candidate in [Path(path), *(sidecar(path, s) for s in SIDECAR_SUFFIXES)]:
+        with contextlib.suppress(OSError):
+            st = candidate.stat()
+            stamps[candidate.name] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    return stamps
+
+
+def _check_copy(work: WorkCopy, check: Check) -> None:
+    with sqlite_errors(work.original, work.path.parent):
+        conn = work.connect()
+        try:
+            check_integrity(conn, work.original, check)
+        finally:
+            conn.close()
+
+
+@contextlib.contextmanager
+def overlapped_copy(path: str | Path, *, workdir: str | Path | None = None,
+                    check: Check = Check.QUICK) -> Iterator[WorkCopy]:
+    """`open_copy`, with the copy's integrity check and the original's closing hash run in
+    threads beside the caller's work (SQLite and hashlib release the GIL), as `fix` does: on a
+    large file each is a pass over it that need not wait for the others.  Nothing is lost: the
+    check has passed before the block's result is returned, a failure inside the block on a
+    damaged file is reported as the damage, and the closing hash, taken once the copy is made,
+    still proves the original unchanged (the toolkit never opens the original itself); should the
+    file's size, times or inode differ at the end from before the copy, it is hashed again then."""
+    tmp = work_folder("copy", workdir)
+    work: WorkCopy | None = None
+    stamps = _stamps(path)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as background:
+            try:
+                work = copy_database(path, tmp / "work.db", check=Check.NONE)
+            except OSError as exc:  # the temp folder's disk: full, read-only or failing
+                failure = errors.from_os_error(exc, lasting_folder(tmp), need=_size(Path(path)))
+                if failure is None:
+                    raise
+                raise failure from None
+            checked = background.submit(_check_copy, work, check)
+            closing = background.submit(fingerprint, work.original)
+            try:
+                yield work
+            except (sqlite3.Error, errors.ToolkitError):
+                checked.result()  # a damaged file explains the failure: say so, not the symptom
+                raise
+            checked.result()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if work is not None:
+            # a write after the closing hash read the file changes its size or time: hash it again
+            after = closing.result() if _stamps(path) == stamps else None
+            verify_unchanged(work.fingerprint, after)
