@@ -559,3 +559,32 @@ def test_one_row_breaking_several_keys_is_counted_as_one_row(tmp_path):
     sim = run(path, text)
     assert sim.violations_total == 3 and {v.rowid for v in sim.violations} == {1}
     assert "3 references broken (1 row of shipment)" in sim.summary
+
+
+@pytest.mark.parametrize("setup, text", [
+    # an orphan already there, and a new one in the same key
+    ("PRAGMA foreign_keys = OFF; INSERT INTO \"order\" VALUES (20, 77, 'old orphan');",
+     "INSERT INTO \"order\" VALUES (21, 78, 'new')"),
+    # the old orphan re-keyed to another missing customer, and a good row re-keyed to a missing one
+    ("PRAGMA foreign_keys = OFF; INSERT INTO \"order\" VALUES (20, 77, 'old orphan');",
+     "UPDATE \"order\" SET customer_id = customer_id + 100 WHERE id IN (10, 20)"),
+    # an old orphan fixed by the statement while another row breaks: SQLite's count nets to zero
+    ("PRAGMA foreign_keys = OFF; INSERT INTO \"order\" VALUES (20, 77, 'old orphan');",
+     "UPDATE \"order\" SET customer_id = CASE id WHEN 20 THEN 1 ELSE 99 END WHERE id IN (11, 20)"),
+    # a trigger's insert breaks another table's key; a WITHOUT ROWID child; a composite key
+    ("CREATE TRIGGER t AFTER INSERT ON audit BEGIN INSERT INTO \"order\" VALUES (NULL, 5, NEW.what); END;",
+     "INSERT INTO audit VALUES ('x')"),
+    ("", "INSERT INTO stock VALUES ('SKU-9', 'eu', 'Z')"),
+    ("", "INSERT INTO \"line item\" VALUES (10, 'SKU-404', 1), (99, 'SKU-1', 1)"),
+    # a parent re-keyed under its children
+    ("", "UPDATE customer SET id = 9 WHERE id = 1"),
+])
+def test_capturing_written_rows_answers_as_checking_every_table(tmp_path, monkeypatch, setup, text):
+    import toolkit.replay
+
+    path = build(tmp_path, setup)
+    said = sqlite_says(path, text)
+    captured = run(path, text)
+    assert captured.error == said and (said is None or captured.violations)
+    monkeypatch.setattr(toolkit.replay, "MAX_CAPTURED_TABLES", 0)
+    assert captured == run(path, text)

@@ -234,14 +234,121 @@ def _values_of(conn: sqlite3.Connection, info: DatabaseInfo, row: Row) -> tuple[
     return _key_values(conn, table, fk, row[1])
 
 
-def _new_rows(conn: sqlite3.Connection, info: DatabaseInfo, base: _Baseline) -> tuple[list[Row], int]:
+#: A schema with at most this many tables holding keys has the rows a failing statement writes
+#: recorded (TEMP triggers), so its broken references are looked for among those rows instead of
+#: by checking every table again: on a large file that second check costs as much as the first.
+MAX_CAPTURED_TABLES = 64
+_WRITTEN = "fk_toolkit_written"
+
+
+@dataclass
+class _Capture:
+    """What one statement writes, recorded by TEMP triggers: they live in the connection's temp
+    schema (never in the copy's file) and are created inside the probe's savepoint, so rolling it
+    back removes them.  A child table's new or re-keyed rows are recorded by rowid; a child table
+    that loses rows or cannot be followed row by row (WITHOUT ROWID, or every rowid alias taken by
+    a column), and the children of a parent table whose rows were deleted or re-keyed, are checked whole."""
+
+    children: list[TableInfo]
+    parents: list[str]
+
+    @classmethod
+    def install(cls, conn: sqlite3.Connection, info: DatabaseInfo, st: Statement) -> _Capture | None:
+        """The capture, for an INSERT or UPDATE whose deletes all fire triggers: DROP TABLE's implicit
+        DELETE, and the deletes of a REPLACE (in the statement, a trigger, or a table's conflict
+        clause), fire none, so then nothing is captured and every table is checked."""
+        children = [t for t in info.tables if t.foreign_keys]
+        if not children or len(children) > MAX_CAPTURED_TABLES or st.kind not in (StatementKind.INSERT,
+                                                                                    StatementKind.UPDATE):
+            return None
+        texts = [st.sql, *(t.sql or "" for t in info.triggers), *(t.sql or "" for t in info.tables)]
+        try:
+            if any(tok.kind == "word" and tok.text.lower() == "replace" for text in texts for tok in tokenize(text)):
+                return None
+        except ValueError:
+            return None
+        parents = sorted({fk.parent_table.lower() for t in children for fk in t.foreign_keys
+                          if info.table(fk.parent_table) is not None})
+        conn.execute(f"CREATE TEMP TABLE {_WRITTEN} (tbl INTEGER, rid)")
+        for i, t in enumerate(children):
+            taken = {c.name.lower() for c in t.columns}
+            alias = None if t.without_rowid else next((a for a in ("rowid", "_rowid_", "oid") if a not in taken), None)
+            rid = f"NEW.{alias}" if alias else "NULL"
+            # a deleted child row takes its violation with it: its table is counted again whole
+            for event, row in (("INSERT", rid), ("UPDATE", rid), ("DELETE", "NULL")):
+                conn.execute(f"CREATE TEMP TRIGGER fk_toolkit_w{i}_{event[0]} AFTER {event} ON main.{quote(t.name)} "
+                             f"BEGIN INSERT INTO {_WRITTEN} VALUES ({i}, {row}); END")
+        for j, name in enumerate(parents):
+            for event in ("DELETE", "UPDATE"):
+                conn.execute(f"CREATE TEMP TRIGGER fk_toolkit_p{j}_{event[0]} AFTER {event} ON main.{quote(name)} "
+                             f"BEGIN INSERT INTO {_WRITTEN} VALUES ({-1 - j}, NULL); END")
+        return cls(children, parents)
+
+    def changes(self, conn: sqlite3.Connection) -> tuple[dict[str, set[Any]], set[str]]:
+        """The rowids written per child table, and the tables to check whole."""
+        rows: dict[str, set[Any]] = {}
+        whole: set[str] = set()
+        touched_parents: set[str] = set()
+        for tbl, rid in conn.execute(f"SELECT DISTINCT tbl, rid FROM temp.{_WRITTEN}"):
+            if tbl < 0:
+                touched_parents.add(self.parents[-1 - tbl])
+            elif rid is None:
+                whole.add(self.children[tbl].name)
+            else:
+                rows.setdefault(self.children[tbl].name, set()).add(rid)
+        whole |= {t.name for t in self.children
+                  if any(fk.parent_table.lower() in touched_parents for fk in t.foreign_keys)}
+        return rows, whole
+
+
+def _captured_rows(conn: sqlite3.Connection, info: DatabaseInfo, base: _Baseline,
+                   written: dict[str, set[Any]], whole: set[str]) -> _Baseline:
+    """What `_baseline` would list now, when only the `written` rows and the `whole` tables can
+    have changed: every other table's violations are the baseline's.  A table whose baseline rows
+    were not all remembered, or whose keys SQLite cannot check, is checked whole."""
+    now = _Baseline()
+    remembered: dict[tuple[str, int], int] = {}
+    for r in base.rows:
+        remembered[(r[0], r[2])] = remembered.get((r[0], r[2]), 0) + 1
+    for table in info.tables:
+        if not table.foreign_keys:
+            continue
+        written_rows = written.get(table.name, set())
+        kept = [(k, n) for k, n in base.counts.items() if k[0] == table.name]
+        exact = all(remembered.get(k, 0) == n for k, n in kept)
+        if table.name in whole or not exact or (written_rows and any(
+                not fk.parent_table_exists or not fk.parent_key_unique for fk in table.foreign_keys)):
+            for row in _checked_rows(conn, dataclasses.replace(info, tables=[table])):
+                now.add(row)
+            continue
+        old = {r for r in base.rows if r[0] == table.name}
+        for fk in table.foreign_keys:
+            if not written_rows:
+                continue
+            violating = set(emulated_violations(conn, table, fk, only=written_rows))
+            old = {r for r in old if r[2] != fk.id or r[1] not in written_rows or r[1] in violating}
+            old |= {(table.name, rowid, fk.id) for rowid in violating}
+        for row in old:
+            now.add(row)
+    return now
+
+
+def _new_rows(conn: sqlite3.Connection, info: DatabaseInfo, base: _Baseline, now: _Baseline | None = None, *,
+              deferred_only: bool = False) -> tuple[list[Row], int]:
     """The violating rows that were not there in `base`, or held another key there (MAX_EXPLAINED at
     most), and how many there are.  SQLite's count of broken references never goes below zero: an
-    old violation the script fixes does not make up for a new one, so every new row counts."""
-    now = _baseline(conn, info)
-    listed = [r for r in now.rows if r not in base.rows
-              or (r in base.values and _values_of(conn, info, r) != base.values[r])]
-    total = max(sum(max(0, n - base.counts.get(k, 0)) for k, n in now.counts.items()), len(listed))
+    old violation the script fixes does not make up for a new one, so every new row counts.
+    `now`: the violating rows now, when the caller found them another way (see `_Capture`).
+    `deferred_only`: only DEFERRABLE INITIALLY DEFERRED keys count (at a COMMIT without
+    defer_foreign_keys, SQLite judged every immediate key at its statement's end already)."""
+    now = _baseline(conn, info) if now is None else now
+
+    def counted(table: str, fkid: int) -> bool:
+        return not deferred_only or _fk(info, table, fkid)[1].deferred
+
+    listed = [r for r in now.rows if counted(r[0], r[2]) and (
+        r not in base.rows or (r in base.values and _values_of(conn, info, r) != base.values[r]))]
+    total = max(sum(max(0, n - base.counts.get(k, 0)) for k, n in now.counts.items() if counted(*k)), len(listed))
     listed.sort(key=lambda r: (r[0], r[2], str(r[1])))
     return listed[:MAX_EXPLAINED], total
 
@@ -411,7 +518,7 @@ class _Run:
     def commit(self, st: Statement | None) -> None:
         """What the app's COMMIT (or a statement's own autocommit) would refuse, or its release."""
         if self.own_open and self.pending_possible():
-            rows, total = _new_rows(self.conn, self.info, self.base)
+            rows, total = _new_rows(self.conn, self.info, self.base, deferred_only=not self.deferring)
             if self.base.counts and self.last is not None and self.counter == 0:
                 total = 0  # SQLite's count: what the script fixed made up for what it broke (see track)
             if total:
@@ -540,13 +647,15 @@ class _Run:
         conn.execute(f"SAVEPOINT {_PROBE}")
         try:
             conn.execute("PRAGMA defer_foreign_keys = ON")
+            capture = _Capture.install(conn, self.info, st) if seen is self.base else None
             try:
                 conn.execute(st.sql, st.params).fetchall()
             except sqlite3.Error as exc:
                 if kind_of(exc) in PROPAGATED:
                     raise
                 return None
-            rows, total = _new_rows(conn, self.info, seen)
+            now = _captured_rows(conn, self.info, seen, *capture.changes(conn)) if capture else None
+            rows, total = _new_rows(conn, self.info, seen, now)
             found = _read(conn, self.info, rows)
             after = [_broken(conn, self.info, f, st.number, FailsAt.STATEMENT) for f in found]
         finally:

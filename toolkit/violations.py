@@ -6,8 +6,9 @@ orphans of the rest.  Memory stays bounded: rows are counted, only the first few
 """
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,18 +33,26 @@ def broken_declaration(fk: ForeignKeyInfo) -> bool:
     return not fk.parent_table_exists or not fk.parent_key_unique
 
 
-def emulated_violations(conn: sqlite3.Connection, table: TableInfo, fk: ForeignKeyInfo) -> Iterator[int]:
+def emulated_violations(conn: sqlite3.Connection, table: TableInfo, fk: ForeignKeyInfo, *,
+                        only: Collection[Any] | None = None) -> Iterator[int]:
     """Rows of `table` violating a healthy `fk`, found in SQL when SQLite's own
-    foreign_key_check cannot run on the table (another of its keys is broken)."""
+    foreign_key_check cannot run on the table (another of its keys is broken), or among the
+    rowids `only` (the rows a statement wrote)."""
     child = quote(table.name)
     not_null = " AND ".join(f"c.{quote(col)} IS NOT NULL" for col in fk.columns)
+    if only is not None:
+        wanted = [r for r in only if isinstance(r, int)]
+        if not wanted:
+            return
+        not_null = f"c.rowid IN (SELECT value FROM json_each(?)) AND {not_null}"
     # `+c.col` strips the child column's affinity, so only the parent's applies, and the parent (the
     # left operand) supplies the collation: SQLite's rule for a foreign key, not a plain `=` join's
     match = " AND ".join(f"p.{quote(pc)} = +c.{quote(cc)}"
                          for cc, pc in zip(fk.columns, fk.parent_columns, strict=True))
     sql = (f"SELECT c.rowid FROM {child} AS c WHERE {not_null} AND NOT EXISTS "
            f"(SELECT 1 FROM {quote(fk.parent_table)} AS p WHERE {match})")
-    for (rowid,) in conn.execute(sql):
+    params = (json.dumps(sorted(r for r in only if isinstance(r, int))),) if only is not None else ()
+    for (rowid,) in conn.execute(sql, params):
         yield rowid
 
 
