@@ -64,3 +64,12 @@ class RepairPlan:
     new_declaration: str | None = None
     #: the file the plan was made for (named in refusals)
     source: str = ""
+    #: the key the plan is about: the child table's columns and the parent table it references (row plans)
+    columns: tuple[str, ...] = ()
+    parent_table: str = ""
+    #: what an orphans plan does to the rows it lists (None: it only lists them)
+    action: OrphanAction | None = None
+    #: rows of the key still violating it after the plan (the proof expects exactly this many)
+    remaining: int = 0
+    #: rows the plan leaves as they are, and why (retype: no exact conversion)
+    skipped: tuple[TouchedRow, ...] = ()
