@@ -92,7 +92,7 @@ def choose_key(info: DatabaseInfo, table: str | None, columns: Iterable[str] | N
             raise _refuse(info, f"{where} no foreign key that {what}, so this plan has nothing to do.")
     if len(found) > 1:
         keys = "; ".join(_key_text(t.name, fk) for t, fk in found[:10])
-        raise _refuse(info, f"several keys {what} ({keys}): choose one with --table and --columns.")
+        raise _refuse(info, f"{len(found)} keys qualify ({keys}): choose one with --table and --columns.")
     return found[0]
 
 
@@ -488,28 +488,45 @@ def _conversions(conn: sqlite3.Connection, value: Any) -> list[tuple[str, Any]]:
     return found
 
 
+_Combo = list[tuple[str | None, Any]]
+
+
+def _matching(conn: sqlite3.Connection, parent: TableInfo, fk: ForeignKeyInfo, options: list[_Combo]
+              ) -> _Combo | None:
+    """The first choice of one conversion per key column (at least one converted) that finds a parent row."""
+    combos: list[_Combo] = [[]]
+    for choice in options:
+        combos = [c + [o] for c in combos for o in choice]
+    return next((combo for combo in combos if any(k for k, _ in combo)
+                 and _exists(conn, parent.name, fk.parent_columns, tuple(v for _, v in combo))), None)
+
+
 def _retyped(conn: sqlite3.Connection, child: TableInfo, parent: TableInfo, fk: ForeignKeyInfo,
-             values: tuple[Any, ...]) -> tuple[tuple[str | None, ...], str] | None:
-    """Per key column, the class to convert to (None: leave it), so that the key then finds its parent;
-    None when no exact conversion does.  The child column must store the new class as it is (a TEXT
-    column would turn 5 back into '5')."""
-    options: list[list[tuple[str | None, Any]]] = []
+             values: tuple[Any, ...]) -> tuple[tuple[str | None, ...], str] | str:
+    """Per key column, the class to convert to (None: leave it), so that the key then finds its parent,
+    and the change in words; else why not.  The child column must store the new class as it is (a
+    TEXT column would turn 5 back into '5')."""
+    kept: list[_Combo] = []
+    every: list[_Combo] = []
+    affinities = []
     for col, value in zip(fk.columns, values, strict=True):
         column = child.column(col)
         aff = column.affinity if column else "BLOB"
-        kept = [(k, v) for k, v in _conversions(conn, value) if sql_type(stored_as(conn, v, aff)) == k]
-        options.append([(None, value), *kept])
-    combos: list[list[tuple[str | None, Any]]] = [[]]
-    for choice in options:
-        combos = [c + [o] for c in combos for o in choice]
-    for combo in combos:
-        if all(k is None for k, _ in combo):
-            continue
-        if _exists(conn, parent.name, fk.parent_columns, tuple(v for _, v in combo)):
-            change = ", ".join(f"{c} {literal(old)} -> {literal(new)}"
-                               for c, old, (k, new) in zip(fk.columns, values, combo, strict=True) if k)
-            return tuple(k for k, _ in combo), change
-    return None
+        affinities.append(aff)
+        exact = _conversions(conn, value)
+        every.append([(None, value), *exact])
+        kept.append([(None, value), *((k, v) for k, v in exact if sql_type(stored_as(conn, v, aff)) == k)])
+    combo = _matching(conn, parent, fk, kept)
+    if combo is not None:
+        change = ", ".join(f"{c} {literal(old)} -> {literal(new)}"
+                           for c, old, (k, new) in zip(fk.columns, values, combo, strict=True) if k)
+        return tuple(k for k, _ in combo), change
+    blocked = _matching(conn, parent, fk, every)
+    if blocked is not None:
+        col, aff, (_, new) = next((c, a, o) for c, a, o in zip(fk.columns, affinities, blocked, strict=True) if o[0])
+        return (f"{_shown_key(values)}: the parent holds {literal(new)}, but {col}'s {aff} affinity would store it as "
+                f"{literal(stored_as(conn, new, aff))} again (correct the parent's key instead)")
+    return f"{_shown_key(values)}: no exact conversion finds a parent"
 
 
 def _retype_statements(child: TableInfo, fk: ForeignKeyInfo, key: list[str],
@@ -541,16 +558,15 @@ def plan_retype(conn: sqlite3.Connection, info: DatabaseInfo, *, table: str | No
     groups: dict[tuple[str | None, ...], list[tuple[Any, ...]]] = {}
     for rk, values in orphan_rows(conn, info, child, fk):
         found = _retyped(conn, child, parent, fk, values)
-        if found is None:
-            skipped.append(TouchedRow(child.name, rk, f"{_shown_key(values)}: no exact conversion finds a parent"))
+        if isinstance(found, str):
+            skipped.append(TouchedRow(child.name, rk, found))
             continue
         classes, change = found
         groups.setdefault(classes, []).append(rk)
         touched.append(TouchedRow(child.name, rk, change))
     if not touched:
-        raise _refuse(info, f"none of the {len(skipped)} row(s) violating {_key_text(child.name, fk)} matches a "
-                            "parent key as another storage class by an exact conversion, so retype has nothing to "
-                            "do (repair orphans instead).")
+        raise _refuse(info, f"none of the {len(skipped)} row(s) violating {_key_text(child.name, fk)} can be "
+                            f"converted to match a parent key ({skipped[0].change}), so retype has nothing to do.")
     refuse_triggers(info, child.name, "UPDATE")
     left = f"; {len(skipped)} skipped (no exact conversion): {_some([r.change for r in skipped], len(skipped))}"
     summary = (f"{len(touched)} row(s) of {child.name} will have their key converted to {parent.name}'s storage "
@@ -876,13 +892,15 @@ def _arg(text: str) -> str:
 
 
 def suggested_repair(diagnosis: Any) -> str | None:
-    """The command that repairs the first problem `diagnosis` found that a plan repairs, else None."""
+    """The command that repairs the problem `diagnosis`'s answer names, when a plan repairs it, else None."""
     info: DatabaseInfo | None = diagnosis.schema
     if info is None:
         return None
-    for finding in diagnosis.findings:
+    order = ("error", "warning", "info")
+    # the finding the answer names (the most serious, first found): the command repairs that one
+    for finding in sorted(diagnosis.findings, key=lambda f: order.index(f.severity.value))[:1]:
         kind = _SUGGESTED.get(finding.code)
-        if kind is None or finding.severity.value != "error" and kind is not PlanKind.ORPHANS:
+        if kind is None or finding.severity.value == "info":
             continue
         table = info.table(finding.table or "")
         fk = next((k for k in (table.foreign_keys if table else []) if ", ".join(k.columns) == finding.column), None)
