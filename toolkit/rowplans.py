@@ -412,6 +412,22 @@ def _refuse_dependents(conn: sqlite3.Connection, info: DatabaseInfo, child: Tabl
                                     "those first, or use --action set-null.")
 
 
+def _refuse_new_orphans(conn: sqlite3.Connection, info: DatabaseInfo, parent: TableInfo, fk: ForeignKeyInfo,
+                        keys: list[tuple[Any, ...]]) -> None:
+    """A placeholder row must not itself violate one of the parent's own keys (PlaylistTrack(9, 9)
+    needs Playlist 9): refused, naming the first such key."""
+    position = {c.lower(): i for i, c in enumerate(fk.parent_columns)}
+    for pfk in parent.foreign_keys:
+        if not _works(info, pfk) or not all(c.lower() in position for c in pfk.columns):
+            continue
+        for values in keys:
+            mapped = tuple(values[position[c.lower()]] for c in pfk.columns)
+            if None not in mapped and not _exists(conn, pfk.parent_table, pfk.parent_columns, mapped):
+                raise _refuse(info, f"a placeholder row {_shown_key(values)} in {parent.name} would itself violate "
+                                    f"{_key_text(parent.name, pfk)}, so placeholders cannot repair these rows: "
+                                    "use --action delete or set-null.")
+
+
 def plan_orphans(conn: sqlite3.Connection, info: DatabaseInfo, *, table: str | None = None,
                  columns: Iterable[str] | None = None, action: OrphanAction | None = None) -> RepairPlan:
     """The rows violating a working key: listed (no action), deleted, their key set to NULL, or given
@@ -437,6 +453,7 @@ def plan_orphans(conn: sqlite3.Connection, info: DatabaseInfo, *, table: str | N
                                 "a placeholder row with just the key cannot be inserted: use --action delete or "
                                 "set-null.")
         refuse_triggers(info, parent.name, "INSERT")
+        _refuse_new_orphans(conn, info, parent, fk, [values for _, values in rows])
     elif action is not None:
         refuse_triggers(info, child.name, "DELETE" if action is OrphanAction.DELETE else "UPDATE")
     if action is OrphanAction.DELETE:
@@ -661,7 +678,10 @@ def _only_key_changed(conn: sqlite3.Connection, info: DatabaseInfo, table: Table
     keyed = {c.lower() for c in columns}
     terms = [f"a.{quote(c.name)} IS NOT b.{quote(c.name)} COLLATE BINARY OR typeof(a.{quote(c.name)}) <> "
              f"typeof(b.{quote(c.name)})" for c in table.columns if c.name.lower() not in keyed]
-    terms += [f"NOT ({how(quote(c))})" for c in columns]
+    key_differs = any_of([f"(a.{quote(c)} IS NOT b.{quote(c)} COLLATE BINARY OR typeof(a.{quote(c)}) <> "
+                          f"typeof(b.{quote(c)}))" for c in columns])
+    # a row whose key changed must have changed as `how` says, in every key column
+    terms.append(f"({key_differs}) AND NOT ({' AND '.join(how(quote(c)) for c in columns)})")
     name = quote(table.name)
     (n,) = conn.execute(f"SELECT count(*) FROM before.{name} AS b JOIN main.{name} AS a ON {join} "
                         f"WHERE {any_of([f'({t})' for t in terms])}").fetchone()
