@@ -351,3 +351,63 @@ def test_diagnose_answer_ends_with_the_repair_command(tmp_path):
                                            "--columns user_id --to users --out FIXED.db")
     run_it = run(*command.split()[3:], "--out", tmp_path / "fixed.db")
     assert run_it.returncode == 0, run_it.stderr
+
+
+def test_orphans_delete_with_hostile_names_through_the_shell(tmp_path):
+    db = tmp_path / "untyped.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(UNTYPED)
+    conn.close()
+    out = tmp_path / "fixed.db"
+    data = repaired(db, out, "orphans", "--table", "child 'c'", "--columns", "the key", "--action", "delete")
+    assert [t["key"] for t in data["touched"]] == [[1], [2], [4], [5]]  # NULL keys are never orphans
+    assert [r[0] for r in rows(out, "child 'c'")] == [3, 6]
+    assert rows(by_shell(db, tmp_path, "orphans", "--table", "child 'c'", "--action", "delete"), "child 'c'") == \
+        rows(out, "child 'c'")
+
+
+def test_the_proof_sees_a_row_the_plan_did_not_list(tmp_path):
+    """prove_rows on a copy where one more row changed than the plan lists: it fails, naming the check."""
+    from toolkit.plan import OrphanAction
+    from toolkit.rowplans import execute_rows_plan, plan_orphans, prove_rows
+    from toolkit.schema import read_schema
+
+    db = build(App.CHINOOK, tmp_path / "chinook.db", "INSERT INTO [InvoiceLine] VALUES (4, 1, 99, 0.99, 1);")
+    after = tmp_path / "after.db"
+    shutil.copyfile(db, after)
+    conn = sqlite3.connect(after, isolation_level=None)
+    info = read_schema(conn, database=str(db))
+    plan = plan_orphans(conn, info, table="InvoiceLine", action=OrphanAction.DELETE)
+    execute_rows_plan(conn, plan)
+    conn.execute("ATTACH DATABASE ? AS before", (str(db),))
+    assert prove_rows(conn, info, plan).ok
+    conn.execute("UPDATE InvoiceLine SET Quantity = 2 WHERE InvoiceLineId = 1")
+    proof = prove_rows(conn, info, plan)
+    assert not proof.ok and proof.problems == (
+        "exactly the 1 listed row(s) of InvoiceLine deleted, every other row identical",)
+    conn.close()
+
+
+def test_another_plans_options_are_refused(tmp_path):
+    db = build(App.CHINOOK, tmp_path / "chinook.db", "INSERT INTO [InvoiceLine] VALUES (4, 1, 99, 0.99, 1);")
+    refused(run("repair", "orphans", db, "--to", "Track", "--sql"), "--to belongs to repair repoint")
+    refused(run("repair", "retype", db, "--action", "delete", "--sql"), "--action belongs to repair orphans")
+    refused(run("repair", "orphans", db, "--rebuild", "--sql"), "--rebuild")
+    refused(run("repair", "unique-parent", db, "--not-null", "--sql"), "--not-null")
+
+
+def test_a_write_ahead_log_is_part_of_the_file_repaired(tmp_path):
+    """The orphan exists only in the customer's un-checkpointed -wal: the repair sees and removes it."""
+    db = build(App.CHINOOK, tmp_path / "chinook.db")
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("PRAGMA journal_mode = WAL")
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("INSERT INTO [InvoiceLine] VALUES (4, 1, 99, 0.99, 1)")
+    try:
+        assert Path(f"{db}-wal").stat().st_size > 0
+        out = tmp_path / "fixed.db"
+        data = repaired(db, out, "orphans", "--action", "delete")
+        assert [t["key"] for t in data["touched"]] == [[4]] and not Path(f"{out}-wal").exists()
+        assert [r[0] for r in rows(out, "InvoiceLine")] == [1, 2, 3]
+    finally:
+        writer.close()

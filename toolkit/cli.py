@@ -478,6 +478,21 @@ def render_rows_plan(result: Any) -> str:
     return "\n".join(lines)
 
 
+def _refuse_other_options(args: argparse.Namespace, kind: Any) -> None:
+    """Another plan's option is refused, not ignored: the engineer meant something by it."""
+    from .plan import PlanKind
+
+    if args.not_null:
+        raise errors.RefusedError(f"--not-null belongs to repair relax, not to repair {kind}.")
+    if args.rebuild:
+        # the row plans write rows or an index; repoint's declaration edit moves no stored byte
+        raise errors.RefusedError(f"--rebuild applies to repair relax; repair {kind} needs no rebuild of the table.")
+    if args.to and kind is not PlanKind.REPOINT:
+        raise errors.RefusedError(f"--to belongs to repair repoint, not to repair {kind}.")
+    if args.action and kind is not PlanKind.ORPHANS:
+        raise errors.RefusedError(f"--action belongs to repair orphans, not to repair {kind}.")
+
+
 def _repair_rows(args: argparse.Namespace) -> int:
     """`repair repoint|unique-parent|orphans|retype`: print the plan (--sql, or orphans without
     --action, which only lists), or apply it to a copy written to --out."""
@@ -487,6 +502,7 @@ def _repair_rows(args: argparse.Namespace) -> int:
     from .schema import read_schema
 
     kind, options = PlanKind(args.plan), _row_options(args)
+    _refuse_other_options(args, kind)
     listing = kind is PlanKind.ORPHANS and options.action is None
     if listing or (args.sql and not args.out):
         with safe_connection(args.db) as (work, conn):
