@@ -411,3 +411,42 @@ def test_a_write_ahead_log_is_part_of_the_file_repaired(tmp_path):
         assert [r[0] for r in rows(out, "InvoiceLine")] == [1, 2, 3]
     finally:
         writer.close()
+
+
+def test_sigkill_at_random_points_leaves_no_output_or_a_complete_proven_one(tmp_path):
+    import random
+    import signal
+    import time
+
+    db = tmp_path / "big.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.executescript("CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);"
+                       "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id), "
+                       "payload TEXT);"
+                       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
+                       "INSERT INTO parent SELECT i, 'p' || i FROM n;"
+                       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60000) "
+                       "INSERT INTO child SELECT i, i % 2300, hex(randomblob(40)) FROM n;")
+    conn.close()
+    before = fingerprint(db)
+    command = [sys.executable, "-m", "toolkit", "repair", "orphans", str(db), "--action", "delete", "--out"]
+    start = time.perf_counter()
+    subprocess.run([*command, str(tmp_path / "timing.db")], check=True, capture_output=True)
+    full = time.perf_counter() - start
+    expected = rows(tmp_path / "timing.db", "child")
+    assert violations(tmp_path / "timing.db", "child") == [] and len(expected) < 60000
+    rng = random.Random(20261126)
+    outcomes = {"absent": 0, "complete": 0}
+    for i in range(8):
+        out = tmp_path / f"fixed{i}.db"
+        proc = subprocess.Popen([*command, str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.0, full * 1.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if out.exists():
+            outcomes["complete"] += 1
+            assert rows(out, "child") == expected
+        else:
+            outcomes["absent"] += 1
+        assert not Path(f"{out}-wal").exists() and not Path(f"{out}-journal").exists()
+    assert fingerprint(db) == before and outcomes["absent"] >= 1, outcomes
