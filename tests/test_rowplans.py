@@ -450,3 +450,29 @@ def test_sigkill_at_random_points_leaves_no_output_or_a_complete_proven_one(tmp_
             outcomes["absent"] += 1
         assert not Path(f"{out}-wal").exists() and not Path(f"{out}-journal").exists()
     assert fingerprint(db) == before and outcomes["absent"] >= 1, outcomes
+
+
+STRICT_SHOP = """
+CREATE TABLE cat (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT DEFAULT 'unnamed',
+    slug TEXT GENERATED ALWAYS AS (lower(name)) VIRTUAL) STRICT;
+CREATE TABLE item (id INTEGER PRIMARY KEY, cat_id INTEGER REFERENCES cat(id), price REAL NOT NULL,
+    total REAL GENERATED ALWAYS AS (price * 2) STORED) STRICT;
+CREATE VIEW priced AS SELECT item.id, cat.name, item.total FROM item JOIN cat ON cat.id = item.cat_id;
+INSERT INTO cat (name) VALUES ('A'), ('B');
+INSERT INTO item (id, cat_id, price) VALUES (1, 1, 1.5), (2, 7, 2.5), (3, 8, 3.5), (4, NULL, 1);
+"""
+
+
+@pytest.mark.parametrize("action", ["placeholder", "set-null", "delete"])
+def test_orphans_of_strict_tables_with_generated_columns_and_autoincrement(tmp_path, action):
+    db = tmp_path / "shop.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(STRICT_SHOP)
+    conn.close()
+    out = tmp_path / "fixed.db"
+    data = repaired(db, out, "orphans", "--action", action)
+    assert len(data["touched"]) == 2 and violations(out, "item") == []
+    table = "cat" if action == "placeholder" else "item"
+    if action == "placeholder":  # the defaults and the generated column fill the placeholders
+        assert rows(out, "cat")[2:] == [(7, "unnamed", "unnamed"), (8, "unnamed", "unnamed")]
+    assert rows(by_shell(db, tmp_path, "orphans", "--action", action), table) == rows(out, table)
