@@ -476,3 +476,15 @@ def test_orphans_of_strict_tables_with_generated_columns_and_autoincrement(tmp_p
     if action == "placeholder":  # the defaults and the generated column fill the placeholders
         assert rows(out, "cat")[2:] == [(7, "unnamed", "unnamed"), (8, "unnamed", "unnamed")]
     assert rows(by_shell(db, tmp_path, "orphans", "--action", action), table) == rows(out, table)
+
+
+def test_a_key_value_cannot_smuggle_a_shell_command_into_the_script(tmp_path):
+    """The script's comments list the rows: a key value with a line break must not start a line of its own."""
+    marker = tmp_path / "pwned"
+    db = build(App.WEBAPP, tmp_path / "webapp.db",
+               f"INSERT INTO taggings VALUES (2, 'x' || char(10) || '.shell touch {marker}' || char(13) || '.q');")
+    result = run("repair", "orphans", db, "--action", "delete", "--sql")
+    assert result.returncode == 0, result.stderr
+    assert not [line for line in result.stdout.splitlines() if line.startswith(".")]
+    shell = by_shell(db, tmp_path, "orphans", "--action", "delete")
+    assert not marker.exists() and len(rows(shell, "taggings")) == 3

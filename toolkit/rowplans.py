@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -619,10 +620,16 @@ def build_plan(kind: PlanKind, conn: sqlite3.Connection, info: DatabaseInfo, opt
 
 def script(plan: RepairPlan) -> str:
     """The plan as a script for the sqlite3 shell (each statement was checked when the plan was made)."""
-    header = f"-- repair {plan.kind} for {plan.source}: {plan.summary}\n"
-    lines = "".join(f"--   {r.table} {_shown_key(r.key)}: {r.change}\n" for r in plan.touched[:1000])
-    more = f"--   and {len(plan.touched) - 1000} more\n" if len(plan.touched) > 1000 else ""
-    return render(list(plan.statements), header + lines.replace("\r", " ") + more)
+    header = _comment(f"repair {plan.kind} for {plan.source}: {plan.summary}")
+    lines = "".join(_comment(f"  {r.table} {_shown_key(r.key)}: {r.change}") for r in plan.touched[:1000])
+    more = _comment(f"  and {len(plan.touched) - 1000} more") if len(plan.touched) > 1000 else ""
+    return render(list(plan.statements), header + lines + more)
+
+
+def _comment(text: str) -> str:
+    """One comment line of the script.  Its text comes from the file (names, key values): a line break
+    there would end the comment, and the next line could be a dot-command the sqlite3 shell runs."""
+    return "-- " + re.sub(r"[\x00-\x1f\x7f\u2028\u2029\x85]", " ", text) + "\n"
 
 
 # --------------------------------------------------------------------------- the proof
