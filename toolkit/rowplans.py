@@ -435,7 +435,7 @@ def plan_orphans(conn: sqlite3.Connection, info: DatabaseInfo, *, table: str | N
     placeholder parents (a parent row with just the key)."""
     child, fk = choose_key(info, table, columns,
                            lambda t, k: _works(info, k) and (columns is not None or count_violations(conn, t, k) > 0),
-                           "rows violate" if columns is None else "SQLite can check (its parent has the key)")
+                           "rows violate" if columns is None else "SQLite can check (repair repoint or unique-parent first)")
     rows = orphan_rows(conn, info, child, fk)
     if not rows:
         raise _refuse(info, f"no row violates {_key_text(child.name, fk)}, so there is nothing to repair.")
@@ -568,7 +568,7 @@ def plan_retype(conn: sqlite3.Connection, info: DatabaseInfo, *, table: str | No
     parent's class, row by row, only where the conversion is exact; the others are listed as skipped."""
     child, fk = choose_key(info, table, columns,
                            lambda t, k: _works(info, k) and (columns is not None or count_violations(conn, t, k) > 0),
-                           "rows violate" if columns is None else "SQLite can check (its parent has the key)")
+                           "rows violate" if columns is None else "SQLite can check (repair repoint or unique-parent first)")
     parent = info.table(fk.parent_table)
     assert parent is not None
     key = row_key(info, child)
