@@ -68,7 +68,9 @@ def _table(info: DatabaseInfo, name: str) -> TableInfo:
 
 
 def _key_text(table: str, fk: ForeignKeyInfo) -> str:
-    return f"{table}({', '.join(fk.columns)}) -> {fk.parent_table}({', '.join(fk.parent_columns)})"
+    # a REFERENCES naming no columns, to a table that is gone, has no parent columns to show
+    parent = f"{fk.parent_table}({', '.join(fk.parent_columns)})" if fk.parent_columns else fk.parent_table
+    return f"{table}({', '.join(fk.columns)}) -> {parent}"
 
 
 def choose_key(info: DatabaseInfo, table: str | None, columns: Iterable[str] | None,
@@ -433,9 +435,7 @@ def plan_orphans(conn: sqlite3.Connection, info: DatabaseInfo, *, table: str | N
                  columns: Iterable[str] | None = None, action: OrphanAction | None = None) -> RepairPlan:
     """The rows violating a working key: listed (no action), deleted, their key set to NULL, or given
     placeholder parents (a parent row with just the key)."""
-    child, fk = choose_key(info, table, columns,
-                           lambda t, k: _works(info, k) and (columns is not None or count_violations(conn, t, k) > 0),
-                           "rows violate" if columns is None else "SQLite can check (repair repoint or unique-parent first)")
+    child, fk = _violated_key(conn, info, table, columns)
     rows = orphan_rows(conn, info, child, fk)
     if not rows:
         raise _refuse(info, f"no row violates {_key_text(child.name, fk)}, so there is nothing to repair.")
@@ -471,6 +471,16 @@ def plan_orphans(conn: sqlite3.Connection, info: DatabaseInfo, *, table: str | N
     return RepairPlan(PlanKind.ORPHANS, child.name, Procedure.STATEMENTS, _checked(info, statements), summary,
                       touched=touched, source=info.database, columns=tuple(fk.columns), parent_table=parent.name,
                       action=action, remaining=len(rows) if action is None else 0)
+
+
+def _violated_key(conn: sqlite3.Connection, info: DatabaseInfo, table: str | None, columns: Iterable[str] | None
+                  ) -> tuple[TableInfo, ForeignKeyInfo]:
+    """The key a row plan is about: the one named, if SQLite can check it, else the only one rows violate."""
+    if columns is not None:
+        return choose_key(info, table, columns, lambda t, k: _works(info, k),
+                          "SQLite can check (repair repoint or unique-parent first)")
+    return choose_key(info, table, None, lambda t, k: _works(info, k) and count_violations(conn, t, k) > 0,
+                      "rows violate")
 
 
 def _orphans_touched(child: TableInfo, parent: TableInfo, fk: ForeignKeyInfo,
@@ -566,9 +576,7 @@ def plan_retype(conn: sqlite3.Connection, info: DatabaseInfo, *, table: str | No
                 columns: Iterable[str] | None = None) -> RepairPlan:
     """Child keys that match a parent key only as another storage class ('5' and 5) converted to the
     parent's class, row by row, only where the conversion is exact; the others are listed as skipped."""
-    child, fk = choose_key(info, table, columns,
-                           lambda t, k: _works(info, k) and (columns is not None or count_violations(conn, t, k) > 0),
-                           "rows violate" if columns is None else "SQLite can check (repair repoint or unique-parent first)")
+    child, fk = _violated_key(conn, info, table, columns)
     parent = info.table(fk.parent_table)
     assert parent is not None
     key = row_key(info, child)
