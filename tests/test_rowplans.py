@@ -488,3 +488,18 @@ def test_a_key_value_cannot_smuggle_a_shell_command_into_the_script(tmp_path):
     assert not [line for line in result.stdout.splitlines() if line.startswith(".")]
     shell = by_shell(db, tmp_path, "orphans", "--action", "delete")
     assert not marker.exists() and len(rows(shell, "taggings")) == 3
+
+
+def test_diagnose_suggests_nothing_for_what_no_plan_repairs(tmp_path):
+    db = tmp_path / "gone.db"
+    conn = sqlite3.connect(db)
+    conn.executescript("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id REFERENCES customers (id));"
+                       "CREATE TABLE z_parent (k TEXT); CREATE TABLE z_child (k REFERENCES z_parent (k));")
+    conn.close()
+    answer = diagnose(db).answer
+    assert "REFERENCES customers, which does not exist" in answer and "Repair with" not in answer
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TABLE orders")
+    conn.close()
+    assert diagnose(db).answer.endswith(f"Repair with: python -m toolkit repair unique-parent {db} --table z_child "
+                                        "--columns k --out FIXED.db")

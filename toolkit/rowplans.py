@@ -745,9 +745,10 @@ def _rows_check(conn: sqlite3.Connection, info: DatabaseInfo, plan: RepairPlan) 
             checks.append((f"exactly the {len(listed)} listed row(s) of {table.name} deleted, every other row "
                            "identical", ok))
         elif plan.action is OrphanAction.PLACEHOLDER:
-            ok = not ch.deleted and not ch.changed and ch.added == len(plan.touched)
-            checks.append((f"exactly {len(plan.touched)} placeholder row(s) added to {table.name}, every other row "
-                           "identical", ok))
+            ok = (not ch.deleted and not ch.changed and ch.added == len(plan.touched)
+                  and _added_keys(conn, info, table, plan) == _listed_keys(conn, info, table, plan))
+            checks.append((f"exactly the {len(plan.touched)} listed placeholder row(s) added to {table.name}, every "
+                           "other row identical", ok))
         else:
             how = ((lambda c: f"a.{c} IS NULL") if plan.action is OrphanAction.SET_NULL
                    else (lambda c: f"CAST(a.{c} AS TEXT) IS CAST(b.{c} AS TEXT) COLLATE BINARY"))
@@ -756,6 +757,29 @@ def _rows_check(conn: sqlite3.Connection, info: DatabaseInfo, plan: RepairPlan) 
             checks.append((f"exactly the {len(listed)} listed row(s) of {table.name} changed, only in "
                            f"{', '.join(plan.columns)} and as listed; every other row identical", ok))
     return checks
+
+
+def _parent_key_columns(info: DatabaseInfo, plan: RepairPlan) -> list[str]:
+    key = _plan_key(info, plan)
+    return list(key[1].parent_columns) if key else []
+
+
+def _added_keys(conn: sqlite3.Connection, info: DatabaseInfo, table: TableInfo, plan: RepairPlan
+                ) -> set[tuple[Any, ...]]:
+    """The parent keys of the rows in `main` that `before` does not have, as stored."""
+    key = row_key(info, table)
+    join = " AND ".join(f"a.{quote(k)} = b.{quote(k)}" for k in key)
+    cols = ", ".join(f"b.{quote(c)}" for c in _parent_key_columns(info, plan))
+    return {tuple(r) for r in conn.execute(f"SELECT {cols} FROM main.{quote(table.name)} AS b WHERE NOT EXISTS "
+                                           f"(SELECT 1 FROM before.{quote(table.name)} AS a WHERE {join})")}
+
+
+def _listed_keys(conn: sqlite3.Connection, info: DatabaseInfo, table: TableInfo, plan: RepairPlan
+                 ) -> set[tuple[Any, ...]]:
+    """The listed placeholder keys as the parent's columns store them (their affinity applied)."""
+    columns = [table.column(c) for c in _parent_key_columns(info, plan)]
+    return {tuple(stored_as(conn, v, c.affinity if c else "BLOB") for v, c in zip(r.key, columns, strict=True))
+            for r in plan.touched}
 
 
 def _plan_key(info: DatabaseInfo, plan: RepairPlan) -> tuple[TableInfo, ForeignKeyInfo] | None:
