@@ -5,14 +5,17 @@ shell runs for `repair PLAN DB --sql`, and the rows they will change, listed bef
 A plan that cannot be made safely is refused in one sentence (`errors.RefusedError`).
 `apply_rows_plan` runs a plan on a copy, proves it with `prove_rows` (exactly the listed rows
 changed, as listed; every other row of the touched tables identical; the key's violations as
-predicted) and only then moves the copy into place.  Nothing here reads a table the plan does
-not touch, so a broken declaration elsewhere in the file cannot make a repair refuse.
+predicted) and only then moves the copy into place.  Nothing reads a broken declaration the plan
+does not touch, and the proof reads only the tables the plan touches: a broken key elsewhere in the
+file cannot make a repair refuse.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
+import shlex
 import shutil
 import sqlite3
 import time
@@ -48,7 +51,10 @@ def literal(value: Any) -> str:
     if isinstance(value, bool | int):
         return str(int(value))
     if isinstance(value, float):
-        return repr(value)
+        # repr() round-trips; SQLite spells the infinities as out-of-range literals (NaN is stored as NULL)
+        if math.isnan(value):
+            return "NULL"
+        return repr(value) if math.isfinite(value) else ("-1e999" if value < 0 else "1e999")
     if isinstance(value, bytes):
         return f"x'{value.hex()}'"
     return "'" + str(value).replace("'", "''") + "'"
@@ -945,8 +951,6 @@ _SUGGESTED = {FindingCode.STALE_PARENT_TABLE: PlanKind.REPOINT, FindingCode.DANG
 
 def _arg(text: str) -> str:
     """A command-line argument as a POSIX shell reads it back."""
-    import shlex
-
     return shlex.quote(text)
 
 
