@@ -29,7 +29,7 @@ from .ddl import TABLE_CONSTRAINTS, Token, column_segments, parse_create_table, 
 from .findings import FindingCode, _collations
 from .keymatch import _exists, leftover_base, parent_key_usable, sql_type, stored_as
 from .plan import OrphanAction, PlanKind, Procedure, RepairPlan, TouchedRow
-from .safe_access import connect, copy_database, sqlite_errors, verify_unchanged, work_folder
+from .safe_access import SIDECAR_SUFFIXES, connect, copy_database, sqlite_errors, verify_unchanged, work_folder
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo, parent_key_is_unique, read_schema
 from .scripts import check_statement, render
 from .sqlnames import any_of, quote
@@ -930,7 +930,7 @@ def apply_rows_plan(src: str | Path, dest: str | Path, make_plan: Callable[[sqli
             raise errors.ProofFailedError(
                 f"The repaired copy of {src} failed its proof ({'; '.join(proof.problems)}), so it was not kept; "
                 "send the file to engineering.", src)
-        for suffix in ("-wal", "-shm", "-journal"):
+        for suffix in SIDECAR_SUFFIXES:
             Path(f"{dest}{suffix}").unlink(missing_ok=True)
         _fsync(after_path)
         os.replace(after_path, dest)  # atomic: dest is absent or complete, never half-written
