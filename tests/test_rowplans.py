@@ -513,3 +513,15 @@ def test_a_literal_reads_back_as_the_same_value(value):
     conn = sqlite3.connect(":memory:")
     (back,) = conn.execute(f"SELECT {literal(value)}").fetchone()
     assert back == value and type(back) is type(value)
+
+
+def test_the_json_of_a_row_repair_is_pinned(tmp_path):
+    db = build(App.CHINOOK, tmp_path / "chinook.db", "INSERT INTO [InvoiceLine] VALUES (4, 1, 99, 0.99, 1);")
+    data = repaired(db, tmp_path / "fixed.db", "orphans", "--action", "delete")
+    assert set(data) == {"plan", "table", "columns", "parent_table", "procedure", "action", "summary", "output",
+                         "touched", "skipped", "remaining", "new_declaration", "statements", "proof", "seconds"}
+    assert (data["table"], data["columns"], data["parent_table"], data["procedure"], data["action"]) == \
+        ("InvoiceLine", ["TrackId"], "Track", "statements", "delete")
+    assert set(data["proof"]) == {"ok", "checks"} and set(data["proof"]["checks"][0]) == {"check", "ok"}
+    assert data["proof"]["checks"][-1] == {"check": "the original is byte-identical (SHA-256, sidecars included)",
+                                           "ok": True}
