@@ -40,9 +40,11 @@ COMMANDS = {
     "report": lambda db, out: ["report", db, "--out", out / "report.html"],
     "diagram": lambda db, out: ["diagram", db, "--out", out / "refs.svg"],
     "triage": lambda db, out: ["triage", db],
+    "repair orphans": lambda db, out: ["repair", "orphans", db, "--action", "delete", "--out", out / "repaired.db"],
+    "repair orphans --sql": lambda db, out: ["repair", "orphans", db, "--sql"],
 }
 #: the one file a command may leave in OUT
-OUTPUT_FILE = {"fix": "fixed.db", "report": "report.html", "diagram": "refs.svg"}
+OUTPUT_FILE = {"fix": "fixed.db", "report": "report.html", "diagram": "refs.svg", "repair orphans": "repaired.db"}
 #: commands that must answer (exit 0 or 1) on a healthy file
 ANSWERING = ("inspect", "diagnose")
 #: tables the fix must hand back row for row (it rebuilds only the upscale table)
@@ -160,7 +162,7 @@ def answer_problems(built: Built, command: str, scene: Scene, run: Measured) -> 
         failed.append(f"output says {case.absent_from_output!r}")
     if command == "fix" and run.returncode == 0:
         failed += fixed_copy_problems(built.db, scene.out / "fixed.db", run.output)
-    if command == "fix --sql" and run.returncode == 0 and built.shell_canary is not None:
+    if command in ("fix --sql", "repair orphans --sql") and run.returncode == 0 and built.shell_canary is not None:
         failed += script_problems(built, run.stdout, scene)
     return failed
 

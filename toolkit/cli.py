@@ -454,6 +454,116 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return d.exit_code
 
 
+# --------------------------------------------------------------------------- repair: the row plans
+def _row_options(args: argparse.Namespace) -> Any:
+    from .plan import OrphanAction
+    from .rowplans import RowOptions
+
+    columns = tuple(c.strip() for c in args.columns.split(",") if c.strip()) if args.columns else None
+    return RowOptions(table=args.table, columns=columns, to=args.to,
+                      action=OrphanAction(args.action) if args.action else None)
+
+
+def render_rows_plan(result: Any) -> str:
+    """A row plan as the support engineer reads it: what it does, the rows, and the proof."""
+    plan = result.plan
+    lines = [plan.summary]
+    lines += [f"  {r.table} {list(r.key)}: {r.change}" for r in plan.touched[:50]]
+    if len(plan.touched) > 50:
+        lines.append(f"  ... and {len(plan.touched) - 50} more (--json lists them all)")
+    lines += [f"  skipped {r.table} {list(r.key)}: {r.change}" for r in plan.skipped[:20]]
+    if result.output:
+        lines.append(f"Repaired copy written: {result.output}")
+    if result.proof is not None:
+        lines.append("Proof:")
+        lines += [f"  [{'ok' if ok else 'FAILED'}] {text}" for text, ok in result.proof.lines()]
+    return "\n".join(lines)
+
+
+def _refuse_other_options(args: argparse.Namespace, kind: Any) -> None:
+    """Another plan's option is refused, not ignored: the engineer meant something by it."""
+    from .plan import PlanKind
+
+    if args.not_null:
+        raise errors.RefusedError(f"--not-null belongs to repair relax, not to repair {kind}.")
+    if args.rebuild:
+        # the row plans write rows or an index; repoint's declaration edit moves no stored byte
+        raise errors.RefusedError(f"--rebuild applies to repair relax; repair {kind} needs no rebuild of the table.")
+    if args.to and kind is not PlanKind.REPOINT:
+        raise errors.RefusedError(f"--to belongs to repair repoint, not to repair {kind}.")
+    if args.action and kind is not PlanKind.ORPHANS:
+        raise errors.RefusedError(f"--action belongs to repair orphans, not to repair {kind}.")
+
+
+def _repair_rows(args: argparse.Namespace) -> int:
+    """`repair repoint|unique-parent|orphans|retype`: print the plan (--sql, or orphans without
+    --action, which only lists), or apply it to a copy written to --out."""
+    from .plan import PlanKind
+    from .rowplans import RowsResult, apply_rows_plan, build_plan, script
+    from .safe_access import safe_connection
+    from .schema import read_schema
+
+    kind, options = PlanKind(args.plan), _row_options(args)
+    _refuse_other_options(args, kind)
+    listing = kind is PlanKind.ORPHANS and options.action is None
+    if listing or (args.sql and not args.out):
+        with safe_connection(args.db) as (work, conn):
+            info = read_schema(conn, database=str(args.db), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
+            plan = build_plan(kind, conn, info, options)
+        result = RowsResult(str(args.db), None, plan)
+        if args.json:
+            _print_json(result.to_dict())
+        elif args.sql and not listing:
+            print(script(plan), end="")
+        else:
+            print(render_rows_plan(result))
+        # a listing applies nothing: the rows still violate the key
+        return errors.EXIT_PROBLEM_FOUND if listing else errors.EXIT_OK
+    if not args.out:
+        raise errors.RefusedError(
+            f"repair {kind} needs --out FIXED.db (a repair only ever writes a copy), or --sql to print the script.")
+    result = apply_rows_plan(args.db, args.out, lambda conn, info: build_plan(kind, conn, info, options),
+                             force=args.force)
+    if args.json:
+        _print_json(result.to_dict())
+    elif args.sql:
+        print(script(result.plan), end="")
+    else:
+        print(render_rows_plan(result))
+    return errors.EXIT_OK
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from .rowplans import ROW_PLANS
+
+    if args.plan in ROW_PLANS:
+        return _repair_rows(args)
+    raise errors.RefusedError(f"repair {args.plan} is not built into this version of the toolkit.")
+
+
+def add_repair_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
+    """The `repair PLAN DB` command and its plan options (shared design of Part 12)."""
+    from .plan import OrphanAction, PlanKind
+
+    p = sub.add_parser("repair", parents=[limits],
+                       help="repair one foreign key of any table on a copy, proven, written to --out (or --sql)")
+    p.add_argument("plan", choices=[k.value for k in PlanKind], help="the repair to make")
+    p.add_argument("db", help="the customer's database file (only read)")
+    p.add_argument("--out", help="where to write the repaired copy (never overwritten without --force)")
+    p.add_argument("--sql", action="store_true", help="print the exact script for the sqlite3 shell (alone: apply "
+                                                      "nothing)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    p.add_argument("--table", help="the child table whose key is repaired (default: the only one that needs it)")
+    p.add_argument("--columns", metavar="A,B", help="the key's child columns (default: the only key that needs it)")
+    p.add_argument("--not-null", action="store_true", help="relax: drop NOT NULL on the columns too")
+    p.add_argument("--to", metavar="LIVE", help="repoint: the live table (default: the leftover's base name)")
+    p.add_argument("--action", choices=[a.value for a in OrphanAction],
+                   help="orphans: what to do to the rows (default: only list them, exit 1)")
+    p.add_argument("--rebuild", action="store_true", help="use SQLite's 12-step rebuild even where not needed")
+    p.set_defaults(func=cmd_repair)
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -500,6 +610,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-check", action="store_true",
                    help="prove with PRAGMA integrity_check (slower) instead of quick_check")
     p.set_defaults(func=cmd_fix)
+
+    add_repair_parser(sub, limits)
 
     p = sub.add_parser("report", parents=[limits], help="write a self-contained HTML (or Markdown) case record")
     p.add_argument("db", help="the customer's database file (only read)")

@@ -325,12 +325,12 @@ def _health_sentence(d: Diagnosis, name: str) -> str:
     ranked = sorted(d.findings, key=lambda f: list(Severity).index(f.severity))
     if ranked and ranked[0].severity is Severity.ERROR:
         count = sum(f.severity is Severity.ERROR for f in ranked)
-        return f"{name} has {count} foreign-key problem(s); the first: {ranked[0].message}"
+        return f"{name} has {count} foreign-key problem(s); the first: {ranked[0].message}" + _repair_clause(d)
     if not keys:
         return f"{name} declares no foreign keys, so SQLite checks none; nothing to do."
     warnings = [f for f in ranked if f.severity is Severity.WARNING]
     if warnings:
-        return f"{name}'s {keys} foreign key(s) work, but: {warnings[0].message}"
+        return f"{name}'s {keys} foreign key(s) work, but: {warnings[0].message}" + _repair_clause(d)
     return f"{name} is healthy: its {keys} foreign key(s) are declared soundly and no row violates them."
 
 
@@ -338,6 +338,14 @@ def error_sentence(d: Diagnosis) -> str | None:
     """The answer to the error message asked about (None when none was), also when a replayed
     statement leads the diagnosis's answer."""
     return _error_sentence(d.error_answer, Path(d.database).name) if d.error_answer is not None else None
+
+
+def _repair_clause(d: Diagnosis) -> str:
+    """The command that repairs what the answer names, when a repair plan applies."""
+    from .rowplans import suggested_repair
+
+    command = suggested_repair(d)
+    return f" Repair with: {command}" if command else ""
 
 
 def answer_sentence(d: Diagnosis) -> str:
