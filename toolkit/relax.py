@@ -83,6 +83,9 @@ def needs_relaxing(table: TableInfo, request: RelaxRequest) -> bool:
 
 def _summary(table: TableInfo, request: RelaxRequest) -> str:
     what = "FOREIGN KEY and NOT NULL constraints" if request.not_null else "FOREIGN KEY clauses"
+    if request.record_version:
+        return f"Migration 030 for this file: relax {table.name} (drop the {what} on {', '.join(request.columns)}" \
+               "), recording version 30; everything else as declared."
     return f"Relax {table.name}: drop the {what} on {', '.join(request.columns)}; everything else as declared."
 
 

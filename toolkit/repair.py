@@ -79,6 +79,17 @@ class RelaxOutcome:
         }
 
 
+def relax_lines(proof: Proof, request: RelaxRequest) -> list[tuple[str, bool]]:
+    """A relax proof as (check, passed) pairs, as `repair relax` prints it."""
+    lines = proof.lines()
+    removed = "FOREIGN KEY and NOT NULL constraints" if request.not_null else "FOREIGN KEY clauses"
+    return [lines[0], lines[1],
+            ("every other column and foreign key unchanged", proof.other_columns_unchanged),
+            (f"the {removed} on {', '.join(request.columns)} removed",
+             proof.foreign_keys_removed and proof.columns_nullable),
+            ("every other table as it was", proof.other_tables_unchanged), lines[5], lines[7]]
+
+
 def plan_on_copy(src: str | Path, request: RelaxRequest) -> tuple[RelaxPlan | None, DatabaseInfo]:
     """The plan for `src` (None when the columns are already relaxed), made on a safe copy."""
     from .safe_access import safe_connection
