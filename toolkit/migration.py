@@ -446,8 +446,7 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict[s
     refs = {c.lower() for c in relaxed}
     fks_removed = after_table is not None and not (
         {c.lower() for fk in after_table.foreign_keys for c in fk.columns} & refs)
-    nullable = after_table is not None and (
-        all(not c.notnull for c in after_table.columns if c.name.lower() in refs) if not_null else True)
+    nullable = after_table is not None and (not still_not_null(after_table, refs) if not_null else True)
 
     def strip(cols: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         return [c[:3] + ((0,) if not_null and c[1].lower() in refs else (c[3],)) + c[4:] for c in cols]
@@ -498,6 +497,14 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict[s
         problems=tuple(problems),
         insert_after_error=insert_after.error if insert_after else None,
         insert_after_fails_on_foreign_key=insert_after is not None and insert_after.fails_on_foreign_key)
+
+
+def still_not_null(table: TableInfo, relaxed: Collection[str]) -> list[str]:
+    """The relaxed columns still NOT NULL, besides those SQLite makes NOT NULL whatever the
+    declaration says (a WITHOUT ROWID table's primary key)."""
+    wanted = {c.lower() for c in relaxed}
+    return [c.name for c in table.columns
+            if c.notnull and c.name.lower() in wanted and not (c.pk and table.without_rowid)]
 
 
 # --------------------------------------------------------------------------- apply

@@ -29,7 +29,7 @@ from . import appmodel as app
 from . import errors, fastpath, pages
 from .migration import (Proof, _check_input, _damage_first, _execute_for, _fsync, _inject_disk_limit,
                         _integrity_messages, _integrity_pragma, _prepare_dest, _tune_work_copy, _work_bytes,
-                        execution_failure, prove)
+                        execution_failure, prove, still_not_null)
 from .plan import Procedure
 from .profile import parent_tables, simulate_insert
 from .relax import RelaxPlan, RelaxRequest, needs_relaxing, plan_relax, relaxed_table
@@ -357,8 +357,7 @@ def _prove_edit(conn: sqlite3.Connection, context: _Context, schema_before: dict
     after_table = after_info.table(name)
     fks_removed = after_table is not None and not (
         {c.lower() for fk in after_table.foreign_keys for c in fk.columns} & relaxed)
-    nullable = after_table is not None and (
-        all(not c.notnull for c in after_table.columns if c.name.lower() in relaxed) if request.not_null else True)
+    nullable = after_table is not None and (not still_not_null(after_table, relaxed) if request.not_null else True)
 
     def strip(cols: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         return [c[:3] + ((0,) if request.not_null and c[1].lower() in relaxed else (c[3],)) + c[4:] for c in cols]
