@@ -206,6 +206,7 @@ class _Run:
         before_digests = pages.page_digests(self.copy_path)
         for pragma in ("synchronous = OFF", "secure_delete = OFF"):
             conn.execute(f"PRAGMA {pragma}").fetchall()
+        _inject_disk_limit(conn)
         try:
             with _damage_first(input_check):
                 _edit(conn, plan)
