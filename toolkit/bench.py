@@ -108,6 +108,10 @@ def bench_size(rows: int, folder: Path, repeat: int) -> tuple[list[Measurement],
             for suffix in ("", *SIDECAR_SUFFIXES):
                 Path(f"{p}{suffix}").unlink(missing_ok=True)
 
+    def fresh_wal() -> None:
+        clean()
+        _with_pending_wal(db, with_wal)
+
     refs = json.dumps(list(app.REFERENCE_COLUMNS))
     transform = (f"import shutil, sqlite_utils; shutil.copyfile({str(db)!r}, {str(copy)!r}); "
                  f"db = sqlite_utils.Database({str(copy)!r}); cols = {refs}; "
@@ -124,7 +128,7 @@ def bench_size(rows: int, folder: Path, repeat: int) -> tuple[list[Measurement],
         # the shell checkpoints the -wal into the file it opened when it closes: a fresh one for each run
         measure(SHELL_WAL, rows,
                 _shell(f"{sqlite} {_q(with_wal)} '.backup {copy}' && {sqlite} {_q(copy)} < {_q(script)} > /dev/null"),
-                repeat, lambda: (clean(), _with_pending_wal(db, with_wal))),
+                repeat, fresh_wal),
         measure("fix --full-check", rows, _toolkit("fix", str(db), "--out", str(fixed), "--force", "--full-check"),
                 repeat, clean),
         measure("baseline: sqlite3 .backup + fix --sql script", rows,
