@@ -145,7 +145,7 @@ class _Run:
         self.copy_path = workdir / "work.db"
 
     def run(self) -> RelaxOutcome:
-        with ThreadPoolExecutor(max_workers=2) as background, sqlite_errors(self.src, self.workdir):
+        with ThreadPoolExecutor(max_workers=3) as background, sqlite_errors(self.src, self.workdir):
             try:
                 work = copy_database(self.src, self.copy_path, check=Check.NONE)
             except OSError as exc:
@@ -153,6 +153,9 @@ class _Run:
             # the input's check and the original's closing hash run on the second core
             input_check = background.submit(_check_input, self.copy_path, self.src, self.full_check)
             closing_hash = background.submit(fingerprint, self.src)
+            # the fast path's "before" digests, read while the plan is made (nothing writes the copy
+            # until the edit; a page the plan's rolled-back insert spilled would fail the proof, not pass it)
+            before_pages = background.submit(pages.page_digests, self.copy_path)
             conn = connect(self.copy_path)
             try:
                 with _damage_first(input_check):
@@ -164,7 +167,7 @@ class _Run:
                                        journal_mode=work.journal_mode)
                     return RelaxOutcome(str(self.src), None, info, None, None, info.recorded_version)
                 if context.plan.plan.procedure is Procedure.WRITABLE_SCHEMA:
-                    fast = self._fast(conn, context, input_check, background)
+                    fast = self._fast(conn, context, input_check, background, before_pages)
                     if fast is not None:
                         outcome, result_path = fast
                         return self._keep(outcome, result_path, work, closing_hash)
@@ -200,14 +203,15 @@ class _Run:
 
     # ----------------------------------------------------------------- the fast path
     def _fast(self, conn: sqlite3.Connection, context: _Context, input_check: Future[None],
-              background: ThreadPoolExecutor) -> tuple[RelaxOutcome, Path] | None:
+              background: ThreadPoolExecutor, before_pages: Future[pages.PageDigests]
+              ) -> tuple[RelaxOutcome, Path] | None:
         plan, table = context.plan, context.plan.plan.table
         roots = _written_roots(conn) if plan.versioning else []
         schema_before = _schema_rows(conn)
         columns_before = _columns(conn, table)
         (rows_before,) = conn.execute(f"SELECT count(*) FROM main.{quote(table)}").fetchone()
         before_layout = pages.read_layout(self.copy_path, roots)
-        before_digests = pages.page_digests(self.copy_path)
+        before_digests = before_pages.result()
         for pragma in ("synchronous = OFF", "secure_delete = OFF"):
             conn.execute(f"PRAGMA {pragma}").fetchall()
         _inject_disk_limit(conn)
