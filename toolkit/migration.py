@@ -13,8 +13,10 @@ SQLite's documented procedure for changes ALTER TABLE cannot make
  8. recreate every index, trigger and view verbatim;  9. restore the AUTOINCREMENT counter;
 10. record version 30 the way the file records versions;  11. COMMIT;  12. foreign keys on.
 
-`apply_030` runs that plan on a copy, proves the result (`Proof`), and only then moves it to
-`dest`: a failure or a kill leaves no output.  sqlite-utils' `transform()` is not used for
+`plan_rebuild` is that procedure for any table and columns (the `relax` plan's 12-step path, and
+`fix --rebuild`).  `apply_030` is the relax plan with the video app's defaults (`repair.apply_relax`):
+SQLite's simpler procedure where it applies (`fastpath`), this one otherwise; either way it proves
+the result (`Proof`) on a copy and only then moves it to `dest`: a failure or a kill leaves no output.  sqlite-utils' `transform()` is not used for
 the rebuild: it drops the table's triggers and refuses to run when any orphan row exists
 anywhere in the file (tests/test_migration.py shows both).
 """
