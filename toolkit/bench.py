@@ -131,7 +131,7 @@ def bench_size(rows: int, folder: Path, repeat: int) -> tuple[list[Measurement],
                 repeat, fresh_wal),
         measure("fix --full-check", rows, _toolkit("fix", str(db), "--out", str(fixed), "--force", "--full-check"),
                 repeat, clean),
-        measure("baseline: sqlite3 .backup + fix --sql script", rows,
+        measure(SHELL_FAST, rows,
                 _shell(f"{sqlite} {_q(db)} '.backup {copy}' && {sqlite} {_q(copy)} < {_q(script)} > /dev/null"),
                 repeat, clean),
         measure("sqlite-utils transform (copy + transform)", rows, [sys.executable, "-c", transform], repeat, clean),
@@ -148,6 +148,8 @@ def bench_size(rows: int, folder: Path, repeat: int) -> tuple[list[Measurement],
     return results, built
 
 
+#: the fix --sql script (SQLite's simpler procedure, then quick_check) run by the shell on a .backup copy
+SHELL_FAST = "baseline: sqlite3 .backup + fix --sql script"
 FIX_REBUILD = "fix --rebuild (the toolkit's 12-step)"
 SHELL_REBUILD = "baseline: sqlite3 .backup + fix --sql --rebuild script (the 12-step by hand)"
 CP = "cp of the file (the floor)"
@@ -218,11 +220,10 @@ def per_row_growth(sizes: dict[int, tuple[list[Measurement], float]]) -> list[st
         return next(m for m in sizes[n][0] if m.label.startswith(label)).median / n
 
     def added(n: int) -> float:
-        return per_row(n, "fix") - per_row(n, "baseline: sqlite3 .backup + fix")
+        return per_row(n, "fix") - per_row(n, SHELL_FAST)
 
     rows = [("`fix`", per_row(small, "fix"), per_row(big, "fix")),
-            ("bare sqlite3 baseline", per_row(small, "baseline: sqlite3 .backup + fix"),
-             per_row(big, "baseline: sqlite3 .backup + fix")),
+            ("bare sqlite3 baseline", per_row(small, SHELL_FAST), per_row(big, SHELL_FAST)),
             ("what `fix` adds to the baseline", added(small), added(big))]
     def growth(a: float, b: float) -> str:
         # a negative cost (fix faster than the baseline) has no meaningful growth
@@ -267,7 +268,7 @@ def repair_targets(sizes: dict[int, tuple[list[Measurement], float]]) -> list[st
     for rows, (results, _) in sizes.items():
         by = {m.label: m for m in results}
         fix = by["fix"]
-        shell = next(m for m in results if m.label.startswith("baseline: sqlite3 .backup + fix --sql script"))
+        shell = next(m for m in results if m.label.startswith(SHELL_FAST))
         su = next(m for m in results if m.label.startswith("sqlite-utils transform"))
         floor = by[STARTUP].median
         lines.append(f"| {rows:,} | {_ratio(fix, shell):.2f} | {_ratio(fix, by[SHELL_REBUILD]):.2f} | "
@@ -296,7 +297,7 @@ def render(sizes: dict[int, tuple[list[Measurement], float]], triage: list[Measu
     for rows, (results, _) in sizes.items():
         by = {m.label.split(":")[0].split(" (")[0]: m for m in results}
         fix, full = by["fix"], by["fix --full-check"]
-        base_fix = next(m for m in results if m.label.startswith("baseline: sqlite3 .backup + fix"))
+        base_fix = next(m for m in results if m.label.startswith(SHELL_FAST))
         base_diag = next(m for m in results if m.label.startswith("baseline: sqlite3 .backup + quick"))
         su, diag, insp = by["sqlite-utils transform"], by["diagnose"], by["inspect"]
         r_fix, r_su, r_diag = _ratio(fix, base_fix), _ratio(fix, su), _ratio(diag, base_diag)
