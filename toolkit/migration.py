@@ -16,9 +16,9 @@ SQLite's documented procedure for changes ALTER TABLE cannot make
 `plan_rebuild` is that procedure for any table and columns (the `relax` plan's 12-step path, and
 `fix --rebuild`).  `apply_030` is the relax plan with the video app's defaults (`repair.apply_relax`):
 SQLite's simpler procedure where it applies (`fastpath`), this one otherwise; either way it proves
-the result (`Proof`) on a copy and only then moves it to `dest`: a failure or a kill leaves no output.  sqlite-utils' `transform()` is not used for
-the rebuild: it drops the table's triggers and refuses to run when any orphan row exists
-anywhere in the file (tests/test_migration.py shows both).
+the result (`Proof`) on a copy and only then moves it to `dest`: a failure or a kill leaves no
+output.  sqlite-utils' `transform()` is not used for the rebuild: it drops the table's triggers and
+refuses to run when any orphan row exists anywhere in the file (tests/test_migration.py shows both).
 """
 from __future__ import annotations
 
