@@ -37,7 +37,7 @@ def test_the_schema_pages_include_its_overflow_chain_and_no_table_page(tmp_path)
     assert root not in layout.schema_pages
     table = read_layout(path, [root])
     assert root in table.written_pages and not table.written_pages & table.schema_pages
-    assert len(page_digests(path).digests) == _pages_of(path) == layout.geometry.page_count
+    assert page_digests(path).count == _pages_of(path) == layout.geometry.page_count
 
 
 def test_free_list_trunks_are_bookkeeping(tmp_path):

@@ -23,6 +23,7 @@ from typing import BinaryIO
 from . import errors
 
 HEADER_BYTES = 100
+DIGEST_BYTES = 20  # SHA-1
 #: SQLite never stores anything on the page holding this offset (os.h: PENDING_BYTE).
 PENDING_BYTE = 0x40000000
 
@@ -216,15 +217,24 @@ class PageDigests:
     page_size: int
     #: the 100-byte header, kept whole: its fields are compared one by one
     header: bytes
-    #: SHA-1 of each page, page 1 first (page 1's digest covers its bytes after the header)
-    digests: tuple[bytes, ...]
+    #: SHA-1 of each page, page 1 first (page 1's digest covers its bytes after the header), the
+    #: 20-byte digests end to end in one bytes object: 5 MB for a 1 GB file, not 18 MB of small objects
+    digests: bytes
+
+    @property
+    def count(self) -> int:
+        return len(self.digests) // DIGEST_BYTES
+
+    def page(self, number: int) -> bytes:
+        """Page `number`'s digest (b"" past the end of the file)."""
+        return self.digests[(number - 1) * DIGEST_BYTES:number * DIGEST_BYTES]
 
 
 def page_digests(path: str | Path) -> PageDigests:
     """One pass over the file: a digest of each page.  SHA-1, the fastest of hashlib's on a page
     (measured against BLAKE2b and MD5): the pages compared are the toolkit's own copy, so the
     digest guards against an engine's mistake, not an adversary's collision."""
-    digests: list[bytes] = []
+    digests = bytearray()
     sha1 = hashlib.sha1
     with open(path, "rb") as fh:
         head = fh.read(HEADER_BYTES)
@@ -234,9 +244,9 @@ def page_digests(path: str | Path) -> PageDigests:
         while block := fh.read(chunk_pages * size):
             view = memoryview(block)  # slices of a view copy nothing
             first = HEADER_BYTES if not digests else 0
-            digests += [sha1(view[at + (first if at == 0 else 0):at + size], usedforsecurity=False).digest()
-                        for at in range(0, len(block), size)]
-    return PageDigests(size, head, tuple(digests))
+            for at in range(0, len(block), size):
+                digests += sha1(view[at + (first if at == 0 else 0):at + size], usedforsecurity=False).digest()
+    return PageDigests(size, head, bytes(digests))
 
 
 def changed_header_fields(before: bytes, after: bytes) -> set[int]:
@@ -262,9 +272,11 @@ def unexpected_changes(before: PageDigests, after: PageDigests, allowed_pages: f
     if fields:
         problems.append("the file header changed at " + ", ".join(
             HeaderField(f).name.lower() if f >= 0 else "a byte outside its known fields" for f in sorted(fields)))
-    count = max(len(before.digests), len(after.digests))
-    pages = [n for n in range(1, count + 1) if n not in allowed_pages and
-             (before.digests[n - 1:n] != after.digests[n - 1:n])]
+    if before.digests == after.digests:
+        pages: list[int] = []
+    else:
+        count = max(before.count, after.count)
+        pages = [n for n in range(1, count + 1) if n not in allowed_pages and before.page(n) != after.page(n)]
     if pages:
         shown = ", ".join(map(str, pages[:10])) + (" ..." if len(pages) > 10 else "")
         problems.append(f"{len(pages)} page(s) outside the schema changed: {shown}")

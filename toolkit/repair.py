@@ -237,7 +237,7 @@ class _Run:
                             page_problems, integrity, self.full_check, self.request)
         flushed.result()
         outcome = RelaxOutcome(str(self.src), str(self.dest), context.info, plan, proof,
-                               after_info.recorded_version, pages_compared=len(after_digests.digests),
+                               after_info.recorded_version, pages_compared=after_digests.count,
                                pages_rewritable=len(before_layout.rewritable | after_layout.rewritable))
         return outcome, self.copy_path
 
