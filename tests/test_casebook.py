@@ -11,7 +11,7 @@ def test_headline_case_is_complete_and_leaves_nothing_behind(sample):
     case = triage_case(path)
     assert case.ok and case.answer.startswith("The insert fails because project_id")
     assert list(case.proof_frame()["ok"]) == [True] * len(case.proof_frame())
-    assert len(case.schema_changes_frame()) == 6 and "RENAME TO" in case.sql
+    assert len(case.schema_changes_frame()) == 6 and "UPDATE sqlite_schema SET sql" in case.sql
     assert case.workdir and not __import__("os").path.exists(case.workdir) and case.fixed_path is None
     assert fingerprint(path) == before
 

@@ -162,8 +162,14 @@ def test_fix_never_overwrites_without_force(sample, tmp_path):
 def test_fix_sql_prints_the_script_and_writes_nothing(sample, tmp_path):
     result = run("fix", sample("v26_seed_failure.db"), "--sql", cwd=tmp_path)
     assert result.returncode == 0
-    assert result.stdout.splitlines()[2] == "PRAGMA foreign_keys = OFF;"
-    assert 'ALTER TABLE "veo3_video_upscales_030_new" RENAME TO "veo3_video_upscales";' in result.stdout
+    # SQLite's simpler procedure, in lang_altertable.html's order, in one transaction
+    lines = result.stdout.splitlines()
+    assert lines[2:4] == ["BEGIN;", "PRAGMA writable_schema = ON;"]
+    assert lines[-4:] == ["PRAGMA writable_schema = OFF;", lines[-3], "COMMIT;", "PRAGMA quick_check;"]
+    assert "UPDATE sqlite_schema SET sql = 'CREATE TABLE \"veo3_video_upscales\" (" in result.stdout
+    rebuild = run("fix", sample("v26_seed_failure.db"), "--sql", "--rebuild", cwd=tmp_path)
+    assert rebuild.stdout.splitlines()[2] == "PRAGMA foreign_keys = OFF;"
+    assert 'ALTER TABLE "veo3_video_upscales_030_new" RENAME TO "veo3_video_upscales";' in rebuild.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v26_seed_failure.db"]
 
 
@@ -181,19 +187,22 @@ def test_report_command_html_and_md(sample, tmp_path):
 
 
 # ---- golden: the exact script `fix --sql` prints for the headline sample -----------------------
-GOLDEN = REPO / "tests" / "golden" / "v26_seed_failure.fix.sql"
+GOLDEN = {(): REPO / "tests" / "golden" / "v26_seed_failure.fix.sql",
+          ("--rebuild",): REPO / "tests" / "golden" / "v26_seed_failure.fix-rebuild.sql"}
 
 
-def test_fix_sql_of_the_headline_sample_is_the_golden_script(sample, tmp_path):
+@pytest.mark.parametrize("flags", GOLDEN, ids=["writable-schema", "12-step"])
+def test_fix_sql_of_the_headline_sample_is_the_golden_script(sample, tmp_path, flags):
     """Compared byte for byte: any change to the plan shows up as a readable diff of the golden file.
     After an intended change, regenerate it with TOOLKIT_REGENERATE_GOLDEN=1 pytest tests/test_cli.py -k golden
-    and review the diff."""
-    result = subprocess.run([sys.executable, "-m", "toolkit", "fix", str(sample("v26_seed_failure.db")), "--sql"],
-                            capture_output=True, cwd=tmp_path)
+    and review the diff.  By default the documented simpler procedure; `--rebuild`, the 12-step one."""
+    golden = GOLDEN[flags]
+    result = subprocess.run([sys.executable, "-m", "toolkit", "fix", str(sample("v26_seed_failure.db")), "--sql",
+                             *flags], capture_output=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    if os.environ.get(REGENERATE_GOLDEN) and (not GOLDEN.exists() or GOLDEN.read_bytes() != result.stdout):
-        GOLDEN.write_bytes(result.stdout)
-    assert result.stdout == GOLDEN.read_bytes()
+    if os.environ.get(REGENERATE_GOLDEN) and (not golden.exists() or golden.read_bytes() != result.stdout):
+        golden.write_bytes(result.stdout)
+    assert result.stdout == golden.read_bytes()
 
 
 def test_fix_prints_exactly_the_proofs_own_list(sample, tmp_path):
@@ -329,3 +338,10 @@ def test_diagnose_a_statement_that_runs_forever_stops_at_the_time_limit(shop):
                  "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "time" in result.stderr.lower()
+
+
+def test_every_repair_plan_has_its_command():
+    from toolkit.cli import _REPAIRS
+    from toolkit.plan import PlanKind
+
+    assert sorted(_REPAIRS) == sorted(k.value for k in PlanKind)

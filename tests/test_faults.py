@@ -73,7 +73,7 @@ def test_disk_full_during_the_rebuild_leaves_nothing(biggish, tmp_path, monkeypa
     monkeypatch.setenv("TOOLKIT_FAULT_EXTRA_PAGES", str(extra_pages))
     out = tmp_path / "fixed.db"
     with pytest.raises(errors.EnvironmentFailureError, match=f"The disk holding {tmp_path} is full") as caught:
-        apply_030(biggish, out)
+        apply_030(biggish, out, rebuild=True)  # the rebuild is what grows the copy
     assert caught.value.exit_code == errors.EXIT_ENVIRONMENT == 75
     guarantees["faults_injected"] += 1
     assert list(tmp_path.iterdir()) == []

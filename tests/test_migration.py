@@ -153,14 +153,18 @@ def _keyless_file(path, *, unique_id):
     return path
 
 
+@pytest.mark.parametrize("rebuild", [True, False], ids=["12-step", "writable-schema"])
 @pytest.mark.parametrize("unique_id", [True, False], ids=["key-index", "no-index"])
-def test_rows_keep_their_rowids_whether_or_not_sqlite_transfers_them(unique_id, tmp_path):
+def test_rows_keep_their_rowids_whether_or_not_sqlite_transfers_them(unique_id, rebuild, tmp_path):
     # With an index on the new table SQLite moves the stored records, rowids and all; with none
     # it numbers them anew, and the plan's guard must copy them again with their own rowids.
+    # (The simpler procedure moves no record at all.)
     path = _keyless_file(tmp_path / "keyless.db", unique_id=unique_id)
-    plan, _, _ = plan_for(path)
-    assert any(s.startswith('INSERT INTO "veo3_video_upscales_030_new" SELECT *') for s in plan.statements)
-    result = apply_030(path, tmp_path / "out.db")
+    plan, _, _ = plan_for(path, rebuild=rebuild)
+    copies = any(s.startswith('INSERT INTO "veo3_video_upscales_030_new" SELECT *') for s in plan.plan.statements)
+    assert copies == rebuild
+    result = apply_030(path, tmp_path / "out.db", rebuild=rebuild)
+    assert result.proof.procedure == ("12-step" if rebuild else "writable-schema")
     assert result.proof.ok and result.proof.rowids_kept
     assert upscale_rows(tmp_path / "out.db") == upscale_rows(path)
     assert upscale_rows(path)[0][0] == -43  # the gaps and the negative rowid really were there

@@ -99,7 +99,7 @@ def test_03_shows_the_three_columns_nullable_after(executed):
     for column in ("source_generation_id", "profile_id", "project_id"):
         assert column in changes
     assert "TEXT NOT NULL" in changes
-    assert "RENAME TO" in text_of(nb, "print(result.sql)")
+    assert "UPDATE sqlite_schema SET sql" in text_of(nb, "print(result.sql)")
     pair = text_of(nb, "before_after(")
     before, after = pair.split('data-side="after"')
     assert pair.count("<svg") == 2 and "3 references dropped" in pair
@@ -122,7 +122,7 @@ def test_04_triage_runs_for_every_sample_and_bad_file(executed, scenario):
         for column in scenario.failing:
             assert column in summary
     if scenario.state in ("strict", "partially-relaxed"):
-        assert "RENAME TO" in text_of(nb, "print(case.sql)")
+        assert "UPDATE sqlite_schema SET sql" in text_of(nb, "print(case.sql)")
 
 
 def test_04_on_a_missing_path_gives_a_message_not_a_traceback(executed, tmp_path):

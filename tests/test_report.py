@@ -17,7 +17,7 @@ def test_html_report_is_self_contained_with_the_answer_first(sample, tmp_path):
         < html.index('id="proof"') < html.index('id="sql"')
     assert "The insert fails because project_id" in html
     assert "<script" not in html.lower() and not re.search(r"(src|href)=\"?https?:", html)
-    assert "ALTER TABLE" in html and "✘" not in html
+    assert "UPDATE sqlite_schema SET sql" in html and "✘" not in html  # the fix's script, shown
     assert not list(tmp_path.glob(".report-*"))
 
 

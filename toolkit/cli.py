@@ -14,7 +14,7 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,7 +159,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     from .migration import apply_030, plan_for
 
     if args.sql and not args.out:
-        plan, state, _ = plan_for(args.db)
+        plan, state, _ = plan_for(args.db, rebuild=args.rebuild)
         if plan is None:
             print(f"-- {args.db} is already {state}: migration 030 has nothing to do.")
         else:
@@ -168,7 +168,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     if not args.out:
         raise errors.RefusedError(
             "fix needs --out FIXED.db (the fix only ever writes a copy), or --sql to print the script.")
-    result = apply_030(args.db, args.out, force=args.force, full_check=args.full_check)
+    result = apply_030(args.db, args.out, force=args.force, full_check=args.full_check, rebuild=args.rebuild)
     if args.json:
         _print_json(result.to_dict())
     elif args.sql:
@@ -178,6 +178,52 @@ def cmd_fix(args: argparse.Namespace) -> int:
     # proven, yet the app's insert still fails for a reason 030 does not touch: a problem remains
     still_fails = result.proof is not None and not result.proof.insert_after_ok
     return errors.EXIT_PROBLEM_FOUND if still_fails else errors.EXIT_OK
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    """`repair PLAN DB ...`: each plan by name, applied only to a copy (or printed with --sql)."""
+    handler = _REPAIRS.get(args.plan)
+    if handler is None:
+        raise errors.RefusedError(f"The {args.plan} plan is not part of this build of the toolkit; "
+                                  f"the plans here are: {', '.join(sorted(_REPAIRS))}.")
+    return handler(args)
+
+
+def _repair_relax(args: argparse.Namespace) -> int:
+    from .relax import RelaxRequest, parse_columns
+    from .repair import apply_relax, plan_on_copy, relax_lines
+
+    if not args.table or not args.columns:
+        raise errors.RefusedError("repair relax needs --table TABLE and --columns COL[,COL...]: the columns whose "
+                                  "FOREIGN KEY clauses (and, with --not-null, NOT NULL) are dropped.")
+    request = RelaxRequest(args.table, parse_columns(args.columns), not_null=args.not_null, rebuild=args.rebuild)
+    if args.sql and not args.out:
+        plan, _ = plan_on_copy(args.db, request)
+        print(plan.script() if plan else f"-- {args.db}: {args.table} has nothing to relax on {args.columns}.\n",
+              end="")
+        return errors.EXIT_OK
+    if not args.out:
+        raise errors.RefusedError("repair needs --out FIXED.db (a repair only ever writes a copy), or --sql to print "
+                                  "the script.")
+    outcome = apply_relax(args.db, args.out, request, force=args.force, full_check=args.full_check)
+    if args.json:
+        _print_json(outcome.to_dict())
+    elif args.sql:
+        print(outcome.plan.script() if outcome.plan else "", end="")
+    elif outcome.proof is None or outcome.plan is None:
+        print(f"Skipped: {args.table} has no FOREIGN KEY{' or NOT NULL' if args.not_null else ''} constraint on "
+              f"{args.columns}; nothing to do, no copy was written.")
+    else:
+        print(f"Repaired copy written: {outcome.output} ({outcome.plan.plan.summary} "
+              f"Procedure: {outcome.plan.plan.procedure.value}.)\nProof:")
+        print("\n".join(f"  [{'ok' if ok else 'FAILED'}] {text}" for text, ok in relax_lines(outcome.proof, request)))
+    return errors.EXIT_OK
+
+
+_REPAIRS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "relax": _repair_relax,
+    **dict.fromkeys(("repoint", "unique-parent", "orphans", "retype"), lambda args: _repair_rows(args)),
+}
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -533,37 +579,6 @@ def _repair_rows(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
-def cmd_repair(args: argparse.Namespace) -> int:
-    from .rowplans import ROW_PLANS
-
-    if args.plan in ROW_PLANS:
-        return _repair_rows(args)
-    raise errors.RefusedError(f"repair {args.plan} is not built into this version of the toolkit.")
-
-
-def add_repair_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
-    """The `repair PLAN DB` command and its plan options (shared design of Part 12)."""
-    from .plan import OrphanAction, PlanKind
-
-    p = sub.add_parser("repair", parents=[limits],
-                       help="repair one foreign key of any table on a copy, proven, written to --out (or --sql)")
-    p.add_argument("plan", choices=[k.value for k in PlanKind], help="the repair to make")
-    p.add_argument("db", help="the customer's database file (only read)")
-    p.add_argument("--out", help="where to write the repaired copy (never overwritten without --force)")
-    p.add_argument("--sql", action="store_true", help="print the exact script for the sqlite3 shell (alone: apply "
-                                                      "nothing)")
-    p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    p.add_argument("--force", action="store_true", help="replace an existing --out file")
-    p.add_argument("--table", help="the child table whose key is repaired (default: the only one that needs it)")
-    p.add_argument("--columns", metavar="A,B", help="the key's child columns (default: the only key that needs it)")
-    p.add_argument("--not-null", action="store_true", help="relax: drop NOT NULL on the columns too")
-    p.add_argument("--to", metavar="LIVE", help="repoint: the live table (default: the leftover's base name)")
-    p.add_argument("--action", choices=[a.value for a in OrphanAction],
-                   help="orphans: what to do to the rows (default: only list them, exit 1)")
-    p.add_argument("--rebuild", action="store_true", help="use SQLite's 12-step rebuild even where not needed")
-    p.set_defaults(func=cmd_repair)
-
-
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -609,9 +624,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.add_argument("--full-check", action="store_true",
                    help="prove with PRAGMA integrity_check (slower) instead of quick_check")
+    p.add_argument("--rebuild", action="store_true",
+                   help="use the 12-step rebuild even where SQLite's simpler procedure (no byte moves) applies")
     p.set_defaults(func=cmd_fix)
 
-    add_repair_parser(sub, limits)
+    _add_repair_parser(sub, limits)
 
     p = sub.add_parser("report", parents=[limits], help="write a self-contained HTML (or Markdown) case record")
     p.add_argument("db", help="the customer's database file (only read)")
@@ -682,6 +699,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="BENCHMARKS.md")
     p.set_defaults(func=cmd_bench)
     return parser
+
+
+def _add_repair_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
+    from .plan import OrphanAction, PlanKind
+
+    p = sub.add_parser("repair", parents=[limits],
+                       help="apply a repair plan (relax, repoint, unique-parent, orphans, retype) to a copy, prove it, "
+                            "write it to --out")
+    p.add_argument("plan", choices=[k.value for k in PlanKind], help="the repair to make")
+    p.add_argument("db", help="the customer's database file (only read)")
+    p.add_argument("--out", help="where to write the repaired copy (never overwritten without --force)")
+    p.add_argument("--sql", action="store_true",
+                   help="print the exact SQL script for the sqlite3 shell (alone: apply nothing)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    p.add_argument("--full-check", action="store_true",
+                   help="prove with PRAGMA integrity_check (slower) instead of quick_check")
+    p.add_argument("--rebuild", action="store_true",
+                   help="use the 12-step rebuild even where SQLite's simpler procedure (no byte moves) applies")
+    p.add_argument("--table", help="the table the plan changes")
+    p.add_argument("--columns", metavar="A,B", help="the columns the plan changes (comma-separated)")
+    p.add_argument("--not-null", action="store_true", help="relax: also drop the columns' NOT NULL constraints")
+    p.add_argument("--to", metavar="LIVE", help="repoint: the live table the REFERENCES clause should name")
+    p.add_argument("--action", choices=[a.value for a in OrphanAction],
+                   help="orphans: what to do with rows that violate a key (none by default: the plan only lists them)")
+    p.set_defaults(func=cmd_repair)
 
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:

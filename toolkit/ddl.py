@@ -254,7 +254,8 @@ def foreign_key_columns(defn: list[Token]) -> list[str] | None:
     return None
 
 
-def _column_cuts(defn: list[Token], wanted: bool, last_removed: bool) -> tuple[list[tuple[int, int]], bool]:
+def _column_cuts(defn: list[Token], wanted: bool, last_removed: bool, kinds: frozenset[str] = frozenset(
+        {"NOT NULL", "REFERENCES"})) -> tuple[list[tuple[int, int]], bool]:
     """The spans to cut from one column definition, and whether the key declared last is now a removed
     one.  A stand-alone DEFERRABLE applies to the key declared last (sqlite3DeferForeignKey): when that
     key is removed, the DEFERRABLE goes too, else it would move to an earlier key."""
@@ -264,14 +265,15 @@ def _column_cuts(defn: list[Token], wanted: bool, last_removed: bool) -> tuple[l
     for seg in column_segments(defn):
         if seg.kind == "REFERENCES":
             last_removed = wanted
-        if (wanted and seg.kind in ("NOT NULL", "REFERENCES")) or (seg.kind == "DEFERRABLE" and last_removed):
+        if (wanted and seg.kind in kinds) or (seg.kind == "DEFERRABLE" and last_removed):
             cuts.append((defn[seg.first - 1].end, defn[seg.last - 1].end))
     return cuts, last_removed
 
 
-def relax_columns(sql: str, columns: set[str], new_name: str) -> str:
+def relax_columns(sql: str, columns: set[str], new_name: str, *, not_null: bool = True) -> str:
     """`sql` (a CREATE TABLE) rebuilt as `new_name`, with the FOREIGN KEY clauses that
-    involve `columns` and their NOT NULL constraints removed; everything else verbatim."""
+    involve `columns` and (`not_null`) their NOT NULL constraints removed; everything else verbatim."""
+    kinds = frozenset({"NOT NULL", "REFERENCES"} if not_null else {"REFERENCES"})
     try:
         table = parse_create_table(sql)
         wanted = {c.lower() for c in columns}
@@ -286,7 +288,7 @@ def relax_columns(sql: str, columns: set[str], new_name: str) -> str:
                 kept.append(defn)
                 continue
             kept.append(defn)
-            column_cuts, last_removed = _column_cuts(defn, defn[0].name.lower() in wanted, last_removed)
+            column_cuts, last_removed = _column_cuts(defn, defn[0].name.lower() in wanted, last_removed, kinds)
             cuts += column_cuts
     except (ValueError, IndexError) as exc:
         raise errors.RefusedError(

@@ -13,33 +13,35 @@ SQLite's documented procedure for changes ALTER TABLE cannot make
  8. recreate every index, trigger and view verbatim;  9. restore the AUTOINCREMENT counter;
 10. record version 30 the way the file records versions;  11. COMMIT;  12. foreign keys on.
 
-`apply_030` runs that plan on a copy, proves the result (`Proof`), and only then moves it to
-`dest`: a failure or a kill leaves no output.  sqlite-utils' `transform()` is not used for
-the rebuild: it drops the table's triggers and refuses to run when any orphan row exists
-anywhere in the file (tests/test_migration.py shows both).
+`plan_rebuild` is that procedure for any table and columns (the `relax` plan's 12-step path, and
+`fix --rebuild`).  `apply_030` is the relax plan with the video app's defaults (`repair.apply_relax`):
+SQLite's simpler procedure where it applies (`fastpath`), this one otherwise; either way it proves
+the result (`Proof`) on a copy and only then moves it to `dest`: a failure or a kill leaves no
+output.  sqlite-utils' `transform()` is not used for the rebuild: it drops the table's triggers and
+refuses to run when any orphan row exists anywhere in the file (tests/test_migration.py shows both).
 """
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
-import shutil
 import sqlite3
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Iterator, Sequence
 
 from . import appmodel as app
 from . import errors
 from .ddl import relax_columns, tokenize
-from .profile import State, parent_tables, simulate_insert, table_state
-from .safe_access import (CHECKS, SIDECAR_SUFFIXES, Check, check_indexes, check_integrity, connect, copy_database,
-                          fingerprint, safe_connection, sqlite_errors, verify_unchanged, work_folder)
+from .profile import State, simulate_insert, table_state
+from .safe_access import (CHECKS, SIDECAR_SUFFIXES, Check, check_integrity, connect, safe_connection)
 from .schema import MIGRATIONS_TABLE, DatabaseInfo, TableInfo, VersionSource, read_schema
 from .guards import BUILTIN_FUNCTIONS
+
+if TYPE_CHECKING:
+    from .relax import RelaxPlan, RelaxRequest
 from .scripts import check_statement, functions_called, render
 from .sqlite_codes import PROPAGATED, Kind, kind_of
 from .sqlnames import any_of, quote
@@ -56,6 +58,8 @@ class Plan:
     statements: list[str]
     #: The file the plan was made for (named when a statement is refused).
     source: str = ""
+    #: The script's opening comment (default: migration 030's).
+    header: str = ""
 
     def __post_init__(self) -> None:
         # every statement is checked before anything runs or prints it (part of it is the file's text)
@@ -63,7 +67,7 @@ class Plan:
             check_statement(statement, self.source)
 
     def script(self) -> str:
-        header = (f"-- Migration 030 for this file: rebuild {self.table} without foreign keys on "
+        header = self.header or (f"-- Migration 030 for this file: rebuild {self.table} without foreign keys on "
                   f"{', '.join(app.REFERENCE_COLUMNS)}\n-- and with those columns nullable; "
                   "everything else as the file declares it.\n")
         return render(self.statements, header)  # each statement was checked when the plan was made
@@ -92,6 +96,8 @@ class Proof:
     #: foreign key, or the proof fails): what remains to be done.
     insert_after_error: str | None = None
     insert_after_fails_on_foreign_key: bool = False
+    #: how the change reached the copy (plan.Procedure): the first line of the proof says what it compared
+    procedure: str = "12-step"
 
     @property
     def ok(self) -> bool:
@@ -107,8 +113,10 @@ class Proof:
             insert = (f"the app's insert fails on no foreign key after (it still fails: {self.insert_after_error}; "
                       "that is not what migration 030 changes)" if not fk
                       else f"the app's insert still fails on a foreign key: {self.insert_after_error}", not fk)
+        compared = ("every page but the schema's byte-identical to the copy before the edit"
+                    if self.procedure == "writable-schema" else "every row identical (compared in SQL), rowids kept")
         return [
-            (f"rows {self.rows_before} -> {self.rows_after}, every row identical (compared in SQL), rowids kept",
+            (f"rows {self.rows_before} -> {self.rows_after}, {compared}",
              self.rows_before == self.rows_after and self.data_identical),
             ("every index, trigger and view preserved verbatim",
              self.indexes_preserved and self.triggers_preserved and self.views_preserved),
@@ -183,7 +191,8 @@ def _free_name(info: DatabaseInfo, base: str) -> str:
     return name
 
 
-def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
+def upscales_table(info: DatabaseInfo) -> TableInfo:
+    """The video app's table migration 030 changes, or the refusal when the file lacks it."""
     table = info.table(app.UPSCALES)
     if table is None:
         raise errors.RefusedError(
@@ -192,8 +201,23 @@ def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
     if not table.sql:
         raise errors.RefusedError(f"{info.database}: {app.UPSCALES} has no stored declaration; "
                                   "send the file to engineering.", info.database)
+    return table
+
+
+def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
+    """Migration 030 by the 12-step rebuild (`fix --rebuild`): relax with the video app's defaults."""
+    return plan_rebuild(conn, info, upscales_table(info), app.REFERENCE_COLUMNS, not_null=True, record=True)
+
+
+def plan_rebuild(conn: sqlite3.Connection, info: DatabaseInfo, table: TableInfo, relaxed: Sequence[str], *,
+                 not_null: bool, record: bool, header: str = "") -> Plan:
+    """The 12-step rebuild of `table` without the foreign keys on `relaxed` (and, `not_null`, their
+    NOT NULLs); `record`: also record migration 030's version the way the file records versions."""
+    if not table.sql:
+        raise errors.RefusedError(f"{info.database}: {table.name} has no stored declaration; "
+                                  "send the file to engineering.", info.database)
     new = _free_name(info, table.name)
-    create = relax_columns(table.sql, set(app.REFERENCE_COLUMNS), new)
+    create = relax_columns(table.sql, set(relaxed), new, not_null=not_null)
     columns = [c.name for c in table.columns if not c.generated]
     names = {c.name.lower() for c in table.columns}
     rowid_alias = next((a for a in ("rowid", "_rowid_", "oid") if a not in names), None)
@@ -216,21 +240,30 @@ def plan_030(conn: sqlite3.Connection, info: DatabaseInfo) -> Plan:
     seq = _autoincrement_seq(conn, table.name)
     if seq is not None:
         statements.append(f"UPDATE sqlite_sequence SET seq = max(seq, {int(seq)}) WHERE name = {_literal(table.name)}")
-    # Recording the version must not fire the file's triggers on its migrations table (one could
-    # change other tables): those are set aside around the insert, and the dependents are
-    # recreated only after it.
+    # the dependents are recreated only after the version is recorded (no trigger of theirs fires)
     dependent_names = {name.lower() for _, name, _ in dependents}
-    aside = [t for t in info.triggers if t.table.lower() == MIGRATIONS_TABLE and t.sql
-             and t.name.lower() not in dependent_names]
-    record = _record_version(conn, info)
-    if record:
-        statements += [f"DROP TRIGGER {quote(t.name)}" for t in aside] + record + [t.sql for t in aside if t.sql]
+    versioning = record_version_statements(conn, info, dependent_names) if record else []
+    statements += versioning
     statements += [sql for _, _, sql in dependents if sql]
-    # the documented procedure's check: lists (in the shell) any row the change broke
-    statements += ["PRAGMA foreign_key_check", "COMMIT", "PRAGMA foreign_keys = ON"]
-    plan = Plan(table.name, new, statements, info.database)  # checks each statement first
-    _refuse_foreign_functions(info, [table, *([info.table(MIGRATIONS_TABLE)] if record else [])])
+    # the documented procedure's check, on the rebuilt table only (another table's broken
+    # declaration must not stop this one's repair): lists, in the shell, any row the change broke
+    statements += [f"PRAGMA foreign_key_check({quote(table.name)})", "COMMIT", "PRAGMA foreign_keys = ON"]
+    plan = Plan(table.name, new, statements, info.database, header)  # checks each statement first
+    _refuse_foreign_functions(info, [table, *([info.table(MIGRATIONS_TABLE)] if versioning else [])])
     return plan
+
+
+def record_version_statements(conn: sqlite3.Connection, info: DatabaseInfo, keep: Collection[str] = ()
+                              ) -> list[str]:
+    """The statements that record version 30 the way the file records versions.  They must not
+    fire the file's triggers on its migrations table (one could change other tables): those are
+    set aside around the insert (`keep`: triggers the caller recreates itself)."""
+    aside = [t for t in info.triggers if t.table.lower() == MIGRATIONS_TABLE and t.sql
+             and t.name.lower() not in keep]
+    record = _record_version(conn, info)
+    if not record:
+        return []
+    return [f"DROP TRIGGER {quote(t.name)}" for t in aside] + record + [t.sql for t in aside if t.sql]
 
 
 def _refuse_foreign_functions(info: DatabaseInfo, written: Sequence[TableInfo | None]) -> None:
@@ -393,11 +426,13 @@ def _violations(conn: sqlite3.Connection, schema: str, table: str) -> int | str:
 
 
 def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict[str, Any] | None, full_check: bool,
-          integrity: Future[list[str]] | None = None, insert_before_ok: bool = False) -> Proof:
-    """Compare the migrated file (main) with its pre-migration copy (attached as `before`);
+          integrity: Future[list[str]] | None = None, insert_before_ok: bool = False, table: str = app.UPSCALES,
+          relaxed: Sequence[str] = app.REFERENCE_COLUMNS, not_null: bool = True) -> Proof:
+    """Compare the rebuilt file (main) with its copy from before the rebuild (attached as `before`);
     `integrity`: the file's integrity check already running elsewhere (see _integrity_messages);
-    `insert_before_ok`: whether the app's insert succeeded on the file before the fix."""
-    name = app.UPSCALES
+    `insert_before_ok`: whether the app's insert succeeded on the file before the fix; `table`,
+    `relaxed`, `not_null`: what the rebuild relaxed (migration 030's by default)."""
+    name = table
     before_table = before_info.table(name)
     assert before_table is not None  # the fix ran, so the file had the table
     after_info = read_schema(conn, database="after", count_rows=False)
@@ -410,18 +445,20 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict[s
     indexes_ok = _objects(conn, "before", "index", name) == _objects(conn, "main", "index", name)
     triggers_ok = _objects(conn, "before", "trigger") == _objects(conn, "main", "trigger")
     views_ok = _objects(conn, "before", "view") == _objects(conn, "main", "view")
-    refs = set(app.REFERENCE_COLUMNS)
-    fks_removed = after_table is not None and not ({c for fk in after_table.foreign_keys for c in fk.columns} & refs)
-    nullable = after_table is not None and all(not c.notnull for c in after_table.columns if c.name in refs)
+    refs = {c.lower() for c in relaxed}
+    fks_removed = after_table is not None and not (
+        {c.lower() for fk in after_table.foreign_keys for c in fk.columns} & refs)
+    nullable = after_table is not None and (not still_not_null(after_table, refs) if not_null else True)
 
     def strip(cols: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        return [c[:3] + ((0,) if c[1] in refs else (c[3],)) + c[4:] for c in cols]
+        return [c[:3] + ((0,) if not_null and c[1].lower() in refs else (c[3],)) + c[4:] for c in cols]
 
     others_same = strip(_columns(conn, "before", name)) == strip(_columns(conn, "main", name))
     other_fks_same = ([(fk.columns, fk.parent_table, fk.parent_columns, fk.on_delete, fk.on_update)
-                       for fk in before_table.foreign_keys if not set(fk.columns) & refs]
+                       for fk in before_table.foreign_keys if not {c.lower() for c in fk.columns} & refs]
                       == [(fk.columns, fk.parent_table, fk.parent_columns, fk.on_delete, fk.on_update)
-                          for fk in (after_table.foreign_keys if after_table else []) if not set(fk.columns) & refs])
+                          for fk in (after_table.foreign_keys if after_table else [])
+                          if not {c.lower() for c in fk.columns} & refs])
     tables_same = True
     for t in before_info.tables:
         if t.name in (name, MIGRATIONS_TABLE):
@@ -445,7 +482,7 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict[s
         "a foreign key on a reference column is still declared": fks_removed,
         "a reference column is still NOT NULL": nullable,
         "another column's declaration changed": others_same and other_fks_same,
-        "a table referencing the upscale table has new foreign-key violations": children_same,
+        f"a table referencing {name} has new foreign-key violations": children_same,
         f"PRAGMA {pragma} reports: {'; '.join(messages)}": messages == ["ok"],
         f"the app's insert still fails on a foreign key after the fix: {insert_after.error if insert_after else ''}":
             insert_after is None or not insert_after.fails_on_foreign_key,
@@ -462,6 +499,14 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict[s
         problems=tuple(problems),
         insert_after_error=insert_after.error if insert_after else None,
         insert_after_fails_on_foreign_key=insert_after is not None and insert_after.fails_on_foreign_key)
+
+
+def still_not_null(table: TableInfo, relaxed: Collection[str]) -> list[str]:
+    """The relaxed columns still NOT NULL, besides those SQLite makes NOT NULL whatever the
+    declaration says (a WITHOUT ROWID table's primary key)."""
+    wanted = {c.lower() for c in relaxed}
+    return [c.name for c in table.columns
+            if c.notnull and c.name.lower() in wanted and not (c.pk and table.without_rowid)]
 
 
 # --------------------------------------------------------------------------- apply
@@ -481,39 +526,51 @@ def _prepare_dest(src: Path, dest: Path, force: bool) -> None:
                                          detail="read-only file system" if read_only else "permission denied")
 
 
-def plan_for(src: str | Path) -> tuple[Plan | None, str, DatabaseInfo]:
-    """The SQL of the fix for `src` (None when it is already relaxed), on a safe copy."""
+def relax_030(*, rebuild: bool = False) -> RelaxRequest:
+    """Migration 030 as the relax plan: the video app's table and reference columns, NOT NULL
+    dropped too, version 30 recorded."""
+    from .relax import RelaxRequest
+
+    return RelaxRequest(app.UPSCALES, tuple(app.REFERENCE_COLUMNS), not_null=True, rebuild=rebuild,
+                        record_version=True)
+
+
+def plan_for(src: str | Path, *, rebuild: bool = False) -> tuple[RelaxPlan | None, str, DatabaseInfo]:
+    """The fix for `src` (None when it is already relaxed), planned on a safe copy."""
+    from .relax import plan_relax
+
     with safe_connection(src) as (work, conn):
         info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
         state = table_state(app.VIDEO_APP, info.table(app.UPSCALES))
-        if state == State.NO_UPSCALES_TABLE:
-            plan_030(conn, info)  # raises the refusal
-        return (None if state == State.FIXED else plan_030(conn, info)), state, info
+        upscales_table(info)  # raises the refusal when the file has no such table
+        return (None if state == State.FIXED else plan_relax(conn, info, relax_030(rebuild=rebuild))), state, info
 
 
-def apply_030(src: str | Path, dest: str | Path, *, force: bool = False, full_check: bool = False) -> MigrationResult:
-    """Apply migration 030 to a copy of `src`, prove it, and write it to `dest`.
+def apply_030(src: str | Path, dest: str | Path, *, force: bool = False, full_check: bool = False,
+              rebuild: bool = False) -> MigrationResult:
+    """Apply migration 030 to a copy of `src`, prove it, and write it to `dest`: the relax plan
+    with the video app's defaults (`repair.apply_relax`), by SQLite's simpler procedure unless
+    `rebuild` (or the declaration) asks for the 12-step rebuild.
 
     The original is only read (and proven unchanged).  On any failure `dest` does not exist
     (or, with `force`, still holds what it held): the work happens in a hidden folder beside
     `dest` and the proven file is moved into place in one atomic rename."""
+    from .repair import apply_relax
+
     started = time.perf_counter()
-    src, dest = Path(src), Path(dest)
-    _prepare_dest(src, dest, force)
-    try:
-        workdir = work_folder("fix", dest.parent, hidden=True)
-    except OSError as exc:
-        raise errors.from_os_error(exc, dest.parent, need=_work_bytes(src)) or errors.RefusedError(
-            f"Cannot write beside --out {dest} ({exc.strerror}); choose a writable folder.", src) from None
-    try:
-        return _apply_in(src, dest, workdir, force=force, full_check=full_check, started=started)
-    except OSError as exc:  # writing, flushing or moving the copy beside --out (a write error names no file)
-        failure = errors.from_os_error(exc, dest.parent, need=_work_bytes(src))
-        if failure is None:
-            raise
-        raise failure from None
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    outcome = apply_relax(src, dest, relax_030(rebuild=rebuild), force=force, full_check=full_check, app_insert=True)
+    info = outcome.info
+    if outcome.plan is None or outcome.proof is None:
+        if info.table(app.UPSCALES) is None:
+            upscales_table(info)  # raises the refusal
+        return _skipped(Path(src), info, started)
+    state = table_state(app.VIDEO_APP, info.table(app.UPSCALES))
+    how = ("edited the declaration of" if outcome.plan.plan.procedure.value == "writable-schema" else "rebuilt")
+    reason = f"{how} {app.UPSCALES} without foreign keys on its reference columns; proof passed"
+    return MigrationResult(str(src), outcome.output, False, reason, state, state_after=State.FIXED,
+                           recorded_version_before=info.recorded_version,
+                           recorded_version_after=outcome.recorded_version_after,
+                           sql=outcome.plan.script(), proof=outcome.proof, seconds=time.perf_counter() - started)
 
 
 def _tune_work_copy(conn: sqlite3.Connection) -> None:
@@ -563,17 +620,24 @@ def _execute_for(conn: sqlite3.Connection, plan: Plan, src: Path, dest: Path) ->
     try:
         execute_plan(conn, plan)
     except sqlite3.DatabaseError as exc:
-        text = str(exc)
-        kind = kind_of(exc)
-        if kind is Kind.INTERRUPT:
+        if kind_of(exc) is Kind.INTERRUPT:
             raise
-        # the rebuild writes only the toolkit's copy beside --out: no room there is that disk's
-        if kind in (Kind.FULL, Kind.IOERR):
-            problem = errors.EnvironmentProblem.FULL if kind is Kind.FULL else errors.EnvironmentProblem.IO
-            raise errors.environment_failure(dest.parent, problem, need=_work_bytes(src), detail=text) from None
-        raise errors.RefusedError(
-            f"Migration 030 could not be applied to a copy of {src}: SQLite said \"{text}\"; nothing was "
-            "written, so send the file to engineering.", src) from None
+        raise execution_failure(exc, src, dest) from None
+
+
+def execution_failure(exc: sqlite3.Error, src: Path, dest: Path) -> errors.ToolkitError | sqlite3.Error:
+    """What a repair's failing statement on the copy beside --out means (an interrupt stays itself)."""
+    text = str(exc)
+    kind = kind_of(exc)
+    if kind is Kind.INTERRUPT:
+        return exc
+    # the repair writes only the toolkit's copy beside --out: no room there is that disk's
+    if kind in (Kind.FULL, Kind.IOERR):
+        problem = errors.EnvironmentProblem.FULL if kind is Kind.FULL else errors.EnvironmentProblem.IO
+        return errors.environment_failure(dest.parent, problem, need=_work_bytes(src), detail=text)
+    return errors.RefusedError(
+        f"The repair could not be applied to a copy of {src}: SQLite said \"{text}\"; nothing was "
+        "written, so send the file to engineering.", src)
 
 
 def _work_bytes(src: Path) -> int:
@@ -587,73 +651,6 @@ def _work_bytes(src: Path) -> int:
 def _fsync(path: Path) -> None:
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
-
-
-def _apply_in(src: Path, dest: Path, workdir: Path, *, force: bool, full_check: bool,
-              started: float) -> MigrationResult:
-    before_path, after_path = workdir / "before.db", workdir / "after.db"
-    with ThreadPoolExecutor(max_workers=2) as background, sqlite_errors(src, workdir):
-        try:
-            work = copy_database(src, before_path, check=Check.NONE)
-            # The input's integrity check and the original's closing hash run on the second core
-            # beside the second copy and the rebuild (SQLite, hashlib and the kernel release the
-            # GIL); nothing is kept before the check has passed.
-            input_check = background.submit(_check_input, before_path, src, full_check)
-            closing_hash = background.submit(fingerprint, src)
-            shutil.copyfile(before_path, after_path)
-        except OSError as exc:
-            raise errors.from_os_error(exc, dest.parent, need=_work_bytes(src)) or errors.RefusedError(
-                f"Could not write the copy beside {dest} ({exc.strerror}); free some space or choose another folder.",
-                src) from None
-        conn = connect(after_path)
-        try:
-            with _damage_first(input_check):
-                info = read_schema(conn, database=str(src), wal_frames=work.wal_frames, journal_mode=work.journal_mode)
-                up = info.table(app.UPSCALES)
-                # the proof's insert reads the parents' key indexes, which quick_check does not compare
-                check_indexes(conn, src, parent_tables(up))
-                values = app.default_values(conn, info) if up else None
-                insert_before = simulate_insert(app.VIDEO_APP, conn, info, values) if values else None
-                state = table_state(app.VIDEO_APP, info.table(app.UPSCALES))
-                if state == State.NO_UPSCALES_TABLE:
-                    plan_030(conn, info)  # raises the refusal
-                if state == State.FIXED:
-                    input_check.result()
-                    verify_unchanged(work.fingerprint, closing_hash.result())
-                    return _skipped(src, info, started)
-                plan = plan_030(conn, info)
-                _tune_work_copy(conn)
-                _inject_disk_limit(conn)
-                _execute_for(conn, plan, src, dest)
-            input_check.result()
-            # the output keeps the journal mode the customer's file has
-            conn.execute(f"PRAGMA journal_mode = {'WAL' if work.journal_mode == 'wal' else 'DELETE'}").fetchall()
-            # the rebuild ran without fsync: the proven bytes are flushed beside the proof
-            flushed = background.submit(_fsync, after_path)
-            integrity = background.submit(_integrity_messages, after_path, full_check)
-            conn.execute("ATTACH DATABASE ? AS before", (str(before_path),))
-            proof = prove(conn, info, values=values, full_check=full_check, integrity=integrity,
-                          insert_before_ok=insert_before.ok if insert_before else True)
-            conn.execute("DETACH DATABASE before")
-            after_version = read_schema(conn, database=str(dest), count_rows=False).recorded_version
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        finally:
-            conn.close()
-        flushed.result()
-        verify_unchanged(work.fingerprint, closing_hash.result())  # raises if another program wrote it
-        proof = dataclasses.replace(proof, original_unchanged=True)
-    if not proof.ok:
-        raise errors.ProofFailedError(
-            f"The fixed copy of {src} failed its proof ({'; '.join(proof.problems)}), so it was not kept; "
-            "send the file to engineering.", src)
-    for suffix in SIDECAR_SUFFIXES:
-        Path(f"{dest}{suffix}").unlink(missing_ok=True)
-    _fsync(after_path)  # anything written since the flush above (little or nothing)
-    os.replace(after_path, dest)  # atomic: dest is absent or complete, never half-written
-    reason = f"rebuilt {app.UPSCALES} without foreign keys on its reference columns; proof passed"
-    return MigrationResult(str(src), str(dest), False, reason, state, state_after=State.FIXED,
-                           recorded_version_before=info.recorded_version, recorded_version_after=after_version,
-                           sql=plan.script(), proof=proof, seconds=time.perf_counter() - started)
 
 
 def _skipped(src: Path, info: DatabaseInfo, started: float) -> MigrationResult:
