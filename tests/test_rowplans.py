@@ -5,6 +5,7 @@ sentence with exit 2; the original is never changed."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -525,3 +526,43 @@ def test_the_json_of_a_row_repair_is_pinned(tmp_path):
     assert set(data["proof"]) == {"ok", "checks"} and set(data["proof"]["checks"][0]) == {"check", "ok"}
     assert data["proof"]["checks"][-1] == {"check": "the original is byte-identical (SHA-256, sidecars included)",
                                            "ok": True}
+
+
+STATEMENT_CASES = [
+    # a REFERENCES left pointing at the leftover of a rebuild: repoint to the live table
+    ("CREATE TABLE users (id INTEGER PRIMARY KEY); CREATE TABLE users_old (id INTEGER PRIMARY KEY);"
+     "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users_old(id));"
+     "INSERT INTO users VALUES (1);", "INSERT INTO posts VALUES (1, 1)", "repoint", "--to users"),
+    # a parent key that lost its UNIQUE: unique-parent
+    ("CREATE TABLE tags (name TEXT); CREATE TABLE notes (id INTEGER PRIMARY KEY, tag TEXT REFERENCES tags(name));"
+     "INSERT INTO tags VALUES ('a');", "INSERT INTO notes VALUES (1, 'a')", "unique-parent", "--columns tag"),
+]
+
+
+@pytest.mark.parametrize("schema, statement, plan, words", STATEMENT_CASES, ids=["repoint", "unique-parent"])
+def test_a_failing_statements_answer_ends_with_the_repair_and_the_repair_makes_it_succeed(tmp_path, schema, statement,
+                                                                                            plan, words):
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(schema)
+    conn.close()
+    d = diagnose(db, sql=statement)
+    assert not d.statement_simulation.ok
+    command = d.answer.split("Repair with: ", 1)[1]
+    assert command.startswith(f"python -m toolkit repair {plan} ") and words in command
+    fixed = tmp_path / "fixed.db"
+    args = shlex.split(command.replace("python -m toolkit ", "", 1).replace("FIXED.db", str(fixed)))
+    result = run(*args)
+    assert result.returncode == 0, result.stderr
+    assert diagnose(fixed, sql=statement).statement_simulation.ok
+
+
+def test_a_missing_parent_row_gets_no_repair_command(tmp_path):
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db)
+    conn.executescript("CREATE TABLE users (id INTEGER PRIMARY KEY);"
+                       "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id));")
+    conn.close()
+    d = diagnose(db, sql="INSERT INTO posts VALUES (1, 7)")
+    assert "missing-row" in {str(v.reason) for v in d.statement_simulation.violations}
+    assert "Repair with" not in d.answer

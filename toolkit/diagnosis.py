@@ -340,11 +340,12 @@ def error_sentence(d: Diagnosis) -> str | None:
     return _error_sentence(d.error_answer, Path(d.database).name) if d.error_answer is not None else None
 
 
-def _repair_clause(d: Diagnosis) -> str:
-    """The command that repairs what the answer names, when a repair plan applies."""
-    from .rowplans import suggested_repair
+def _repair_clause(d: Diagnosis, *, statement: bool = False) -> str:
+    """The command that repairs what the answer names (the file's first problem, or what made the
+    replayed statement fail), when a repair plan applies."""
+    from .rowplans import statement_repair, suggested_repair
 
-    command = suggested_repair(d)
+    command = statement_repair(d) if statement else suggested_repair(d)
     return f" Repair with: {command}" if command else ""
 
 
@@ -352,7 +353,7 @@ def answer_sentence(d: Diagnosis) -> str:
     name = Path(d.database).name
     stmt = d.statement_simulation
     if stmt is not None:
-        return stmt.summary
+        return stmt.summary + _repair_clause(d, statement=True)
     if d.error_answer is not None:
         return _error_sentence(d.error_answer, name)
     profile = next((p for p in PROFILES if p.name == d.profile), None)

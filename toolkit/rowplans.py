@@ -954,6 +954,20 @@ def _arg(text: str) -> str:
     return shlex.quote(text)
 
 
+def _command(kind: PlanKind, database: str, info: DatabaseInfo, table: TableInfo, fk: ForeignKeyInfo) -> str | None:
+    """The `repair` command of plan `kind` for one key, or None when the plan cannot name its target."""
+    args = [kind.value, database, "--table", table.name, "--columns", ",".join(fk.columns)]
+    if kind is PlanKind.REPOINT:
+        live = leftover_base(fk.parent_table, info.table_names)
+        if live is None:
+            return None
+        live_table = info.table(live)
+        args += ["--to", live_table.name if live_table else live]
+    if kind is PlanKind.ORPHANS:
+        args += ["--action", "delete"]
+    return "python -m toolkit repair " + " ".join(_arg(a) for a in args) + " --out FIXED.db"
+
+
 def suggested_repair(diagnosis: Any) -> str | None:
     """The command that repairs the problem `diagnosis`'s answer names, when a plan repairs it, else None."""
     info: DatabaseInfo | None = diagnosis.schema
@@ -969,14 +983,33 @@ def suggested_repair(diagnosis: Any) -> str | None:
         fk = next((k for k in (table.foreign_keys if table else []) if ", ".join(k.columns) == finding.column), None)
         if table is None or fk is None:
             continue
-        args = [kind.value, diagnosis.database, "--table", table.name, "--columns", ",".join(fk.columns)]
-        if kind is PlanKind.REPOINT:
-            live = leftover_base(fk.parent_table, info.table_names)
-            if live is None:
-                continue
-            live_table = info.table(live)
-            args += ["--to", live_table.name if live_table else live]
-        if kind is PlanKind.ORPHANS:
-            args += ["--action", "delete"]
-        return "python -m toolkit repair " + " ".join(_arg(a) for a in args) + " --out FIXED.db"
+        return _command(kind, diagnosis.database, info, table, fk)
     return None
+
+
+#: The plan that repairs the declaration or the values behind a broken reference a statement met.
+_FOR_REASON = {"stale-parent-table": PlanKind.REPOINT, "parent-table-missing": PlanKind.REPOINT,
+               "parent-key-not-unique": PlanKind.UNIQUE_PARENT, "type-mismatch": PlanKind.RETYPE}
+
+
+def statement_repair(diagnosis: Any) -> str | None:
+    """The command that repairs what made a replayed statement fail, when a plan repairs it: a
+    REFERENCES to a dropped or leftover table, a parent key that is not unique, or keys stored as
+    another type; a missing parent row is the app's data to restore, not a plan's."""
+    info: DatabaseInfo | None = diagnosis.schema
+    stmt = diagnosis.statement_simulation
+    if info is None or stmt is None or stmt.ok:
+        return None
+    for v in stmt.violations:
+        kind = _FOR_REASON.get(str(v.reason))
+        table = info.table(v.table)
+        fk = _key_named(table, v.columns) if table else None
+        command = _command(kind, diagnosis.database, info, table, fk) if kind and table and fk else None
+        if command:
+            return command
+    return None
+
+
+def _key_named(table: TableInfo, columns: Iterable[str]) -> ForeignKeyInfo | None:
+    wanted = tuple(columns)
+    return next((k for k in table.foreign_keys if tuple(k.columns) == wanted), None)
