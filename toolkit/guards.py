@@ -15,6 +15,7 @@ Everything a crafted file can make SQLite do is bounded here, in one place:
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -22,7 +23,7 @@ import struct
 import time
 from dataclasses import dataclass
 from enum import Enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Self, cast
 
 # --------------------------------------------------------------------------- limits
@@ -196,6 +197,25 @@ class Authorizer:
 
 
 _WRITES = frozenset({sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE})
+
+
+@contextlib.contextmanager
+def own_writes(conn: sqlite3.Connection) -> Iterator[None]:
+    """The toolkit's own statements on its copy: while they run the file's triggers may write
+    nothing (the authorizer refuses the statement instead, so nothing the toolkit does not say can
+    happen), and a failure rolls the open transaction back."""
+    authorizer = getattr(conn, "authorizer", None)
+    if authorizer is not None:
+        authorizer.own_writes = True
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        if authorizer is not None:
+            authorizer.own_writes = False
 
 
 class GuardedCursor(sqlite3.Cursor):

@@ -38,7 +38,7 @@ from .ddl import relax_columns, tokenize
 from .profile import State, simulate_insert, table_state
 from .safe_access import (CHECKS, SIDECAR_SUFFIXES, Check, check_integrity, connect, safe_connection)
 from .schema import MIGRATIONS_TABLE, DatabaseInfo, TableInfo, VersionSource, read_schema
-from .guards import BUILTIN_FUNCTIONS
+from .guards import BUILTIN_FUNCTIONS, own_writes
 
 if TYPE_CHECKING:
     from .relax import RelaxPlan, RelaxRequest
@@ -346,7 +346,7 @@ def _record_version(conn: sqlite3.Connection, info: DatabaseInfo) -> list[str]:
     return []
 
 
-def _inject_disk_limit(conn: sqlite3.Connection) -> None:
+def inject_disk_limit(conn: sqlite3.Connection) -> None:
     """Fault injection for tests (TOOLKIT_FAULT_EXTRA_PAGES=N): let the copy grow by only N
     pages, so the rebuild meets SQLITE_FULL as it would on a full disk."""
     extra = os.environ.get("TOOLKIT_FAULT_EXTRA_PAGES")
@@ -358,19 +358,9 @@ def _inject_disk_limit(conn: sqlite3.Connection) -> None:
 def execute_plan(conn: sqlite3.Connection, plan: Plan) -> None:
     """Run the plan; the file's triggers may fire none of their writes meanwhile (the
     authorizer refuses the statement instead, so nothing the plan does not say can happen)."""
-    authorizer = getattr(conn, "authorizer", None)
-    if authorizer is not None:
-        authorizer.own_writes = True
-    try:
+    with own_writes(conn):
         for statement in plan.statements:
             conn.execute(statement)
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    finally:
-        if authorizer is not None:
-            authorizer.own_writes = False
 
 
 # --------------------------------------------------------------------------- proof
@@ -429,7 +419,7 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict[s
           integrity: Future[list[str]] | None = None, insert_before_ok: bool = False, table: str = app.UPSCALES,
           relaxed: Sequence[str] = app.REFERENCE_COLUMNS, not_null: bool = True) -> Proof:
     """Compare the rebuilt file (main) with its copy from before the rebuild (attached as `before`);
-    `integrity`: the file's integrity check already running elsewhere (see _integrity_messages);
+    `integrity`: the file's integrity check already running elsewhere (see integrity_messages);
     `insert_before_ok`: whether the app's insert succeeded on the file before the fix; `table`,
     `relaxed`, `not_null`: what the rebuild relaxed (migration 030's by default)."""
     name = table
@@ -470,7 +460,7 @@ def prove(conn: sqlite3.Connection, before_info: DatabaseInfo, *, values: dict[s
     children = [t.name for t in before_info.tables
                 if any(fk.parent_table.lower() == name.lower() for fk in t.foreign_keys)]
     children_same = all(_violations(conn, "before", t) == _violations(conn, "main", t) for t in children)
-    pragma = _integrity_pragma(full_check)
+    pragma = integrity_pragma(full_check)
     messages = integrity.result() if integrity else [str(r[0]) for r in conn.execute(f"PRAGMA main.{pragma}(5)")]
     insert_after = simulate_insert(app.VIDEO_APP, conn, after_info, values) if values else None
     checks = {
@@ -510,7 +500,7 @@ def still_not_null(table: TableInfo, relaxed: Collection[str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- apply
-def _prepare_dest(src: Path, dest: Path, force: bool) -> None:
+def prepare_dest(src: Path, dest: Path, force: bool) -> None:
     if dest.resolve() in {Path(f"{src}{s}").resolve() for s in ("", *SIDECAR_SUFFIXES)}:
         raise errors.RefusedError(f"--out {dest} is the customer's file itself; the fix only ever writes a copy.", src)
     if dest.is_dir():
@@ -573,7 +563,7 @@ def apply_030(src: str | Path, dest: str | Path, *, force: bool = False, full_ch
                            sql=outcome.plan.script(), proof=outcome.proof, seconds=time.perf_counter() - started)
 
 
-def _tune_work_copy(conn: sqlite3.Connection) -> None:
+def tune_work_copy(conn: sqlite3.Connection) -> None:
     """The work copy is disposable until proven, so it needs no rollback journal (a failure
     discards it), no fsync per statement (one fsync before the move), no zeroing of freed
     pages (Debian builds SQLite with secure_delete on), and a 16 MB cache for the index
@@ -582,23 +572,23 @@ def _tune_work_copy(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA {pragma}").fetchall()
 
 
-def _integrity_pragma(full_check: bool) -> str:
+def integrity_pragma(full_check: bool) -> str:
     pragma = CHECKS[Check.chosen(full_check)]
     assert pragma is not None  # only the "none" level has no pragma
     return pragma
 
 
-def _integrity_messages(path: Path, full_check: bool) -> list[str]:
+def integrity_messages(path: Path, full_check: bool) -> list[str]:
     """The integrity check of `path` on a connection of its own, so that it runs on the second
     core beside the rebuild or the row comparison (SQLite releases the GIL)."""
     conn = connect(path)
     try:
-        return [str(r[0]) for r in conn.execute(f"PRAGMA {_integrity_pragma(full_check)}(5)")]
+        return [str(r[0]) for r in conn.execute(f"PRAGMA {integrity_pragma(full_check)}(5)")]
     finally:
         conn.close()
 
 
-def _check_input(path: Path, src: Path, full_check: bool) -> None:
+def check_copy_integrity(path: Path, src: Path, full_check: bool) -> None:
     conn = connect(path)
     try:
         check_integrity(conn, src, Check.chosen(full_check))
@@ -607,7 +597,7 @@ def _check_input(path: Path, src: Path, full_check: bool) -> None:
 
 
 @contextlib.contextmanager
-def _damage_first(input_check: Future[None]) -> Iterator[None]:
+def damage_first(input_check: Future[None]) -> Iterator[None]:
     """A damaged input explains any failure that follows it: report the damage, not the symptom."""
     try:
         yield
@@ -616,7 +606,7 @@ def _damage_first(input_check: Future[None]) -> Iterator[None]:
         raise
 
 
-def _execute_for(conn: sqlite3.Connection, plan: Plan, src: Path, dest: Path) -> None:
+def execute_for(conn: sqlite3.Connection, plan: Plan, src: Path, dest: Path) -> None:
     try:
         execute_plan(conn, plan)
     except sqlite3.DatabaseError as exc:
@@ -634,13 +624,13 @@ def execution_failure(exc: sqlite3.Error, src: Path, dest: Path) -> errors.Toolk
     # the repair writes only the toolkit's copy beside --out: no room there is that disk's
     if kind in (Kind.FULL, Kind.IOERR):
         problem = errors.EnvironmentProblem.FULL if kind is Kind.FULL else errors.EnvironmentProblem.IO
-        return errors.environment_failure(dest.parent, problem, need=_work_bytes(src), detail=text)
+        return errors.environment_failure(dest.parent, problem, need=work_bytes(src), detail=text)
     return errors.RefusedError(
         f"The repair could not be applied to a copy of {src}: SQLite said \"{text}\"; nothing was "
         "written, so send the file to engineering.", src)
 
 
-def _work_bytes(src: Path) -> int:
+def work_bytes(src: Path) -> int:
     """About what fix writes beside --out: two copies of the file and the rebuilt table."""
     try:
         return 3 * src.stat().st_size
@@ -648,7 +638,7 @@ def _work_bytes(src: Path) -> int:
         return 0
 
 
-def _fsync(path: Path) -> None:
+def fsync_file(path: Path) -> None:
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
 

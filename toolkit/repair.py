@@ -27,8 +27,9 @@ from typing import Any
 
 from . import appmodel as app
 from . import errors, fastpath, pages
-from .migration import (Proof, _check_input, _damage_first, _execute_for, _fsync, _inject_disk_limit,
-                        _integrity_messages, _integrity_pragma, _prepare_dest, _tune_work_copy, _work_bytes,
+from .guards import own_writes
+from .migration import (Proof, check_copy_integrity, damage_first, execute_for, fsync_file, inject_disk_limit,
+                        integrity_messages, integrity_pragma, prepare_dest, tune_work_copy, work_bytes,
                         execution_failure, prove, still_not_null)
 from .plan import Procedure
 from .profile import parent_tables, simulate_insert
@@ -106,17 +107,17 @@ def apply_relax(src: str | Path, dest: str | Path, request: RelaxRequest, *, for
     app's insert before and after, as migration 030's proof does)."""
     started = time.perf_counter()
     src, dest = Path(src), Path(dest)
-    _prepare_dest(src, dest, force)
+    prepare_dest(src, dest, force)
     try:
         workdir = work_folder("fix", dest.parent, hidden=True)
     except OSError as exc:
-        raise errors.from_os_error(exc, dest.parent, need=_work_bytes(src)) or errors.RefusedError(
+        raise errors.from_os_error(exc, dest.parent, need=work_bytes(src)) or errors.RefusedError(
             f"Cannot write beside --out {dest} ({exc.strerror}); choose a writable folder.", src) from None
     try:
         outcome = _Run(src, dest, workdir, request, full_check, app_insert).run()
         return dataclasses.replace(outcome, seconds=time.perf_counter() - started)
     except OSError as exc:  # writing, flushing or moving the copy beside --out (a write error names no file)
-        failure = errors.from_os_error(exc, dest.parent, need=_work_bytes(src))
+        failure = errors.from_os_error(exc, dest.parent, need=work_bytes(src))
         if failure is None:
             raise
         raise failure from None
@@ -151,14 +152,14 @@ class _Run:
             except OSError as exc:
                 raise self._no_room(exc) from None
             # the input's check and the original's closing hash run on the second core
-            input_check = background.submit(_check_input, self.copy_path, self.src, self.full_check)
+            input_check = background.submit(check_copy_integrity, self.copy_path, self.src, self.full_check)
             closing_hash = background.submit(fingerprint, self.src)
             # the fast path's "before" digests, read while the plan is made (nothing writes the copy
             # until the edit; a page the plan's rolled-back insert spilled would fail the proof, not pass it)
             before_pages = background.submit(pages.page_digests, self.copy_path)
             conn = connect(self.copy_path)
             try:
-                with _damage_first(input_check):
+                with damage_first(input_check):
                     context = self._plan(conn, work)
                 if context is None:
                     input_check.result()
@@ -180,7 +181,7 @@ class _Run:
             return self._keep(outcome, result_path, work, closing_hash)
 
     def _no_room(self, exc: OSError) -> errors.ToolkitError:
-        return errors.from_os_error(exc, self.dest.parent, need=_work_bytes(self.src)) or errors.RefusedError(
+        return errors.from_os_error(exc, self.dest.parent, need=work_bytes(self.src)) or errors.RefusedError(
             f"Could not write the copy beside {self.dest} ({exc.strerror}); free some space or choose another "
             "folder.", self.src)
 
@@ -214,9 +215,9 @@ class _Run:
         before_digests = before_pages.result()
         for pragma in ("synchronous = OFF", "secure_delete = OFF"):
             conn.execute(f"PRAGMA {pragma}").fetchall()
-        _inject_disk_limit(conn)
+        inject_disk_limit(conn)
         try:
-            with _damage_first(input_check):
+            with damage_first(input_check):
                 _edit(conn, plan)
         except sqlite3.Error as exc:
             if fastpath.is_refused_edit(exc):
@@ -225,7 +226,7 @@ class _Run:
         input_check.result()
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         integrity = background.submit(_scoped_check, self.copy_path, table, self.full_check)
-        flushed = background.submit(_fsync, self.copy_path)
+        flushed = background.submit(fsync_file, self.copy_path)
         after_layout = pages.read_layout(self.copy_path, roots)
         after_digests = pages.page_digests(self.copy_path)
         allowed_fields = pages.SCHEMA_EDIT_FIELDS | ({pages.HeaderField.USER_VERSION} if plan.versioning else set())
@@ -256,16 +257,16 @@ class _Run:
             context = dataclasses.replace(context, info=read_schema(
                 conn, database=str(self.src), wal_frames=context.work.wal_frames,
                 journal_mode=context.work.journal_mode))
-            _tune_work_copy(conn)
-            _inject_disk_limit(conn)
-            with _damage_first(input_check):
-                _execute_for(conn, rebuild, self.src, self.dest)
+            tune_work_copy(conn)
+            inject_disk_limit(conn)
+            with damage_first(input_check):
+                execute_for(conn, rebuild, self.src, self.dest)
             input_check.result()
             # the output keeps the journal mode the customer's file has
             mode = "WAL" if context.work.journal_mode == "wal" else "DELETE"
             conn.execute(f"PRAGMA journal_mode = {mode}").fetchall()
-            flushed = background.submit(_fsync, after_path)
-            integrity = background.submit(_integrity_messages, after_path, self.full_check)
+            flushed = background.submit(fsync_file, after_path)
+            integrity = background.submit(integrity_messages, after_path, self.full_check)
             conn.execute("ATTACH DATABASE ? AS before", (str(before_path),))
             proof = prove(conn, context.info, values=context.values, full_check=self.full_check,
                           integrity=integrity, insert_before_ok=context.insert_before_ok,
@@ -291,7 +292,7 @@ class _Run:
                 "kept; send the file to engineering.", self.src)
         for suffix in SIDECAR_SUFFIXES:
             Path(f"{self.dest}{suffix}").unlink(missing_ok=True)
-        _fsync(result_path)  # anything written since the background flush (little or nothing)
+        fsync_file(result_path)  # anything written since the background flush (little or nothing)
         os.replace(result_path, self.dest)  # atomic: dest is absent or complete, never half-written
         return dataclasses.replace(outcome, proof=proof)
 
@@ -302,7 +303,7 @@ def _scoped_check(path: Path, table: str, full_check: bool) -> list[str]:
     byte-identical to the input, which passed the whole file's check)."""
     conn = connect(path)
     try:
-        pragma = _integrity_pragma(full_check)
+        pragma = integrity_pragma(full_check)
         messages = [str(r[0]) for name in ("sqlite_schema", table)
                     for r in conn.execute(f"PRAGMA {pragma}({quote(name)})")]
         return [m for m in messages if m != "ok"] or ["ok"]
@@ -314,22 +315,12 @@ def _edit(conn: sqlite3.Connection, plan: RelaxPlan) -> None:
     """The documented procedure in one transaction; the file's triggers fire none of their writes
     meanwhile (the authorizer refuses the statement instead)."""
     assert plan.plan.new_declaration is not None
-    authorizer = getattr(conn, "authorizer", None)
-    if authorizer is not None:
-        authorizer.own_writes = True
-    try:
+    with own_writes(conn):
         conn.execute("BEGIN")
         fastpath.edit_declaration(conn, plan.plan.table, plan.plan.new_declaration)
         for statement in plan.versioning:
             conn.execute(statement)
         conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    finally:
-        if authorizer is not None:
-            authorizer.own_writes = False
 
 
 def _written_roots(conn: sqlite3.Connection) -> list[int]:
@@ -404,7 +395,7 @@ def _prove_edit(conn: sqlite3.Connection, context: _Context, before: _Before, af
     rows_before = before.rows
     (rows_after,) = conn.execute(f"SELECT count(*) FROM main.{quote(name)}").fetchone()
     messages = integrity.result()
-    pragma = f"{_integrity_pragma(full_check)} of the schema and {name}"
+    pragma = f"{integrity_pragma(full_check)} of the schema and {name}"
     insert_after = (simulate_insert(app.VIDEO_APP, conn, after_info, context.values)
                     if context.values else None)
     identical = not page_problems

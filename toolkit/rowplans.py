@@ -27,6 +27,7 @@ from typing import Any
 from . import errors
 from .ddl import TABLE_CONSTRAINTS, Token, column_segments, parse_create_table, significant, tokenize
 from .findings import FindingCode, _collations
+from .guards import own_writes
 from .keymatch import _exists, leftover_base, parent_key_usable, sql_type, stored_as
 from .plan import OrphanAction, PlanKind, Procedure, RepairPlan, TouchedRow
 from .safe_access import SIDECAR_SUFFIXES, connect, copy_database, sqlite_errors, verify_unchanged, work_folder
@@ -857,10 +858,7 @@ class RowsResult:
 def execute_rows_plan(conn: sqlite3.Connection, plan: RepairPlan) -> None:
     """Run the plan's statements on the copy; the file's triggers may write nothing meanwhile (the
     authorizer refuses the statement instead, as migration.execute_plan does)."""
-    authorizer = getattr(conn, "authorizer", None)
-    if authorizer is not None:
-        authorizer.own_writes = True
-    try:
+    with own_writes(conn):
         for statement in plan.statements:
             rows = conn.execute(statement).fetchall()
             if statement == "PRAGMA integrity_check" and [tuple(r) for r in rows] != [("ok",)]:
@@ -868,13 +866,6 @@ def execute_rows_plan(conn: sqlite3.Connection, plan: RepairPlan) -> None:
                     f"The repaired copy of {plan.source} failed PRAGMA integrity_check "
                     f"({'; '.join(str(r[0]) for r in rows[:5])}), so it was not kept; send the file to engineering.",
                     plan.source)
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    finally:
-        if authorizer is not None:
-            authorizer.own_writes = False
 
 
 def _run(conn: sqlite3.Connection, plan: RepairPlan) -> None:
@@ -894,15 +885,15 @@ def apply_rows_plan(src: str | Path, dest: str | Path, make_plan: Callable[[sqli
     """Make the plan on a fresh copy of `src` (`make_plan`, so the plan is the one for the very bytes it
     changes), run it there, prove it (`prove_rows`), and only then move the copy to `dest` in one
     atomic rename: a failure or a kill leaves `dest` absent (or, with `force`, as it was)."""
-    from .migration import _fsync, _prepare_dest, _tune_work_copy, _work_bytes
+    from .migration import fsync_file, prepare_dest, tune_work_copy, work_bytes
 
     started = time.perf_counter()
     src, dest = Path(src), Path(dest)
-    _prepare_dest(src, dest, force)
+    prepare_dest(src, dest, force)
     try:
         workdir = work_folder("repair", dest.parent, hidden=True)
     except OSError as exc:
-        raise errors.from_os_error(exc, dest.parent, need=_work_bytes(src)) or errors.RefusedError(
+        raise errors.from_os_error(exc, dest.parent, need=work_bytes(src)) or errors.RefusedError(
             f"Cannot write beside --out {dest} ({exc.strerror}); choose a writable folder.", src) from None
     before_path, after_path = workdir / "before.db", workdir / "after.db"
     try:
@@ -915,7 +906,7 @@ def apply_rows_plan(src: str | Path, dest: str | Path, make_plan: Callable[[sqli
                 plan = make_plan(conn, info)
                 if plan.kind is PlanKind.ORPHANS and plan.action is None:
                     raise errors.RefusedError("orphans without --action only lists the rows; nothing to apply.", src)
-                _tune_work_copy(conn)
+                tune_work_copy(conn)
                 _run(conn, plan)
                 conn.execute(f"PRAGMA journal_mode = {'WAL' if work.journal_mode == 'wal' else 'DELETE'}").fetchall()
                 conn.execute("ATTACH DATABASE ? AS before", (str(before_path),))
@@ -932,10 +923,10 @@ def apply_rows_plan(src: str | Path, dest: str | Path, make_plan: Callable[[sqli
                 "send the file to engineering.", src)
         for suffix in SIDECAR_SUFFIXES:
             Path(f"{dest}{suffix}").unlink(missing_ok=True)
-        _fsync(after_path)
+        fsync_file(after_path)
         os.replace(after_path, dest)  # atomic: dest is absent or complete, never half-written
     except OSError as exc:
-        failure = errors.from_os_error(exc, dest.parent, need=_work_bytes(src))
+        failure = errors.from_os_error(exc, dest.parent, need=work_bytes(src))
         if failure is None:
             raise
         raise failure from None
