@@ -588,3 +588,23 @@ def test_capturing_written_rows_answers_as_checking_every_table(tmp_path, monkey
     assert captured.error == said and (said is None or captured.violations)
     monkeypatch.setattr(toolkit.replay, "MAX_CAPTURED_TABLES", 0)
     assert captured == run(path, text)
+
+
+def test_a_virtual_parent_table_leaves_the_capture_out_and_the_answer_whole(tmp_path, monkeypatch):
+    """SQLite puts no trigger on a virtual table: the rows a statement wrote are then found by
+    checking every table, with the same answer."""
+    import toolkit.replay
+
+    probe = sqlite3.connect(":memory:")
+    try:
+        probe.execute("CREATE VIRTUAL TABLE v USING fts5(x)")
+    except sqlite3.OperationalError:
+        pytest.skip("this SQLite has no FTS5")
+    path = build(tmp_path, "CREATE VIRTUAL TABLE docs USING fts5(title); "
+                           "CREATE TABLE refs (id INTEGER PRIMARY KEY, t TEXT REFERENCES docs(title));")
+    text = "INSERT INTO \"order\" VALUES (30, 99, 'x')"
+    assert sqlite_says(path, text) == "FOREIGN KEY constraint failed"
+    captured = run(path, text)
+    assert [(v.table, v.rowid, str(v.reason)) for v in captured.violations] == [("order", 30, "missing-row")]
+    monkeypatch.setattr(toolkit.replay, "MAX_CAPTURED_TABLES", 0)
+    assert captured == run(path, text)

@@ -269,6 +269,16 @@ class _Capture:
             return None
         parents = sorted({fk.parent_table.lower() for t in children for fk in t.foreign_keys
                           if info.table(fk.parent_table) is not None})
+        try:
+            cls._create(conn, children, parents)
+        except sqlite3.Error as exc:  # a parent SQLite puts no trigger on (a virtual or shadow table)
+            if kind_of(exc) in PROPAGATED:
+                raise
+            return None  # what was created goes with the probe's savepoint; every table is checked
+        return cls(children, parents)
+
+    @staticmethod
+    def _create(conn: sqlite3.Connection, children: list[TableInfo], parents: list[str]) -> None:
         conn.execute(f"CREATE TEMP TABLE {_WRITTEN} (tbl INTEGER, rid)")
         for i, t in enumerate(children):
             taken = {c.name.lower() for c in t.columns}
@@ -282,7 +292,6 @@ class _Capture:
             for event in ("DELETE", "UPDATE"):
                 conn.execute(f"CREATE TEMP TRIGGER fk_toolkit_p{j}_{event[0]} AFTER {event} ON main.{quote(name)} "
                              f"BEGIN INSERT INTO {_WRITTEN} VALUES ({-1 - j}, NULL); END")
-        return cls(children, parents)
 
     def changes(self, conn: sqlite3.Connection) -> tuple[dict[str, set[Any]], set[str]]:
         """The rowids written per child table, and the tables to check whole."""
