@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import time
 from concurrent.futures import Future
@@ -36,7 +37,7 @@ from . import appmodel as app
 from . import errors
 from .ddl import relax_columns, tokenize
 from .profile import State, simulate_insert, table_state
-from .safe_access import (CHECKS, SIDECAR_SUFFIXES, Check, check_integrity, connect, safe_connection)
+from .safe_access import CHECKS, SIDECAR_SUFFIXES, Check, check_integrity, connect, safe_connection, work_folder
 from .schema import MIGRATIONS_TABLE, DatabaseInfo, TableInfo, VersionSource, read_schema
 from .guards import BUILTIN_FUNCTIONS, own_writes
 
@@ -641,6 +642,37 @@ def work_bytes(src: Path) -> int:
 def fsync_file(path: Path) -> None:
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
+def beside_output(src: Path, dest: Path, force: bool, label: str) -> Iterator[Path]:
+    """A hidden work folder beside --out for a repair, which only ever writes a copy: --out is
+    checked first, a failure to write there (a full or failing disk names no file) is said as that
+    folder's problem, and the folder goes whatever happens."""
+    prepare_dest(src, dest, force)
+    try:
+        workdir = work_folder(label, dest.parent, hidden=True)
+    except OSError as exc:
+        raise errors.from_os_error(exc, dest.parent, need=work_bytes(src)) or errors.RefusedError(
+            f"Cannot write beside --out {dest} ({exc.strerror}); choose a writable folder.", src) from None
+    try:
+        yield workdir
+    except OSError as exc:
+        failure = errors.from_os_error(exc, dest.parent, need=work_bytes(src))
+        if failure is None:
+            raise
+        raise failure from None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def move_into_place(proven: Path, dest: Path) -> None:
+    """The proven copy becomes --out in one atomic rename (absent or complete, never half-written),
+    without the sidecars an earlier --out left behind."""
+    for suffix in SIDECAR_SUFFIXES:
+        Path(f"{dest}{suffix}").unlink(missing_ok=True)
+    fsync_file(proven)  # anything written since an earlier flush (little or nothing)
+    os.replace(proven, dest)
 
 
 def _skipped(src: Path, info: DatabaseInfo, started: float) -> MigrationResult:

@@ -16,7 +16,6 @@ Two proofs, by procedure:
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import sqlite3
 import time
@@ -28,14 +27,14 @@ from typing import Any
 from . import appmodel as app
 from . import errors, fastpath, pages
 from .guards import own_writes
-from .migration import (Proof, check_copy_integrity, damage_first, execute_for, fsync_file, inject_disk_limit,
-                        integrity_messages, integrity_pragma, prepare_dest, tune_work_copy, work_bytes,
-                        execution_failure, prove, still_not_null)
+from .migration import (Proof, beside_output, check_copy_integrity, damage_first, execute_for, execution_failure,
+                        fsync_file, inject_disk_limit, integrity_messages, integrity_pragma, move_into_place, prove,
+                        still_not_null, tune_work_copy, work_bytes)
 from .plan import Procedure
 from .profile import parent_tables, simulate_insert
 from .relax import RelaxPlan, RelaxRequest, needs_relaxing, plan_relax, relaxed_table
-from .safe_access import (SIDECAR_SUFFIXES, Check, WorkCopy, check_indexes, connect, copy_database, fingerprint,
-                          sqlite_errors, verify_unchanged, work_folder)
+from .safe_access import (Check, WorkCopy, check_indexes, connect, copy_database, fingerprint,
+                          sqlite_errors, verify_unchanged)
 from .schema import MIGRATIONS_TABLE, DatabaseInfo, read_schema
 from .sqlnames import quote
 
@@ -107,22 +106,9 @@ def apply_relax(src: str | Path, dest: str | Path, request: RelaxRequest, *, for
     app's insert before and after, as migration 030's proof does)."""
     started = time.perf_counter()
     src, dest = Path(src), Path(dest)
-    prepare_dest(src, dest, force)
-    try:
-        workdir = work_folder("fix", dest.parent, hidden=True)
-    except OSError as exc:
-        raise errors.from_os_error(exc, dest.parent, need=work_bytes(src)) or errors.RefusedError(
-            f"Cannot write beside --out {dest} ({exc.strerror}); choose a writable folder.", src) from None
-    try:
+    with beside_output(src, dest, force, "fix") as workdir:
         outcome = _Run(src, dest, workdir, request, full_check, app_insert).run()
-        return dataclasses.replace(outcome, seconds=time.perf_counter() - started)
-    except OSError as exc:  # writing, flushing or moving the copy beside --out (a write error names no file)
-        failure = errors.from_os_error(exc, dest.parent, need=work_bytes(src))
-        if failure is None:
-            raise
-        raise failure from None
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    return dataclasses.replace(outcome, seconds=time.perf_counter() - started)
 
 
 @dataclass(frozen=True)
@@ -290,10 +276,7 @@ class _Run:
             raise errors.ProofFailedError(
                 f"The repaired copy of {self.src} failed its proof ({'; '.join(proof.problems)}), so it was not "
                 "kept; send the file to engineering.", self.src)
-        for suffix in SIDECAR_SUFFIXES:
-            Path(f"{self.dest}{suffix}").unlink(missing_ok=True)
-        fsync_file(result_path)  # anything written since the background flush (little or nothing)
-        os.replace(result_path, self.dest)  # atomic: dest is absent or complete, never half-written
+        move_into_place(result_path, self.dest)
         return dataclasses.replace(outcome, proof=proof)
 
 

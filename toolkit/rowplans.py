@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import re
 import shlex
 import shutil
@@ -30,7 +29,7 @@ from .findings import FindingCode, _collations
 from .guards import own_writes
 from .keymatch import _exists, leftover_base, parent_key_usable, sql_type, stored_as
 from .plan import OrphanAction, PlanKind, Procedure, RepairPlan, TouchedRow
-from .safe_access import SIDECAR_SUFFIXES, connect, copy_database, sqlite_errors, verify_unchanged, work_folder
+from .safe_access import connect, copy_database, sqlite_errors, verify_unchanged
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo, parent_key_is_unique, read_schema
 from .scripts import check_statement, render
 from .sqlnames import any_of, quote
@@ -885,18 +884,12 @@ def apply_rows_plan(src: str | Path, dest: str | Path, make_plan: Callable[[sqli
     """Make the plan on a fresh copy of `src` (`make_plan`, so the plan is the one for the very bytes it
     changes), run it there, prove it (`prove_rows`), and only then move the copy to `dest` in one
     atomic rename: a failure or a kill leaves `dest` absent (or, with `force`, as it was)."""
-    from .migration import fsync_file, prepare_dest, tune_work_copy, work_bytes
+    from .migration import beside_output, move_into_place, tune_work_copy
 
     started = time.perf_counter()
     src, dest = Path(src), Path(dest)
-    prepare_dest(src, dest, force)
-    try:
-        workdir = work_folder("repair", dest.parent, hidden=True)
-    except OSError as exc:
-        raise errors.from_os_error(exc, dest.parent, need=work_bytes(src)) or errors.RefusedError(
-            f"Cannot write beside --out {dest} ({exc.strerror}); choose a writable folder.", src) from None
-    before_path, after_path = workdir / "before.db", workdir / "after.db"
-    try:
+    with beside_output(src, dest, force, "repair") as workdir:
+        before_path, after_path = workdir / "before.db", workdir / "after.db"
         with sqlite_errors(src, workdir):
             work = copy_database(src, before_path)
             shutil.copyfile(before_path, after_path)
@@ -921,17 +914,7 @@ def apply_rows_plan(src: str | Path, dest: str | Path, make_plan: Callable[[sqli
             raise errors.ProofFailedError(
                 f"The repaired copy of {src} failed its proof ({'; '.join(proof.problems)}), so it was not kept; "
                 "send the file to engineering.", src)
-        for suffix in SIDECAR_SUFFIXES:
-            Path(f"{dest}{suffix}").unlink(missing_ok=True)
-        fsync_file(after_path)
-        os.replace(after_path, dest)  # atomic: dest is absent or complete, never half-written
-    except OSError as exc:
-        failure = errors.from_os_error(exc, dest.parent, need=work_bytes(src))
-        if failure is None:
-            raise
-        raise failure from None
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        move_into_place(after_path, dest)
     return RowsResult(str(src), str(dest), plan, proof, time.perf_counter() - started)
 
 
