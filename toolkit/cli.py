@@ -445,8 +445,7 @@ def _statement_lines(d: Diagnosis) -> list[str]:
         out.append(_table([{"table": v.table, "rowid": v.rowid, "key": ", ".join(v.columns),
                             "values": ", ".join(f"{x!r} ({c})" for x, c in zip(v.values, v.storage_classes,
                                                                                strict=True)),
-                            "parent": f"{v.parent_table}({', '.join(v.parent_columns)})",
-                            "fails at": f"statement {v.statement}" if v.statement else "COMMIT",
+                            "parent": v.parent, "fails at": v.when,
                             "reason": v.reason} for v in stmt.violations]))
         out += [f"  - {v.table} row {v.rowid}: {v.explanation}" for v in stmt.violations]
         if stmt.violations_total > len(stmt.violations):

@@ -204,8 +204,7 @@ class Diagnosis:
         sim = self.statement_simulation
         return pd.DataFrame([{"table": v.table, "rowid": v.rowid, "columns": ", ".join(v.columns),
                               "values": ", ".join(map(repr, v.values)),
-                              "parent": f"{v.parent_table}({', '.join(v.parent_columns)})", "reason": v.reason,
-                              "when": f"statement {v.statement}" if v.statement else "COMMIT",
+                              "parent": v.parent, "reason": v.reason, "when": v.when,
                               "why": v.explanation} for v in (sim.violations if sim else ())], columns=columns)
 
     def to_frame(self) -> pd.DataFrame:

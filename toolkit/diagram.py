@@ -234,7 +234,7 @@ def _statement_marks(sim: StatementSimulation) -> dict[MarkKey, Mark]:
         grouped.setdefault((v.table.lower(), v.key), []).append(v)
     more = sim.violations_total > len(sim.violations)
     return {k: Mark(reasons=tuple(_distinct(str(v.reason) for v in vs)), rows=len(vs),
-                    when=", ".join(_distinct(f"statement {v.statement}" if v.statement else "COMMIT" for v in vs)),
+                    when=", ".join(_distinct(v.when for v in vs)),
                     more=more)
             for k, vs in grouped.items()}
 

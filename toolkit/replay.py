@@ -97,6 +97,15 @@ class BrokenReference:
     statement: int | None
     fails_at: FailsAt
 
+    @property
+    def when(self) -> str:
+        """When SQLite refuses it, as every rendering says it: "statement 2" or "COMMIT"."""
+        return f"statement {self.statement}" if self.statement else "COMMIT"
+
+    @property
+    def parent(self) -> str:
+        return f"{self.parent_table}({', '.join(self.parent_columns)})"
+
     def to_dict(self) -> dict[str, Any]:
         rowid = list(self.rowid) if isinstance(self.rowid, tuple) else self.rowid
         return {"table": self.table, "rowid": rowid, "key": self.key, "columns": list(self.columns),

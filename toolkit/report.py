@@ -146,10 +146,10 @@ def _rowid(rowid: Any) -> str:
 def broken_row(v: BrokenReference) -> BrokenRow:
     key = ", ".join(f"{c} = {x!r} ({kind})" for c, x, kind in zip(v.columns, v.values, v.storage_classes, strict=True))
     return {"table": v.table, "rowid": _rowid(v.rowid), "key": key,
-            "parent": f"{v.parent_table}({', '.join(v.parent_columns)})", "reason": str(v.reason),
+            "parent": v.parent, "reason": str(v.reason),
             "explanation": v.explanation, "actions": f"ON DELETE {v.on_delete} / ON UPDATE {v.on_update}",
             "deferred": "yes" if v.deferred else "no",
-            "when": f"statement {v.statement}" if v.statement else "COMMIT"}
+            "when": v.when}
 
 
 #: The template of each format, in toolkit/templates/ (HTML escaped there by autoescape, Markdown by `md`).
