@@ -15,7 +15,9 @@ def _file(path, *, page_size=1024, long_schema=False, rows=300):
     conn.execute(f"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, {padding})")
     for i in range(20):
         conn.execute(f"CREATE TABLE side{i} (a)")
+    conn.execute("BEGIN")
     conn.executemany("INSERT INTO t (id, v) VALUES (?, ?)", [(i, "v" * 50) for i in range(rows)])
+    conn.execute("COMMIT")
     conn.close()
     return path
 
@@ -80,3 +82,57 @@ def test_a_loop_in_the_schema_is_refused_not_followed(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(errors.CorruptDatabaseError, match="reached twice"):
         read_layout(path)
+
+
+# ---- the edited copy read against the original (no digests) ------------------------------------
+def _edits(data, layout, page):
+    """(name, edit) pairs applied to a copy of the file: what either proof must see the same way."""
+    size = layout.geometry.page_size
+
+    def flip(at):
+        data[at] ^= 0xFF
+
+    return {
+        "nothing": lambda: None,
+        "schema edit fields": lambda: (flip(HeaderField.CHANGE_COUNTER + 3), flip(HeaderField.SCHEMA_COOKIE + 3)),
+        "user_version": lambda: flip(HeaderField.USER_VERSION + 3),
+        "a data page": lambda: flip((page - 1) * size + 500),
+        "the last byte of a data page": lambda: flip(page * size - 1),
+        "a schema page": lambda: flip(size + 10) if 2 in layout.rewritable else flip(200),
+        "a page added at the end": lambda: data.extend(b"\1" * size),
+    }
+
+
+@pytest.mark.parametrize("edit", ["nothing", "schema edit fields", "user_version", "a data page",
+                                  "the last byte of a data page", "a schema page", "a page added at the end"])
+@pytest.mark.parametrize("page_size", [512, 4096, 65536])
+def test_comparing_with_the_original_finds_what_the_digests_find(tmp_path, edit, page_size):
+    from toolkit.pages import compare_with_original
+    from toolkit.safe_access import sha256_file
+
+    original = _file(tmp_path / "a.db", page_size=page_size, rows=3000)
+    layout = read_layout(original)
+    data = bytearray(original.read_bytes())
+    page = max(set(range(2, layout.geometry.page_count + 1)) - layout.rewritable)
+    _edits(data, layout, page)[edit]()
+    edited = tmp_path / "b.db"
+    edited.write_bytes(bytes(data))
+    by_digests = unexpected_changes(page_digests(original), page_digests(edited), layout.rewritable)
+    compared = compare_with_original(original, edited, layout.rewritable)
+    assert compared.problems == by_digests
+    assert bool(by_digests) == (edit in ("user_version", "a data page", "the last byte of a data page",
+                                         "a page added at the end"))
+    assert compared.original_sha256 == sha256_file(original)
+
+
+def test_a_tail_the_copy_leaves_out_is_hashed_not_compared(tmp_path):
+    from toolkit.pages import compare_with_original
+    from toolkit.safe_access import sha256_file
+
+    original = _file(tmp_path / "a.db")
+    copy = tmp_path / "b.db"
+    copy.write_bytes(original.read_bytes())
+    with open(original, "ab") as fh:  # bytes past the pages the header counts: SQLite never reads them
+        fh.write(b"tail" * 5000)
+    compared = compare_with_original(original, copy, read_layout(copy).rewritable)
+    assert compared.problems == [] and compared.original_sha256 == sha256_file(original)

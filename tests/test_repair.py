@@ -280,3 +280,45 @@ def test_the_page_proof_holds_for_any_page_size_and_auto_vacuum(tmp_path, auto_v
     assert data["procedure"] == "writable-schema" and data["ok"]
     assert 0 < data["pages_rewritable"] < data["pages_compared"]
     assert _rows(out, "t") == _rows(src, "t")
+
+
+# ---- the fast path's one integrity check, after the edit ----------------------------------------
+def _damage_an_unread_table(path):
+    """A table nothing in the plan reads, its root page's header overwritten: quick_check fails."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE attic (v)")
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO attic VALUES (?)", [("x" * 200,) for _ in range(50)])
+    conn.execute("COMMIT")
+    (root,) = conn.execute("SELECT rootpage FROM sqlite_schema WHERE name = 'attic'").fetchone()
+    (size,) = conn.execute("PRAGMA page_size").fetchone()
+    conn.close()
+    with open(path, "r+b") as fh:
+        fh.seek((root - 1) * size)
+        fh.write(b"\x00" * 12)
+
+
+@pytest.mark.parametrize("rebuild", [False, True], ids=["writable-schema", "12-step"])
+def test_a_damaged_input_is_reported_as_damaged_not_as_a_failed_proof(sample, tmp_path, rebuild):
+    src = sample("v26_seed_failure.db")
+    _damage_an_unread_table(src)
+    before = fingerprint(src)
+    result = run("fix", src, "--out", tmp_path / "fixed.db", *(["--rebuild"] if rebuild else []))
+    assert result.returncode == 2 and "v26_seed_failure.db is damaged:" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "fixed.db").exists() and list(tmp_path.glob("*fix*")) == []
+    assert fingerprint(src) == before
+
+
+def test_a_wal_mode_file_without_its_log_is_proven_against_the_original(sample, tmp_path):
+    src = sample("v26_seed_failure.db")
+    conn = sqlite3.connect(src)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    assert not (tmp_path / "v26_seed_failure.db-wal").exists()
+    out = tmp_path / "fixed.db"
+    result = run("fix", src, "--out", out, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["proof"]["procedure"] == "writable-schema" and data["original_unchanged"]
+    assert _declared(out, app.UPSCALES)[4] == [("ok",)]

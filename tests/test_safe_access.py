@@ -338,3 +338,29 @@ def test_what_is_not_a_regular_file_is_left_to_check_input(tmp_path):
     os.mkfifo(tmp_path / "pipe")  # open() would block: sniff_file must not open it
     assert sniff_file(tmp_path / "pipe") is None
     assert sniff_file(tmp_path) is None and sniff_file(tmp_path / "missing.db") is None
+
+
+# ---- the copy: the kernel's, hashed beside it ---------------------------------------------------
+def test_the_copy_keeps_the_originals_holes_and_bytes_and_says_it_is_verbatim(sample, tmp_path):
+    from toolkit.safe_access import hole_bytes, sha256_file
+
+    path = sample("v26_seed_failure.db")
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:  # a hole past the pages SQLite reads (a padded file), then a byte
+        fh.truncate(size + (64 << 20))
+        fh.seek(size + (64 << 20) - 1)
+        fh.write(b"\1")
+    if hole_bytes(path) < (32 << 20):
+        pytest.skip("this file system does not keep holes")
+    before = fingerprint(path)
+    work = copy_database(path, tmp_path / "copy.db")
+    assert work.verbatim and work.fingerprint == before
+    assert before.hashes[path.name] == sha256_file(path)
+    copied = (tmp_path / "copy.db").read_bytes()
+    assert copied == path.read_bytes()[:len(copied)] and len(copied) == size  # the header's pages only
+    assert os.stat(tmp_path / "copy.db").st_blocks * 512 < (8 << 20)
+
+
+def test_a_replayed_log_makes_the_copy_not_verbatim(sample, tmp_path):
+    work = copy_database(sample("wal_pending.db"), tmp_path / "copy.db")
+    assert not work.verbatim and work.wal_frames > 0

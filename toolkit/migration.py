@@ -30,7 +30,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from collections.abc import Collection, Iterator, Sequence
 
 from . import appmodel as app
@@ -597,8 +597,14 @@ def check_copy_integrity(path: Path, src: Path, full_check: bool) -> None:
         conn.close()
 
 
+class Pending(Protocol):
+    """A check running (or to be run) elsewhere: a Future, or a job started when first asked for."""
+
+    def result(self) -> Any: ...
+
+
 @contextlib.contextmanager
-def damage_first(input_check: Future[None]) -> Iterator[None]:
+def damage_first(input_check: Pending) -> Iterator[None]:
     """A damaged input explains any failure that follows it: report the damage, not the symptom."""
     try:
         yield

@@ -265,19 +265,86 @@ def unexpected_changes(before: PageDigests, after: PageDigests, allowed_pages: f
                        allowed_fields: frozenset[int] = SCHEMA_EDIT_FIELDS) -> list[str]:
     """What changed between two digests of a file that should not have: pages outside
     `allowed_pages` (page numbers from 1) and header fields outside `allowed_fields`."""
-    problems = []
     if before.page_size != after.page_size:
         return [f"the page size changed from {before.page_size} to {after.page_size}"]
-    fields = changed_header_fields(before.header, after.header) - set(allowed_fields)
+    if before.digests == after.digests:
+        changed: list[int] = []
+    else:
+        count = max(before.count, after.count)
+        changed = [n for n in range(1, count + 1) if n not in allowed_pages and before.page(n) != after.page(n)]
+    return _problems(before.header, after.header, changed, allowed_fields)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """An edited copy read against the original it was copied from, in one pass over each."""
+
+    #: what changed that should not have (empty: every other page byte-identical)
+    problems: list[str]
+    #: SHA-256 of the whole original, read in the same pass (its closing fingerprint)
+    original_sha256: str
+    pages_compared: int
+
+
+def compare_with_original(original: str | Path, edited: str | Path, allowed_pages: frozenset[int],
+                          allowed_fields: frozenset[int] = SCHEMA_EDIT_FIELDS) -> Comparison:
+    """The edited copy's pages against the original's, where the copy held the original's bytes
+    before the edit (no log was replayed into it): one read of each file, no digest of either,
+    and the original hashed on the way (a page-sized `==` is a memcmp; a SHA-1 of the page costs
+    more than reading it).  The original may be longer than the copy (a tail past the pages its
+    header counts, which the copy leaves out): that tail is hashed, not compared."""
+    digest = hashlib.sha256()
+    changed: list[int] = []
+    with open(original, "rb") as fa, open(edited, "rb") as fb:
+        head_a, head_b = fa.read(HEADER_BYTES), fb.read(HEADER_BYTES)
+        digest.update(head_a)
+        try:
+            size_a, size_b = geometry(head_a, 0).page_size, geometry(head_b, 0).page_size
+        except ValueError as exc:
+            raise errors.CorruptDatabaseError(
+                f"{original} is damaged: its header says {exc}; send the file to engineering.", original) from None
+        problems = [f"the page size changed from {size_a} to {size_b}"] if size_a != size_b else []
+        block = max(1, (1 << 20) // size_a) * size_a
+        at, first = HEADER_BYTES, True  # page 1 after its header, then whole blocks of pages
+        while True:
+            want = block - (HEADER_BYTES if first else 0)
+            a, b = fa.read(want), fb.read(want)
+            if not a and not b:
+                break
+            digest.update(a)
+            kept = a[:len(b)]  # past the copy's end the original is only hashed
+            if not problems and kept != b:
+                changed += _changed_in_block(kept, b, at, size_a, first)
+            at += max(len(a), len(b))
+            first = False
+    pages = max(Path(edited).stat().st_size, Path(original).stat().st_size) // size_a
+    unexpected = [n for n in changed if n not in allowed_pages]
+    return Comparison(problems or _problems(head_a, head_b, unexpected, allowed_fields), digest.hexdigest(), pages)
+
+
+def _changed_in_block(a: bytes, b: bytes, at: int, page_size: int, first: bool) -> list[int]:
+    """Numbers of the pages that differ between two blocks read from offset `at` (the first
+    block of a file starts after page 1's header)."""
+    changed = []
+    offset = HEADER_BYTES if first else 0
+    length = max(len(a), len(b))
+    start = 0
+    while start < length:
+        end = start + page_size - (offset if start == 0 else 0)
+        if a[start:end] != b[start:end]:
+            changed.append((at + start) // page_size + 1)
+        start = end
+    return changed
+
+
+def _problems(head_before: bytes, head_after: bytes, changed_pages: list[int],
+              allowed_fields: frozenset[int]) -> list[str]:
+    problems = []
+    fields = changed_header_fields(head_before, head_after) - set(allowed_fields)
     if fields:
         problems.append("the file header changed at " + ", ".join(
             HeaderField(f).name.lower() if f >= 0 else "a byte outside its known fields" for f in sorted(fields)))
-    if before.digests == after.digests:
-        pages: list[int] = []
-    else:
-        count = max(before.count, after.count)
-        pages = [n for n in range(1, count + 1) if n not in allowed_pages and before.page(n) != after.page(n)]
-    if pages:
-        shown = ", ".join(map(str, pages[:10])) + (" ..." if len(pages) > 10 else "")
-        problems.append(f"{len(pages)} page(s) outside the schema changed: {shown}")
+    if changed_pages:
+        shown = ", ".join(map(str, changed_pages[:10])) + (" ..." if len(changed_pages) > 10 else "")
+        problems.append(f"{len(changed_pages)} page(s) outside the schema changed: {shown}")
     return problems

@@ -19,6 +19,7 @@ import dataclasses
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,8 @@ from .migration import (Proof, beside_output, check_copy_integrity, damage_first
 from .plan import Procedure
 from .profile import parent_tables, simulate_insert
 from .relax import RelaxPlan, RelaxRequest, needs_relaxing, plan_relax, relaxed_table
-from .safe_access import (Check, WorkCopy, check_indexes, connect, copy_database, fingerprint,
+from .sqlite_codes import is_interrupt
+from .safe_access import (Check, Fingerprint, WorkCopy, check_indexes, connect, copy_database, fingerprint,
                           sqlite_errors, verify_unchanged)
 from .schema import MIGRATIONS_TABLE, DatabaseInfo, read_schema
 from .sqlnames import quote
@@ -120,6 +122,8 @@ class _Context:
     plan: RelaxPlan
     values: dict[str, Any] | None
     insert_before_ok: bool
+    #: the tables the app's insert looks its keys up in (their indexes are checked)
+    parents: tuple[str, ...] = ()
 
 
 class _Run:
@@ -137,12 +141,16 @@ class _Run:
                 work = copy_database(self.src, self.copy_path, check=Check.NONE)
             except OSError as exc:
                 raise self._no_room(exc) from None
-            # the input's check and the original's closing hash run on the second core
-            input_check = background.submit(check_copy_integrity, self.copy_path, self.src, self.full_check)
-            closing_hash = background.submit(fingerprint, self.src)
-            # the fast path's "before" digests, read while the plan is made (nothing writes the copy
-            # until the edit; a page the plan's rolled-back insert spilled would fail the proof, not pass it)
-            before_pages = background.submit(pages.page_digests, self.copy_path)
+            # Started when a path needs them: the fast path checks the whole file once, after its
+            # edit (as SQLite's procedure does), and hashes the original in the pass that compares
+            # the pages; the rebuild and an error while planning check the input first.
+            input_check = _Later(background, check_copy_integrity, self.copy_path, self.src, self.full_check)
+            closing_hash = _Later(background, fingerprint, self.src)
+            parent_indexes = _Later(background, _check_parent_indexes, self.copy_path, self.src, [])
+            # the fast path's "before" when the copy is not the original's bytes (a -wal or journal
+            # was replayed into it): read while the plan is made (nothing writes the copy until the
+            # edit; a page the plan's rolled-back insert spilled would fail the proof, not pass it)
+            before_pages = None if work.verbatim else background.submit(pages.page_digests, self.copy_path)
             conn = connect(self.copy_path)
             try:
                 with damage_first(input_check):
@@ -153,18 +161,26 @@ class _Run:
                     info = read_schema(conn, database=str(self.src), wal_frames=work.wal_frames,
                                        journal_mode=work.journal_mode)
                     return RelaxOutcome(str(self.src), None, info, None, None, info.recorded_version)
+                if context.values is not None:
+                    parent_indexes = _Later(background, _check_parent_indexes, self.copy_path, self.src,
+                                            context.parents)
                 if context.plan.plan.procedure is Procedure.WRITABLE_SCHEMA:
-                    fast = self._fast(conn, context, input_check, background, before_pages)
+                    fast = self._fast(conn, context, input_check, background, before_pages, parent_indexes)
                     if fast is not None:
-                        outcome, result_path = fast
-                        return self._keep(outcome, result_path, work, closing_hash)
+                        outcome, result_path, closing = fast
+                        parent_indexes.result()
+                        return self._keep(outcome, result_path, work, closing)
                     # this SQLite refuses writable_schema edits: the rebuild needs none
                     context = dataclasses.replace(context, plan=plan_relax(
                         conn, context.info, dataclasses.replace(self.request, rebuild=True)))
             finally:
                 conn.close()
+            input_check.start()
+            closing_hash.start()
+            parent_indexes.start()
             outcome, result_path = self._rebuild(context, input_check, background)
-            return self._keep(outcome, result_path, work, closing_hash)
+            parent_indexes.result()
+            return self._keep(outcome, result_path, work, closing_hash.result())
 
     def _no_room(self, exc: OSError) -> errors.ToolkitError:
         return errors.from_os_error(exc, self.dest.parent, need=work_bytes(self.src)) or errors.RefusedError(
@@ -181,24 +197,22 @@ class _Run:
             return None
         values, insert_before_ok = None, True
         if self.app_insert:
-            # the proof's insert reads the parents' key indexes, which quick_check does not compare
-            check_indexes(conn, self.src, parent_tables(table))
             values = app.default_values(conn, info)
             before = simulate_insert(app.VIDEO_APP, conn, info, values) if values else None
             insert_before_ok = before.ok if before else True
-        return _Context(work, info, plan_relax(conn, info, self.request), values, insert_before_ok)
+        return _Context(work, info, plan_relax(conn, info, self.request), values, insert_before_ok,
+                        tuple(parent_tables(table)))
 
     # ----------------------------------------------------------------- the fast path
-    def _fast(self, conn: sqlite3.Connection, context: _Context, input_check: Future[None],
-              background: ThreadPoolExecutor, before_pages: Future[pages.PageDigests]
-              ) -> tuple[RelaxOutcome, Path] | None:
+    def _fast(self, conn: sqlite3.Connection, context: _Context, input_check: _Later,
+              background: ThreadPoolExecutor, before_pages: Future[pages.PageDigests] | None,
+              parent_indexes: _Later) -> tuple[RelaxOutcome, Path, Fingerprint] | None:
         plan, table = context.plan, context.plan.plan.table
         roots = _written_roots(conn) if plan.versioning else []
         schema_before = _schema_rows(conn)
         columns_before = _columns(conn, table)
         (rows_before,) = conn.execute(f"SELECT count(*) FROM main.{quote(table)}").fetchone()
         before_layout = pages.read_layout(self.copy_path, roots)
-        before_digests = before_pages.result()
         for pragma in ("synchronous = OFF", "secure_delete = OFF"):
             conn.execute(f"PRAGMA {pragma}").fetchall()
         inject_disk_limit(conn)
@@ -209,27 +223,51 @@ class _Run:
             if fastpath.is_refused_edit(exc):
                 return None
             raise execution_failure(exc, self.src, self.dest) from None
-        input_check.result()
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        integrity = background.submit(_scoped_check, self.copy_path, table, self.full_check)
+        # the documented procedure ends with the whole file's integrity check: the edited copy's,
+        # beside the page comparison (the input's own check would read every page once more)
+        integrity = background.submit(integrity_messages, self.copy_path, self.full_check)
+        parent_indexes.start()
         flushed = background.submit(fsync_file, self.copy_path)
         after_layout = pages.read_layout(self.copy_path, roots)
-        after_digests = pages.page_digests(self.copy_path)
-        allowed_fields = pages.SCHEMA_EDIT_FIELDS | ({pages.HeaderField.USER_VERSION} if plan.versioning else set())
-        page_problems = pages.unexpected_changes(before_digests, after_digests,
-                                                 before_layout.rewritable | after_layout.rewritable,
-                                                 frozenset(allowed_fields))
+        rewritable = before_layout.rewritable | after_layout.rewritable
+        allowed_fields = frozenset(pages.SCHEMA_EDIT_FIELDS
+                                   | ({pages.HeaderField.USER_VERSION} if plan.versioning else set()))
+        if before_pages is None:
+            compared = pages.compare_with_original(self.src, self.copy_path, rewritable, allowed_fields)
+            page_problems, page_count = compared.problems, compared.pages_compared
+            closing = fingerprint(self.src, main_sha256=compared.original_sha256)
+        else:
+            after_digests = pages.page_digests(self.copy_path)
+            page_problems = pages.unexpected_changes(before_pages.result(), after_digests, rewritable,
+                                                     allowed_fields)
+            page_count = after_digests.count
+            closing = fingerprint(self.src)
         after_info = read_schema(conn, database=str(self.dest), count_rows=False)
+        # a damaged input explains a failing check; else the proof fails below
+        try:
+            if integrity.result() != ["ok"]:
+                self._input_damage()
+        except sqlite3.DatabaseError as exc:
+            if is_interrupt(exc):
+                raise
+            self._input_damage()
+            raise
         proof = _prove_edit(conn, context, _Before(schema_before, columns_before, rows_before), after_info,
                             page_problems, integrity, self.full_check, self.request)
         flushed.result()
         outcome = RelaxOutcome(str(self.src), str(self.dest), context.info, plan, proof,
-                               after_info.recorded_version, pages_compared=after_digests.count,
-                               pages_rewritable=len(before_layout.rewritable | after_layout.rewritable))
-        return outcome, self.copy_path
+                               after_info.recorded_version, pages_compared=page_count,
+                               pages_rewritable=len(rewritable))
+        return outcome, self.copy_path, closing
+
+    def _input_damage(self) -> None:
+        """Raise CorruptDatabaseError when the input itself fails the check (on a fresh copy: the
+        work copy has been edited)."""
+        copy_database(self.src, self.workdir / "input.db", check=Check.chosen(self.full_check))
 
     # ----------------------------------------------------------------- the 12-step rebuild
-    def _rebuild(self, context: _Context, input_check: Future[None],
+    def _rebuild(self, context: _Context, input_check: _Later,
                  background: ThreadPoolExecutor) -> tuple[RelaxOutcome, Path]:
         before_path, after_path = self.copy_path, self.workdir / "after.db"
         try:
@@ -267,9 +305,8 @@ class _Run:
         return RelaxOutcome(str(self.src), str(self.dest), context.info, context.plan, proof, after_version), after_path
 
     # ----------------------------------------------------------------- keep
-    def _keep(self, outcome: RelaxOutcome, result_path: Path, work: WorkCopy,
-              closing_hash: Future[Any]) -> RelaxOutcome:
-        verify_unchanged(work.fingerprint, closing_hash.result())  # raises if another program wrote it
+    def _keep(self, outcome: RelaxOutcome, result_path: Path, work: WorkCopy, closing: Fingerprint) -> RelaxOutcome:
+        verify_unchanged(work.fingerprint, closing)  # raises if another program wrote it
         assert outcome.proof is not None
         proof = dataclasses.replace(outcome.proof, original_unchanged=True)
         if not proof.ok:
@@ -280,16 +317,31 @@ class _Run:
         return dataclasses.replace(outcome, proof=proof)
 
 
-def _scoped_check(path: Path, table: str, full_check: bool) -> list[str]:
-    """The integrity check the documented procedure ends with, on what the edit can reach: the
-    schema's b-tree and the edited table with its indexes (every other page is proven
-    byte-identical to the input, which passed the whole file's check)."""
+class _Later:
+    """A job for the background pool, started when a path first needs it (`start`, `result`)."""
+
+    def __init__(self, pool: ThreadPoolExecutor, fn: Callable[..., Any], *args: Any):
+        self.pool, self.fn, self.args = pool, fn, args
+        self.future: Future[Any] | None = None
+
+    def start(self) -> _Later:
+        if self.future is None:
+            self.future = self.pool.submit(self.fn, *self.args)
+        return self
+
+    def result(self) -> Any:
+        return self.start().future.result()  # type: ignore[union-attr]
+
+
+def _check_parent_indexes(path: Path, src: Path, tables: Iterable[str]) -> None:
+    """The app's insert looks its keys up through the parents' indexes, which quick_check does
+    not compare with their tables: each counted against its table, on a connection of its own."""
+    tables = list(tables)
+    if not tables:
+        return
     conn = connect(path)
     try:
-        pragma = integrity_pragma(full_check)
-        messages = [str(r[0]) for name in ("sqlite_schema", table)
-                    for r in conn.execute(f"PRAGMA {pragma}({quote(name)})")]
-        return [m for m in messages if m != "ok"] or ["ok"]
+        check_indexes(conn, src, tables)
     finally:
         conn.close()
 
@@ -378,7 +430,7 @@ def _prove_edit(conn: sqlite3.Connection, context: _Context, before: _Before, af
     rows_before = before.rows
     (rows_after,) = conn.execute(f"SELECT count(*) FROM main.{quote(name)}").fetchone()
     messages = integrity.result()
-    pragma = f"{integrity_pragma(full_check)} of the schema and {name}"
+    pragma = integrity_pragma(full_check)
     insert_after = (simulate_insert(app.VIDEO_APP, conn, after_info, context.values)
                     if context.values else None)
     identical = not page_problems
