@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -202,14 +203,15 @@ def test_the_fast_paths_output_opens_checks_and_takes_the_apps_insert_in_the_sql
     assert ran.stdout.split() == ["ok", "1"]
 
 
+NODE_MODULES = Path(__file__).resolve().parent.parent / ".venv" / "node" / "node_modules"
 NODE_SCRIPT = """
 const sqlite3 = require('sqlite3');
-const [path, sql, params] = [process.argv[2], process.argv[3], JSON.parse(process.argv[4])];
+const [path, sql, params] = process.argv.slice(-3);  // node -e puts the arguments right after itself
 const db = new sqlite3.Database(path);
 db.serialize(() => {
   db.run('PRAGMA foreign_keys = ON');
   db.all('PRAGMA integrity_check', (err, rows) => { if (err) throw err; console.log(rows[0].integrity_check); });
-  db.run(sql, params, function (err) { if (err) { console.error(err.message); process.exit(1); }
+  db.run(sql, JSON.parse(params), function (err) { if (err) { console.error(err.message); process.exit(1); }
     console.log('inserted ' + this.changes); });
 });
 db.close();
@@ -220,15 +222,24 @@ def test_the_fast_paths_output_takes_the_apps_insert_in_nodes_sqlite3_package(sa
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
-    probe = subprocess.run([node, "-e", "require('sqlite3')"], capture_output=True, text=True)
+    # .ci/node-deps installs it there; a NODE_PATH of the engineer's own is kept after it
+    env = {**os.environ, "NODE_PATH": os.pathsep.join(filter(None, [str(NODE_MODULES), os.environ.get("NODE_PATH")]))}
+    probe = subprocess.run([node, "-e", "require('sqlite3')"], capture_output=True, text=True, env=env)
     if probe.returncode != 0:
-        pytest.skip("Node's sqlite3 package is not installed (npm install sqlite3)")
-    out = tmp_path / "fixed.db"
-    assert run("fix", sample("v26_seed_failure.db"), "--out", out).returncode == 0
+        pytest.skip("Node's sqlite3 package is not installed (bash .ci/node-deps installs it)")
+    src, out = sample("v26_seed_failure.db"), tmp_path / "fixed.db"
+    assert run("fix", src, "--out", out).returncode == 0
     sql, params = _app_insert(out)
-    ran = subprocess.run([node, "-e", NODE_SCRIPT, str(out), sql, json.dumps(params)], capture_output=True, text=True)
-    assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.split() == ["ok", "inserted", "1"]
+
+    def insert(path):
+        return subprocess.run([node, "-e", NODE_SCRIPT, str(path), sql, json.dumps(params)], capture_output=True,
+                              text=True, env=env)
+
+    before = insert(shutil.copyfile(src, tmp_path / "strict.db"))  # the driver enforces the keys the fix drops
+    assert before.returncode == 1 and "FOREIGN KEY constraint failed" in before.stderr
+    after = insert(out)
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.split() == ["ok", "inserted", "1"]
 
 
 # ---- a SIGKILL at any moment ------------------------------------------------------------------
