@@ -63,3 +63,12 @@ def test_skipped_migration_is_recorded_but_changes_nothing(tmp_path):
     conn = build(tmp_path, 28, skip=(28,))
     assert 28 in [r[0] for r in conn.execute("SELECT version FROM migrations")]
     assert set(app.REFERENCE_COLUMNS) <= notnull_columns(conn)
+
+
+@pytest.mark.parametrize("name", ["upscale:", "upscale:gen-1", "upscale:ünïcode ✓", "x" * 500])
+def test_the_inserts_id_is_the_uuid_modules_uuid5(name):
+    import uuid
+
+    from toolkit.appmodel import _uuid5
+
+    assert _uuid5(name) == str(uuid.uuid5(uuid.NAMESPACE_URL, name))

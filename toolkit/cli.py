@@ -579,7 +579,9 @@ def _repair_rows(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with `command` (the first argument) only that command's arguments are
+    built: the others' cost 25 ms of every start-up (argparse looks up translations for each)."""
     parser = argparse.ArgumentParser(
         prog="python -m toolkit",
         description="Diagnose and safely repair SQLite foreign-key failures in the video app's database. "
@@ -590,12 +592,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long SQLite may work on one file "
                              "(default: 20 s plus 1 s per 5 MB, for the whole command)")
 
+    for name, add in _COMMANDS.items():
+        if command not in _COMMANDS or command == name:
+            add(sub, limits)
+    return parser
+
+
+def _add_inspect_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
     p = sub.add_parser("inspect", parents=[limits],
                        help="show a database's tables, columns, foreign keys, indexes, triggers")
     p.add_argument("db", help="the customer's database file")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=cmd_inspect)
 
+
+def _add_diagnose_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
     p = sub.add_parser("diagnose", parents=[limits],
                        help="say which reference a statement (or the video app's insert) breaks, and why")
     p.add_argument("db", help="the customer's database file")
@@ -613,6 +624,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-check", action="store_true", help="run PRAGMA integrity_check instead of quick_check")
     p.set_defaults(func=cmd_diagnose)
 
+
+def _add_fix_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
     p = sub.add_parser("fix", parents=[limits],
                        help="apply migration 030 to a copy, prove it lossless, write it to --out")
     p.add_argument("db", help="the customer's database file (only read)")
@@ -627,8 +640,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use the 12-step rebuild even where SQLite's simpler procedure (no byte moves) applies")
     p.set_defaults(func=cmd_fix)
 
-    _add_repair_parser(sub, limits)
 
+def _add_report_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
     p = sub.add_parser("report", parents=[limits], help="write a self-contained HTML (or Markdown) case record")
     p.add_argument("db", help="the customer's database file (only read)")
     p.add_argument("--out", required=True, help="the report file to write")
@@ -642,6 +655,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-check", action="store_true", help="use PRAGMA integrity_check")
     p.set_defaults(func=cmd_report)
 
+
+def _add_diagram_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
     p = sub.add_parser("diagram", parents=[limits],
                        help="draw a file's references, those a statement (or the app's insert) breaks in red "
                             "(Graphviz)")
@@ -661,11 +676,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="draw the file before and after migration 030 (fixed on a copy), one layout (.svg/.html)")
     p.set_defaults(func=cmd_diagram)
 
+
+def _add_demo_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
     p = sub.add_parser("demo", parents=[limits], help="run the main job on the headline sample (or --db FILE)")
     p.add_argument("--db", help="database to use instead of the headline sample")
     p.add_argument("--out", default="out/demo", help="folder for the outputs (default: out/demo)")
     p.set_defaults(func=cmd_demo)
 
+
+def _add_triage_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
     p = sub.add_parser("triage", parents=[limits],
                        help="diagnose many files (and folders) into one table, on every core")
     p.add_argument("paths", nargs="+", help="database files and folders")
@@ -676,28 +695,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-check", action="store_true", help="use PRAGMA integrity_check")
     p.set_defaults(func=cmd_triage)
 
+
+def _add_notebooks_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
     p = sub.add_parser("notebooks", help="execute every notebook against the samples and write HTML copies")
     p.add_argument("--out", default="out/notebooks", help="folder for the executed notebooks and HTML")
     p.set_defaults(func=cmd_notebooks)
 
+
+def _add_app_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
     p = sub.add_parser("app", help="serve the triage web app (Voila) on 127.0.0.1")
     p.add_argument("--port", type=int, default=8866)
     p.add_argument("--token", default=None, help="require this token in the URL")
     p.set_defaults(func=cmd_app)
 
+
+def _add_samples_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
     p = sub.add_parser("samples", help="build the sample databases and their manifest")
     p.add_argument("--out", default="sample_dbs", help="folder to write (default: sample_dbs)")
     p.add_argument("--large", type=int, nargs="?", const=1_000_000, default=None, metavar="N",
                    help="instead, build one large v26 database with N upscale rows (default 1,000,000)")
     p.set_defaults(func=cmd_samples)
 
+
+def _add_bench_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
     p = sub.add_parser("bench", help="benchmark the commands against sqlite3 and sqlite-utils (make bench)")
     p.add_argument("--rows", default="10000,100000,1000000", help="comma-separated sizes")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--triage-files", type=int, default=8, help="files in the batch-triage run (0: skip it)")
     p.add_argument("--out", default="BENCHMARKS.md")
     p.set_defaults(func=cmd_bench)
-    return parser
 
 
 def _add_repair_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
@@ -726,6 +752,22 @@ def _add_repair_parser(sub: Any, limits: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_repair)
 
 
+_COMMANDS: dict[str, Callable[[Any, argparse.ArgumentParser], None]] = {
+    "inspect": _add_inspect_parser,
+    "diagnose": _add_diagnose_parser,
+    "fix": _add_fix_parser,
+    "repair": _add_repair_parser,
+    "report": _add_report_parser,
+    "diagram": _add_diagram_parser,
+    "demo": _add_demo_parser,
+    "triage": _add_triage_parser,
+    "notebooks": _add_notebooks_parser,
+    "app": _add_app_parser,
+    "samples": _add_samples_parser,
+    "bench": _add_bench_parser,
+}
+
+
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
     # Python code sees KeyboardInterrupt; SQLite, mid-statement, sees its progress handler stop
     # (an exception inside the handler would only be swallowed there).
@@ -749,7 +791,8 @@ def _start_budget(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    arguments = sys.argv[1:] if argv is None else argv
+    parser = build_parser(arguments[0] if arguments else None)
     args = parser.parse_args(argv)
     if getattr(args, "time_limit", None) is not None:
         if not args.time_limit > 0:
