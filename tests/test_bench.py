@@ -21,7 +21,8 @@ def test_small_bench_writes_the_tables_and_the_verdict(tmp_path):
     for needle in ("## Commands side by side", "baseline: sqlite3 .backup + fix --sql script",
                    "sqlite-utils transform", "## Targets", "## Batch triage", "## Verdict",
                    "Time per row, 1,500 → 3,000 rows",
-                   "what `fix` adds to the baseline", "python start-up and the fix's imports", "python alone (no imports)",
+                   "what `fix` adds to the baseline", "python start-up and the fix's imports",
+                   "python alone (no imports)",
                    "## A failing statement replayed", f"| 3,000 | {REPLAY} |", f"| 3,000 | {REPLAY_BASELINE} |"):
         assert needle in text, needle
     assert "| 3,000 | fix |" in text and "peak RSS" in text

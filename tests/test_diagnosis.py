@@ -384,3 +384,25 @@ def test_no_affinity_warning_for_a_pairing_sqlite_converts_alike(tmp_path):
     d = diagnose(path)
     warned = [f.column for f in d.findings if f.code == "type-affinity-mismatch"]
     assert warned == ["customer_code"]  # INTEGER vs NUMERIC converts alike; INTEGER vs TEXT does not
+
+
+@pytest.mark.parametrize("name, repaired", [("v26_seed_failure.db", True), ("028_recorded_not_applied.db", True),
+                                            ("v30_fixed.db", False), ("cause_near_miss_case.db", True)])
+def test_the_video_apps_answer_ends_with_its_fix_and_the_fix_as_printed_repairs_it(sample, tmp_path, name, repaired):
+    import shlex
+    import subprocess
+    import sys
+
+    src = sample(name)
+    d = diagnose(src)
+    assert ("Repair with: " in d.answer) == repaired
+    if not repaired:
+        return
+    command = d.answer.split("Repair with: ", 1)[1]
+    assert command == f"python -m toolkit fix {shlex.quote(str(src))} --out FIXED.db"
+    fixed = tmp_path / "fixed.db"
+    args = shlex.split(command.replace("python -m toolkit ", "", 1).replace("FIXED.db", shlex.quote(str(fixed))))
+    result = subprocess.run([sys.executable, "-m", "toolkit", *args], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    after = diagnose(fixed)
+    assert "Repair with" not in after.answer and after.state == "fixed"

@@ -12,6 +12,7 @@ table is there: the app's own insert, simulated with the values it would use, an
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -361,4 +362,7 @@ def answer_sentence(d: Diagnosis) -> str:
         return missing[0].message
     if profile is None:
         return _health_sentence(d, name)
-    return profiles.answer(profile, d.database, d.state, d.insert_simulation, d.findings)
+    sentence = profiles.answer(profile, d.database, d.state, d.insert_simulation, d.findings)
+    if profiles.needs_fix(d.state):  # the profile's own repair, runnable as printed
+        sentence += f" Repair with: {profile.fix_command} {shlex.quote(d.database)} --out FIXED.db"
+    return sentence
