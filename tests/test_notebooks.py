@@ -56,8 +56,9 @@ def test_committed_notebooks_are_stripped_and_open_and_close_properly(name):
     assert nb.cells[-1].cell_type == "markdown" and "next" in nb.cells[-1].source.lower()
     for c in nb.cells:
         if c.cell_type == "code":
-            # logic lives in the package: short cells, no definitions
-            assert len(c.source.splitlines()) <= 6, c.source
+            # logic lives in the package: short cells, no definitions; the SQL a learner edits and
+            # re-runs (a `run(...)` of sqlcells) belongs in the cell
+            assert len(c.source.splitlines()) <= (25 if "run(" in c.source else 6), c.source
             assert "def " not in c.source and "class " not in c.source
 
 
