@@ -55,9 +55,11 @@ class Fingerprint:
 
 def sha256_file(path: str | Path) -> str:
     digest = hashlib.sha256()
+    buffer = bytearray(CHUNK)  # one buffer read into again and again: no fresh megabyte per chunk
+    view = memoryview(buffer)
     with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
+        while n := fh.readinto(buffer):
+            digest.update(view[:n])
     return digest.hexdigest()
 
 
