@@ -328,8 +328,12 @@ def _code(statement: str) -> str:
 
 
 def step_of(statement: str) -> str:
+    """The documented step a statement of the 12-step script does (by its first words)."""
     code = _code(statement)
-    return next(step for pattern, step in _STEP_OF if re.match(pattern, code, re.IGNORECASE))
+    step = next((step for pattern, step in _STEP_OF if re.match(pattern, code, re.IGNORECASE)), None)
+    if step is None:
+        raise ValueError(f"no step of the 12-step procedure starts like {code[:60]!r}")
+    return step
 
 
 def rebuild_steps(statements: Sequence[str]) -> list[StepRow]:
