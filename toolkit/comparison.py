@@ -290,23 +290,23 @@ TWELVE_STEPS: tuple[tuple[str, str, str], ...] = (
      "SELECT * lets SQLite move each stored record whole, rowid kept (its transfer optimization); the next "
      "two statements copy the rows again with their rowids named only if SQLite numbered them anew."),
     ("6", "Drop the old table X: DROP TABLE X.",
-     "First the views and triggers that name X: DROP TABLE drops X's own triggers but not a view, and "
-     "step 8 recreates both verbatim, which CREATE refuses while one of that name exists."),
+     "Preceded by a DROP of each view and trigger that names X, if any: DROP TABLE drops X's own triggers "
+     "but not a view, and step 8 recreates both verbatim, which CREATE refuses while one of that name exists."),
     ("7", "Change the name of new_X to X using: ALTER TABLE new_X RENAME TO X.",
      "Between legacy_alter_table ON and OFF: otherwise the rename re-reads every view and trigger of the "
      "schema and fails on one that names X, which step 6 dropped (error in view ...: no such table)."),
     ("8", "Use CREATE INDEX, CREATE TRIGGER, and CREATE VIEW to reconstruct indexes, triggers, and views "
      "associated with table X.",
-     "The indexes verbatim, then the AUTOINCREMENT counter (sqlite_sequence) where X has one, then migration "
-     "030's version recorded, then the views and triggers verbatim: the version row is written before any "
+     "The indexes verbatim, then the AUTOINCREMENT counter (sqlite_sequence) if X has one, then migration "
+     "030's version recorded, then any views and triggers verbatim: the version row is written before a "
      "trigger exists that could fire on it."),
     ("9", "If any views refer to table X in a way that is affected by the schema change, drop those views and "
      "recreate them with whatever changes are necessary.",
      "Nothing more: no column is renamed or removed, so each view is recreated as it was (step 8)."),
     ("10", "If foreign key constraints were originally enabled then run PRAGMA foreign_key_check to verify "
      "that the schema change did not break any foreign key constraints.",
-     "Always, and for X only: in the shell it lists any row of X the change broke; another table's broken "
-     "declaration would make a whole-file check fail and stop this repair."),
+     "Always, and for X only: in the shell it lists any row of X the change broke; the rest of the file is "
+     "not this repair's to check."),
     ("11", "Commit the transaction started in step 2.", "As the doc says."),
     ("12", "If foreign keys constraints were originally enabled, reenable them now.",
      "Always on: the script cannot know how the shell was set, and the app runs with them on."),
