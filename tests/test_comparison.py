@@ -65,3 +65,101 @@ def test_change_vocabularies_are_the_json_strings(sample, tmp_path):
     with pytest.raises(dataclasses.FrozenInstanceError):
         c.insert_before = None
     assert c.insert_before is not None and not c.insert_before.ok  # joined by replace, once
+
+
+# ---- what 030 gives up, and the two procedures ---------------------------------------------
+def test_the_schema_frame_says_what_a_removed_key_no_longer_does(sample, tmp_path):
+    import shutil
+
+    from toolkit.sqlcells import run, scratch
+
+    path = sample("v26_seed_failure.db")
+    out = tmp_path / "fixed.db"
+    apply_030(path, out)
+    frame = compare(path, out).schema_frame()
+    keys = frame[frame["kind"] == "foreign key"]
+    assert len(keys) == 3 and all("ON DELETE CASCADE" in text for text in keys["before"])
+    assert all(text.startswith("no foreign key: SQLite no longer checks the value, and ON DELETE CASCADE no longer "
+                               "runs") for text in keys["after"])
+    # what the after column says, in SQLite: a deleted generation's upscale stays, and no check reports it
+    delete = ("DELETE FROM veo3_video_generations WHERE id = (SELECT source_generation_id FROM veo3_video_upscales "
+              "WHERE rowid = 1); SELECT count(*) FROM veo3_video_upscales; PRAGMA foreign_key_check;")
+    for name, file, left in (("before", path, 231), ("after", out, 232)):
+        copy = tmp_path / f"{name}-copy.db"
+        shutil.copy(file, copy)
+        answers = run(scratch(copy), delete)
+        assert answers.errors == [] and answers[1].rows == ((left,),) and answers[2].rows == (), name
+
+
+def _run_script(src, dest, script):
+    import shutil
+
+    from toolkit.sqlcells import run, scratch
+
+    shutil.copy(src, dest)
+    conn = scratch(dest)
+    answers = run(conn, script)
+    conn.close()
+    assert answers.errors == []
+    return dest
+
+
+def test_the_simpler_procedure_rewrites_only_the_schema_and_the_version_page(sample, tmp_path):
+    from toolkit.comparison import page_changes, page_frame
+    from toolkit.migration import plan_for
+
+    path = sample("v26_seed_failure.db")
+    simpler, _, _ = plan_for(path)
+    twelve_step, _, _ = plan_for(path, rebuild=True)
+    assert simpler.rebuild is None and twelve_step.rebuild is not None
+    fast = page_changes(path, _run_script(path, tmp_path / "s.db", simpler.script()), ["migrations"])
+    slow = page_changes(path, _run_script(path, tmp_path / "t.db", twelve_step.script()), ["migrations"])
+    assert (fast.schema, fast.written, fast.other) == (1, 1, 0) and fast.changed == 2
+    assert slow.other > 50 and slow.pages > fast.pages
+    assert list(page_frame([fast, slow])["other pages"]) == [0, slow.other]
+
+
+def test_every_statement_of_the_rebuild_sits_under_its_documented_step(sample, tmp_path):
+    from toolkit.comparison import TWELVE_STEPS, rebuild_steps, steps_frame
+    from toolkit.migration import plan_for
+
+    plan, _, _ = plan_for(customised_file(tmp_path / "c.db"), rebuild=True)
+    statements = plan.rebuild.statements
+    rows = rebuild_steps(statements)
+    assert [r.step for r in rows] == [str(n) for n in range(1, 13)] == [s for s, _, _ in TWELVE_STEPS]
+    assert sum(len(r.statements) for r in rows) == len(statements)
+    by_step = {r.step: r.statements for r in rows}
+    assert by_step["1"] == ("PRAGMA foreign_keys = OFF",) and by_step["2"] == ("BEGIN",)
+    assert by_step["3"] == () and by_step["9"] == ()
+    assert by_step["7"][0] == "PRAGMA legacy_alter_table = ON" and by_step["7"][-1] == "PRAGMA legacy_alter_table = OFF"
+    assert by_step["6"][-1].startswith("DROP TABLE") and any(s.startswith("DROP VIEW") for s in by_step["6"])
+    assert any(s.startswith("CREATE VIEW") for s in by_step["8"]) and by_step["11"] == ("COMMIT",)
+    assert by_step["12"] == ("PRAGMA foreign_keys = ON",) and by_step["10"][0].startswith("PRAGMA foreign_key_check")
+    assert list(steps_frame(rows)["the script does"])[2] == "(no statement)"
+
+
+def test_the_whys_of_the_steps_hold_in_sqlite():
+    from toolkit.sqlcells import run, scratch
+
+    # step 1: the pragma is a no-op inside a transaction
+    answers = run(scratch(), "BEGIN; PRAGMA foreign_keys = OFF; PRAGMA foreign_keys; COMMIT; "
+                             "PRAGMA foreign_keys = OFF; PRAGMA foreign_keys;")
+    assert answers[2].rows == ((1,),) and answers[5].rows == ((0,),)
+    # step 6: DROP TABLE takes the table's triggers, not the views naming it, and CREATE refuses a duplicate
+    answers = run(scratch(), "CREATE TABLE x (a); CREATE VIEW v AS SELECT a FROM x; "
+                             "CREATE TRIGGER t AFTER INSERT ON x BEGIN SELECT 1; END; DROP TABLE x; "
+                             "SELECT type, name FROM sqlite_schema; CREATE VIEW v AS SELECT 1 AS a;")
+    assert answers[4].rows == (("view", "v"),) and answers[5].error == "view v already exists"
+    # step 7: without legacy_alter_table the rename re-reads the views and fails on one naming X
+    answers = run(scratch(foreign_keys=False), "CREATE TABLE x (a); CREATE VIEW v AS SELECT a FROM x; "
+                  "CREATE TABLE new_x (a); DROP TABLE x; ALTER TABLE new_x RENAME TO x; "
+                  "PRAGMA legacy_alter_table = ON; ALTER TABLE new_x RENAME TO x;")
+    assert answers[4].error == "error in view v: no such table: main.x" and answers[6].ok
+    # rename-first: with foreign keys off the rename still rewrites the child's REFERENCES, unless legacy
+    answers = run(scratch(foreign_keys=False), "CREATE TABLE parent (id INTEGER PRIMARY KEY); "
+                  "CREATE TABLE child (parent_id INTEGER REFERENCES parent(id)); "
+                  "ALTER TABLE parent RENAME TO parent_old; SELECT sql FROM sqlite_schema WHERE name = 'child'; "
+                  "PRAGMA legacy_alter_table = ON; ALTER TABLE parent_old RENAME TO parent_older; "
+                  "SELECT sql FROM sqlite_schema WHERE name = 'child';")
+    assert 'REFERENCES "parent_old"(id)' in answers[3].rows[0][0]
+    assert answers[6].rows == answers[3].rows

@@ -406,3 +406,34 @@ def test_the_video_apps_answer_ends_with_its_fix_and_the_fix_as_printed_repairs_
     assert result.returncode == 0, result.stderr
     after = diagnose(fixed)
     assert "Repair with" not in after.answer and after.state == "fixed"
+
+
+def test_a_null_key_is_shown_as_not_checked_and_sqlite_accepts_it(sample):
+    """028 left the foreign keys and made the columns nullable: a NULL project_id is never looked up."""
+    d = diagnose(sample("028_nullable_fks_kept.db"), {"project_id": None})
+    refs = d.references_frame().set_index("column")
+    assert refs.loc["project_id", "parent exists"] == "not checked (NULL)" and refs.loc["project_id", "reason"] == "ok"
+    assert "never checks" in refs.loc["project_id", "why"] and "matches" not in refs.loc["project_id", "why"]
+    assert set(refs.loc[["source_generation_id", "profile_id"], "parent exists"]) == {"yes"}
+    assert d.insert_simulation.ok  # SQLite, with foreign keys on, accepts the row
+
+
+def test_not_null_is_a_constraint_of_its_own_not_the_foreign_keys(sample):
+    strict = diagnose(sample("v26_seed_failure.db"), {"project_id": None})
+    not_null = strict.finding("fk-columns-not-null")
+    assert not_null and all("NOT NULL plays no part in the foreign-key check" in f.message for f in not_null)
+    present = strict.finding("fk-constraints-present")
+    assert any("whose project_id is not NULL needs a matching veo3_projects row" in f.message for f in present)
+    # the strict file refuses the NULL with NOT NULL's own error, not a foreign key's
+    assert strict.insert_simulation.error_code == "SQLITE_CONSTRAINT_NOTNULL"
+    assert "NOT NULL constraint failed" in (strict.insert_simulation.error or "")
+
+
+def test_the_error_message_answers_state_sqlites_rules(sample):
+    mismatch = diagnose(sample("cause_parent_pk_dropped.db"),
+                        error_message='foreign key mismatch - "veo3_video_upscales" referencing "veo3_projects"')
+    assert "refuses every write that touches the key" in mismatch.answer
+    assert "a UNIQUE index on the parent columns, with their own collation, ends it" in mismatch.answer
+    gone = diagnose(sample("cause_renamed_parent_dropped.db"),
+                    error_message="no such table: main.veo3_video_generations_old")
+    assert "NULL keys too" in gone.answer and "every INSERT into the child" in gone.answer

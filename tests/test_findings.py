@@ -5,7 +5,13 @@ import sqlite3
 import pytest
 
 from toolkit.diagnosis import EXAMPLES, FindingCode, Severity
-from toolkit.findings import non_deferrable_cycles, orphan_rows, schema_findings, unindexed_child_keys
+from toolkit.findings import (
+    declaration_findings,
+    non_deferrable_cycles,
+    orphan_rows,
+    schema_findings,
+    unindexed_child_keys,
+)
 from toolkit.safe_access import fingerprint, safe_connection
 from toolkit.schema import read_schema
 
@@ -254,3 +260,96 @@ def test_a_healthy_file_has_no_findings(tmp_path):
 
 def test_the_new_codes_are_appended():
     assert [c.value for c in FindingCode][-2:] == ["non-deferrable-cycle", "unindexed-child-key"]
+
+
+# ---- each rule a declaration finding states, run in SQLite ----------------------------------
+def attempt(path, statement, *, foreign_keys=True):
+    """What SQLite answers to one statement on a scratch copy's connection: 'ok' or its message."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+        conn.execute("BEGIN")
+        conn.execute(statement).fetchall()
+        return "ok"
+    except sqlite3.Error as exc:
+        return str(exc)
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.close()
+
+
+def all_findings(path):
+    return findings(path, lambda conn, info: declaration_findings(info) + list(schema_findings(conn, info)))
+
+
+def message_of(path, code):
+    return next(f.message for f in all_findings(path) if f.code == code)
+
+
+def test_a_missing_parent_table_refuses_every_write_of_the_child_null_keys_too(tmp_path):
+    path = make(tmp_path, "CREATE TABLE child (id INTEGER PRIMARY KEY, pid REFERENCES gone(id), note TEXT);")
+    message = message_of(path, FindingCode.DANGLING_REFERENCE)
+    assert "every INSERT into child, every DELETE from it and every UPDATE of pid" in message
+    assert "NULL keys too" in message and "PRAGMA foreign_key_check passes over it in silence" in message
+    for statement in ("INSERT INTO child VALUES (1, NULL, 'x')", "INSERT INTO child VALUES (2, 5, 'x')",
+                      "DELETE FROM child", "UPDATE child SET pid = NULL"):
+        assert attempt(path, statement) == "no such table: main.gone", statement
+    assert attempt(path, "UPDATE child SET note = 'y'") == "ok"
+    assert attempt(path, "PRAGMA foreign_key_check") == "ok"
+
+
+MISMATCH = ("CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);"
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, pname REFERENCES parent(name), note TEXT);"
+            "INSERT INTO parent VALUES (1, 'a');")
+
+
+def test_a_parent_key_that_is_not_unique_fails_the_writes_touching_the_key(tmp_path):
+    path = make(tmp_path, MISMATCH)
+    message = message_of(path, FindingCode.PARENT_KEY_NOT_UNIQUE)
+    assert "on every write that touches the key" in message and "PRAGMA foreign_key_check" in message
+    assert "a UNIQUE index on those parent columns, with their own collation, ends it" in message
+    mismatch = 'foreign key mismatch - "child" referencing "parent"'
+    for statement in ("INSERT INTO child VALUES (1, NULL, 'x')", "INSERT INTO child VALUES (2, 'a', 'x')",
+                      "DELETE FROM child", "UPDATE child SET pname = 'a'", "DELETE FROM parent",
+                      "UPDATE parent SET name = 'b'", "PRAGMA foreign_key_check"):
+        assert attempt(path, statement) == mismatch, statement
+    for statement in ("UPDATE child SET note = 'y'", "INSERT INTO parent VALUES (2, 'b')", "UPDATE parent SET id = 7"):
+        assert attempt(path, statement) == "ok", statement
+    other_collation = make(tmp_path, MISMATCH + "CREATE UNIQUE INDEX u ON parent(name COLLATE NOCASE);", "n.db")
+    assert attempt(other_collation, "INSERT INTO child VALUES (2, 'a', 'x')") == mismatch
+    own_collation = make(tmp_path, MISMATCH + "CREATE UNIQUE INDEX u ON parent(name);", "u.db")
+    assert attempt(own_collation, "INSERT INTO child VALUES (2, 'a', 'x')") == "ok"
+    assert FindingCode.PARENT_KEY_NOT_UNIQUE not in {f.code for f in all_findings(own_collation)}
+
+
+@pytest.mark.parametrize("parent_type, child_type, parent_value, child_value, said, accepted", [
+    ("TEXT", "INTEGER", "5", 5, "integer 5 becomes '5' and finds '5', but not '05'", True),
+    ("TEXT", "INTEGER", "05", 5, "integer 5 becomes '5' and finds '5', but not '05'", False),
+    ("INTEGER", "TEXT", 5, "5", "text '5' becomes 5 and finds 5", True),
+    ("", "INTEGER", "5", 5, "compares child values as stored: integer 5 does not find text '5'", False),
+])
+def test_an_affinity_mismatch_says_what_sqlite_converts(tmp_path, parent_type, child_type, parent_value, child_value,
+                                                        said, accepted):
+    path = make(tmp_path, f"CREATE TABLE p (k {parent_type} PRIMARY KEY);"
+                          f"CREATE TABLE c (k {child_type} REFERENCES p(k));")
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO p VALUES (?)", (parent_value,))
+    conn.close()
+    assert said in message_of(path, FindingCode.TYPE_AFFINITY_MISMATCH)
+    assert (attempt(path, f"INSERT INTO c VALUES ({child_value!r})") == "ok") is accepted
+
+
+def test_orphan_rows_fail_only_when_a_write_sets_their_key(tmp_path):
+    path = make(tmp_path, "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+                          "CREATE TABLE child (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES parent(id), note TEXT);"
+                          "INSERT INTO child VALUES (1, 9, 'n');")
+    message = message_of(path, FindingCode.ORPHAN_ROWS)
+    assert "an UPDATE of any other column passes" in message and "PRAGMA integrity_check says ok" in message
+    assert attempt(path, "PRAGMA integrity_check") == "ok"
+    assert attempt(path, "UPDATE child SET note = 'y'") == "ok"
+    assert attempt(path, "UPDATE child SET pid = pid") == "FOREIGN KEY constraint failed"
+    assert attempt(path, "SELECT * FROM pragma_foreign_key_check") == "ok"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == [("child", 1, "parent", 0)]
+    conn.close()

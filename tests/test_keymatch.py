@@ -198,6 +198,8 @@ def test_a_type_mismatch_says_what_sqlite_compares(grid) -> None:
     verdict = _verdict(conn, info, 5)
     assert verdict.candidate == "5" and "no type affinity" in verdict.explanation
     assert "equal only as text" in verdict.explanation
+    assert "SQLite compares an integer with a text, which are never equal" in verdict.explanation
+    assert not sqlite_accepts(conn, "child", ["ref"], (5,))  # what the sentence says, SQLite does
 
 
 @pytest.mark.parametrize("collation, value, what", [

@@ -232,3 +232,59 @@ def test_every_notebook_is_in_the_readme_and_in_every_notebooks_navigation(name)
     assert f"| `{name.removesuffix('.ipynb')}` |" in (REPO / "README.md").read_text()
     for other in NOTEBOOKS:
         assert f"]({name})" in nbformat.read(NOTEBOOKS_DIR / other, 4).cells[0].source, other
+
+
+def _answers(text: str) -> list[str]:
+    """SQLite's answer to each statement of a sqlcells run, as its text output lists them."""
+    return re.findall(r"^  -> (.*)$", text, re.M)
+
+
+def test_03_shows_what_migration_030_gives_up(executed):
+    nb = executed("03_apply_030_and_compare.ipynb")
+    frame = text_of(nb, "HTML(frame_html(c.schema_frame()))")
+    assert frame.count("ON DELETE CASCADE ON UPDATE NO ACTION") == 3  # before: the actions, whole
+    assert frame.count("ON DELETE CASCADE no longer runs") == 3  # after: their absence, said
+    before = _answers(text_of(nb, 'before_copy.db"), DELETE_A_GENERATION'))
+    after = _answers(text_of(nb, 'fixed_copy.db"), DELETE_A_GENERATION'))
+    assert before[:4] == ["232", "ok", "231", "(no rows)"]  # the delete cascaded to the upscale
+    assert after[:3] == ["232", "ok", "232"] and re.fullmatch(r"1, '[0-9a-f-]{36}'", after[3])  # it stays
+    assert before[4] in ("(no rows)", "ok") and after[4] in ("(no rows)", "ok")  # foreign_key_check: nothing
+
+
+def test_03_runs_both_procedures_and_compares_rows_pages_and_time(executed):
+    nb = executed("03_apply_030_and_compare.ipynb")
+    assert text_of(nb, 'print("030:", storage_change').strip() == "030: None"
+    assert text_of(nb, "undo = storage_change").strip() == \
+        "030 undone (the constraints added back): it adds a NOT NULL constraint"
+    simpler, twelve = text_of(nb, "print(simpler.script())"), text_of(nb, "print(twelve_step.script())")
+    assert "PRAGMA writable_schema = ON" in simpler and "ALTER TABLE" not in simpler
+    assert "PRAGMA legacy_alter_table = ON" in twelve and "writable_schema" not in twelve
+    assert text_of(nb, '"toolkit", "fix", str(original)').count("prints the script above: True") == 2
+    runs = text_of(nb, "twelve_step_run = run(")
+    assert "0 refused" in runs and "Error" not in runs and _answers(runs)[-1] == "'ok'"  # quick_check
+    compared = _answers(text_of(nb, "AS twelve_step;"))
+    assert compared[:6] == ["ok", "ok", "232, 232, 232", "0", "0", "0"] and compared[-2:] == ["ok", "ok"]
+    assert int(compared[6]) > 0  # the 12-step copy's freed pages: the old table's
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", text_of(nb, "page_frame(changes"))
+    assert cells[0] == "simpler.db" and cells[3:6] == ["1", "1", "0"]  # the schema's page, the version's page
+    assert cells[6] == "twelve_step.db" and int(cells[11]) > 50 and int(cells[7]) > int(cells[1])
+    timed = text_of(nb, "seconds[name] = time.perf_counter()")
+    times = dict(re.findall(r"^(simpler|12-step): ([0-9.]+) s, 0 statements refused$", timed, re.M))
+    assert float(times["simpler"]) < float(times["12-step"])
+
+
+def test_03_sets_the_twelve_steps_beside_the_script_and_runs_each_claim(executed):
+    nb = executed("03_apply_030_and_compare.ipynb")
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", text_of(nb, "steps_frame(rebuild_steps("), re.S)
+    assert cells[0::4] == [str(n) for n in range(1, 13)]
+    does = dict(zip(cells[0::4], cells[2::4], strict=True))
+    assert does["1"].strip() == "PRAGMA foreign_keys = OFF;" and does["3"] == does["9"] == "(no statement)"
+    assert does["7"].startswith("PRAGMA legacy_alter_table = ON;") and does["12"].strip() == "PRAGMA foreign_keys = ON;"
+    assert _answers(text_of(nb, "-- inside a transaction:")) == ["ok", "ok", "1", "ok", "ok", "0"]
+    dropped = _answers(text_of(nb, "CREATE TRIGGER t AFTER INSERT ON x"))
+    assert dropped[4] == "'view', 'v'" and dropped[5] == "OperationalError: view v already exists"
+    renamed = _answers(text_of(nb, "-- this rename re-reads"))
+    assert renamed[4] == "OperationalError: error in view v: no such table: main.x"
+    assert renamed[6] == "ok" and renamed[8] == "0"
+    first = _answers(text_of(nb, "ALTER TABLE parent RENAME TO parent_old;"))
+    assert 'REFERENCES "parent_old"(id)' in first[3] and first[6] == first[3]

@@ -477,7 +477,7 @@ def render_diagnosis(d: Diagnosis) -> str:
         out += ["", f"The app's insert (foreign keys ON, rolled back): "
                     f"{'succeeds' if sim.ok else 'fails: ' + str(sim.error)}",
                 _table([{"reference": r.column, "value": r.value, "parent": f"{r.parent_table}.{r.parent_column}",
-                         "parent exists": r.parent_exists, "reason": r.reason} for r in sim.references])]
+                         "parent exists": r.parent_shown, "reason": r.reason} for r in sim.references])]
     elif sim.note and d.profile is not None and d.statement_simulation is None:
         out += ["", f"The app's insert was not simulated: {sim.note}."]
     out += _statement_lines(d) + _error_lines(d)

@@ -1,14 +1,19 @@
-"""Before and after: what migration 030 changed in the schema, the data and the app's insert."""
+"""Before and after: what migration 030 changed in the schema, the data and the app's insert;
+and what each of SQLite's two procedures for the change rewrites in the file (`page_changes`) and
+how the 12-step script differs from lang_altertable.html's steps (`rebuild_steps`)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from .appmodel import VIDEO_APP, default_values
+from .pages import page_digests, read_layout
 from .profile import InsertSimulation, simulate_insert
 from .migration import rows_differing
 from .safe_access import safe_connection
@@ -76,10 +81,20 @@ class Comparison:
         }
 
     def schema_frame(self) -> pd.DataFrame:
+        """The schema changes; a removed foreign key says in `after` what no longer happens (its
+        ON DELETE action too), since an empty cell would hide what the fix gives up."""
         import pandas as pd
 
-        return pd.DataFrame([asdict(c) for c in self.schema_changes],
-                            columns=["kind", "table", "name", "change", "before", "after"])
+        rows = [asdict(c) for c in self.schema_changes]
+        for row, change in zip(rows, self.schema_changes, strict=True):
+            if change.kind is Kind.FOREIGN_KEY and change.change is Change.REMOVED:
+                row["after"] = _removed_key_text(self._foreign_key(change))
+        return pd.DataFrame(rows, columns=["kind", "table", "name", "change", "before", "after"])
+
+    def _foreign_key(self, change: SchemaChange) -> ForeignKeyInfo | None:
+        table = self.schema_before.table(change.table) if self.schema_before else None
+        return next((fk for fk in (table.foreign_keys if table else []) if ", ".join(fk.columns) == change.name),
+                    None)
 
     def data_frame(self) -> pd.DataFrame:
         import pandas as pd
@@ -118,6 +133,18 @@ def _sim(sim: InsertSimulation | None) -> SimulationSummary | None:
 def _fk_text(fk: ForeignKeyInfo) -> str:
     return (f"({', '.join(fk.columns)}) REFERENCES {fk.parent_table}({', '.join(fk.parent_columns)}) "
             f"ON DELETE {fk.on_delete} ON UPDATE {fk.on_update}")
+
+
+def _removed_key_text(fk: ForeignKeyInfo | None) -> str:
+    """What a removed foreign key no longer does, its actions named."""
+    text = "no foreign key: SQLite no longer checks the value"
+    if fk is None:
+        return text
+    actions = [f"ON {event} {action}" for event, action in (("DELETE", fk.on_delete), ("UPDATE", fk.on_update))
+               if action.upper() != "NO ACTION"]
+    if actions:
+        text += f", and {' / '.join(actions)} no longer runs (a parent's change leaves this row as it is)"
+    return text
 
 
 def schema_changes(before: DatabaseInfo, after: DatabaseInfo) -> list[SchemaChange]:
@@ -183,3 +210,149 @@ def compare(before: str | Path, after: str | Path) -> Comparison:
             result = compare_connections(conn, info_b, after=str(after), values=values)
             conn.execute("DETACH DATABASE before")
     return dataclasses.replace(result, insert_before=insert_before)
+
+
+# --------------------------------------------------------------------------- the two procedures
+@dataclass(frozen=True)
+class PageChange:
+    """One edited copy read against the file it was copied from, page by page (its bytes, not SQLite)."""
+
+    file: str
+    pages: int
+    #: pages whose bytes differ from the original's, or that the original lacks (page 1 after its header)
+    changed: int
+    #: of those, pages of the schema's b-tree (sqlite_schema, rooted at page 1)
+    schema: int
+    #: of those, pages of the tables named to `page_changes` (and their indexes)
+    written: int
+
+    @property
+    def other(self) -> int:
+        return self.changed - self.schema - self.written
+
+
+def _roots(path: Path, tables: Sequence[str]) -> list[int]:
+    """Root pages of `tables` and their indexes in the file at `path` (a copy, opened read-only)."""
+    if not tables:
+        return []
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        marks = ", ".join("?" for _ in tables)
+        return [r[0] for r in conn.execute(
+            f"SELECT rootpage FROM sqlite_schema WHERE tbl_name IN ({marks}) AND rootpage > 0", tuple(tables))]
+    finally:
+        conn.close()
+
+
+def page_changes(original: str | Path, edited: str | Path, tables: Sequence[str] = ()) -> PageChange:
+    """Which pages of `edited` differ from `original`'s: how many hold the schema, how many the
+    `tables` (rows a script writes on purpose, such as a recorded version), how many anything else."""
+    before, after = page_digests(original), page_digests(edited)
+    changed = {n for n in range(1, after.count + 1) if before.page(n) != after.page(n)}
+    layout = read_layout(edited, _roots(Path(edited), tables))
+    schema = changed & layout.schema_pages
+    return PageChange(Path(edited).name, after.count, len(changed), len(schema),
+                      len((changed - schema) & layout.written_pages))
+
+
+def page_frame(changes: Sequence[PageChange], tables: str = "the version's table") -> pd.DataFrame:
+    import pandas as pd
+
+    columns = ["file", "pages", "pages changed", "the schema's", tables, "other pages"]
+    return pd.DataFrame([dict(zip(columns, (c.file, c.pages, c.changed, c.schema, c.written, c.other), strict=True))
+                         for c in changes], columns=columns)
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One step of lang_altertable.html's 12-step procedure beside what the script does for it."""
+
+    step: str
+    doc: str
+    statements: tuple[str, ...]
+    why: str
+
+
+#: lang_altertable.html section 7, step by step (abridged), and why the script does what it does there.
+TWELVE_STEPS: tuple[tuple[str, str, str], ...] = (
+    ("1", "If foreign key constraints are enabled, disable them using PRAGMA foreign_keys=OFF.",
+     "As the doc says, before BEGIN: the pragma is a no-op inside a transaction. The script cannot know "
+     "whether they were on, so it always turns them off."),
+    ("2", "Start a transaction.", "As the doc says: every change below is one transaction, all or nothing."),
+    ("3", "Remember the format of all indexes, triggers, and views associated with table X "
+     "(SELECT type, sql FROM sqlite_schema WHERE tbl_name='X').",
+     "No statement: the toolkit read them from the file when it made the script, and wrote each one "
+     "into the script verbatim (steps 6 and 8)."),
+    ("4", 'Use CREATE TABLE to construct a new table "new_X" that is in the desired revised format of table X.',
+     "The file's own declaration with only the three FOREIGN KEY clauses and their columns' NOT NULL removed "
+     "(nothing retyped from a model), under a name no table or view of the file has."),
+    ("5", "Transfer content from X into new_X using a statement like: INSERT INTO new_X SELECT ... FROM X.",
+     "SELECT * lets SQLite move each stored record whole, rowid kept (its transfer optimization); the next "
+     "two statements copy the rows again with their rowids named only if SQLite numbered them anew."),
+    ("6", "Drop the old table X: DROP TABLE X.",
+     "Preceded by a DROP of each view and trigger that names X, if any: DROP TABLE drops X's own triggers "
+     "but not a view, and step 8 recreates both verbatim, which CREATE refuses while one of that name exists."),
+    ("7", "Change the name of new_X to X using: ALTER TABLE new_X RENAME TO X.",
+     "Between legacy_alter_table ON and OFF: otherwise the rename re-reads every view and trigger of the "
+     "schema and fails on one that names X, which step 6 dropped (error in view ...: no such table)."),
+    ("8", "Use CREATE INDEX, CREATE TRIGGER, and CREATE VIEW to reconstruct indexes, triggers, and views "
+     "associated with table X.",
+     "The indexes verbatim, then the AUTOINCREMENT counter (sqlite_sequence) if X has one, then migration "
+     "030's version recorded, then any views and triggers verbatim: the version row is written before a "
+     "trigger exists that could fire on it."),
+    ("9", "If any views refer to table X in a way that is affected by the schema change, drop those views and "
+     "recreate them with whatever changes are necessary.",
+     "Nothing more: no column is renamed or removed, so each view is recreated as it was (step 8)."),
+    ("10", "If foreign key constraints were originally enabled then run PRAGMA foreign_key_check to verify "
+     "that the schema change did not break any foreign key constraints.",
+     "Always, and for X only: in the shell it lists any row of X the change broke; the rest of the file is "
+     "not this repair's to check."),
+    ("11", "Commit the transaction started in step 2.", "As the doc says."),
+    ("12", "If foreign keys constraints were originally enabled, reenable them now.",
+     "Always on: the script cannot know how the shell was set, and the app runs with them on."),
+)
+
+#: Which step a statement of the 12-step script belongs to, by its first words.
+_STEP_OF: tuple[tuple[str, str], ...] = (
+    (r"PRAGMA foreign_keys = OFF", "1"), (r"BEGIN", "2"), (r"CREATE TABLE", "4"),
+    (r"(INSERT INTO|DELETE FROM) \S+_030_new", "5"), (r"DROP (VIEW|TRIGGER)", "6"), (r"DROP TABLE", "6"),
+    (r"PRAGMA legacy_alter_table|ALTER TABLE", "7"),
+    (r"CREATE (UNIQUE )?INDEX|UPDATE sqlite_sequence|INSERT|PRAGMA user_version|DROP TRIGGER|"
+     r"CREATE (VIEW|TRIGGER|TEMP)", "8"),
+    (r"PRAGMA foreign_key_check", "10"), (r"COMMIT", "11"), (r"PRAGMA foreign_keys = ON", "12"))
+
+
+def _code(statement: str) -> str:
+    """The statement without its leading comment lines."""
+    return "\n".join(line for line in statement.splitlines() if not line.lstrip().startswith("--")).strip()
+
+
+def step_of(statement: str) -> str:
+    """The documented step a statement of the 12-step script does (by its first words)."""
+    code = _code(statement)
+    step = next((step for pattern, step in _STEP_OF if re.match(pattern, code, re.IGNORECASE)), None)
+    if step is None:
+        raise ValueError(f"no step of the 12-step procedure starts like {code[:60]!r}")
+    return step
+
+
+def rebuild_steps(statements: Sequence[str]) -> list[StepRow]:
+    """The 12-step script's statements (`migration.Plan.statements`) under the documented step each one does."""
+    steps: dict[str, list[str]] = {}
+    dropped = False
+    for statement in statements:
+        step = step_of(statement)
+        # after DROP TABLE, a DROP TRIGGER sets a migrations-table trigger aside while the version is recorded
+        step = "8" if step == "6" and dropped else step
+        dropped = dropped or _code(statement).upper().startswith("DROP TABLE")
+        steps.setdefault(step, []).append(_code(statement))
+    return [StepRow(step, doc, tuple(steps.get(step, ())), why) for step, doc, why in TWELVE_STEPS]
+
+
+def steps_frame(rows: Sequence[StepRow]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame([{"step": r.step, "lang_altertable.html says": r.doc,
+                          "the script does": "".join(f"{x};\n" for x in r.statements) or "(no statement)",
+                          "why": r.why}
+                         for r in rows], columns=["step", "lang_altertable.html says", "the script does", "why"])

@@ -193,7 +193,7 @@ class Diagnosis:
         import pandas as pd
 
         return pd.DataFrame([{"column": r.column, "value": r.value, "parent": f"{r.parent_table}.{r.parent_column}",
-                              "parent exists": r.parent_exists, "reason": r.reason, "why": r.explanation}
+                              "parent exists": r.parent_shown, "reason": r.reason, "why": r.explanation}
                              for r in self.insert_simulation.references],
                             columns=["column", "value", "parent", "parent exists", "reason", "why"])
 
@@ -312,10 +312,13 @@ def _error_sentence(e: ErrorAnswer, name: str) -> str:
                 "itself (a table it names), not from a declaration here.")
     if msg.kind is MessageKind.NO_SUCH_TABLE:
         return (f"{quoted} comes from {_declaration_list(found)}: the parent table does not exist in {name}, so "
-                "every write of a non-NULL key there fails before any row is checked.")
+                "SQLite refuses every INSERT into the child, every DELETE from it and every UPDATE of the key "
+                "before it reads a row, NULL keys too.")
     if msg.kind is MessageKind.FOREIGN_KEY_MISMATCH:
         return (f"{quoted} comes from {_declaration_list(found)}: the parent columns are neither its PRIMARY KEY "
-                "nor UNIQUE, so SQLite refuses every write of that key.")
+                "nor UNIQUE, so SQLite refuses every write that touches the key (an INSERT into or DELETE from the "
+                "child, an UPDATE of the key, a DELETE from the parent or a change of its key) and "
+                "PRAGMA foreign_key_check; a UNIQUE index on the parent columns, with their own collation, ends it.")
     return (f"{quoted} names no key; in {name} it can come from {len(found)} declaration(s): "
             f"{_declaration_list(found)}. Replay the failing statement (--sql) to name the row and why.")
 

@@ -71,15 +71,19 @@ def _dangling(table: TableInfo, fk: ForeignKeyInfo, where: str, severity: Severi
     return Finding(
         FindingCode.DANGLING_REFERENCE, severity,
         f"{where} REFERENCES {fk.parent_table}, which does not exist (a rename or drop left the clause "
-        "behind), so every insert of a non-NULL value fails with 'no such table'.", table.name, ", ".join(fk.columns))
+        f"behind), so SQLite refuses every INSERT into {table.name}, every DELETE from it and every UPDATE of "
+        f"{', '.join(fk.columns)} with 'no such table', NULL keys too (PRAGMA foreign_key_check passes over it "
+        "in silence).", table.name, ", ".join(fk.columns))
 
 
 def _not_unique(table: TableInfo, fk: ForeignKeyInfo, where: str, severity: Severity) -> Finding:
     return Finding(
         FindingCode.PARENT_KEY_NOT_UNIQUE, severity,
         f"{where} REFERENCES {fk.parent_table}({', '.join(fk.parent_columns) or 'its primary key'}), which is "
-        "neither a PRIMARY KEY nor UNIQUE, so SQLite raises 'foreign key mismatch' on every insert.",
-        table.name, ", ".join(fk.columns))
+        f"neither a PRIMARY KEY nor UNIQUE, so SQLite raises 'foreign key mismatch' on every write that touches "
+        f"the key (an INSERT into or DELETE from {table.name}, an UPDATE of {', '.join(fk.columns)}, a DELETE "
+        f"from {fk.parent_table} or a change of its key) and in PRAGMA foreign_key_check; a UNIQUE index on "
+        "those parent columns, with their own collation, ends it.", table.name, ", ".join(fk.columns))
 
 
 def _stale(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyInfo, where: str, base: str,
@@ -90,6 +94,17 @@ def _stale(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyInfo, where: str,
         f"{where} REFERENCES {fk.parent_table} ({parent.row_count if parent else '?'} rows), a leftover of a "
         f"rebuild, while the live rows are in {live.name if live else base} ({live.row_count if live else '?'} "
         "rows): a rename rewrote the clause.", table.name, ", ".join(fk.columns))
+
+
+def _affinity_consequence(parent_affinity: str) -> str:
+    """What SQLite does with a child value before it looks for the parent (foreignkeys.html, datatype3.html)."""
+    if parent_affinity == "BLOB":
+        return (", which has no type affinity, so SQLite compares child values as stored: integer 5 does not find "
+                "text '5'.")
+    example = ("integer 5 becomes '5' and finds '5', but not '05'" if parent_affinity == "TEXT"
+               else "text '5' becomes 5 and finds 5, but text that is not a number stays text")
+    return (f"; SQLite applies the parent's {parent_affinity} affinity to the child's value before comparing "
+            f"({example}), so keys match only when that conversion gives the parent's stored value exactly.")
 
 
 def _affinity_mismatches(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyInfo,
@@ -104,8 +119,8 @@ def _affinity_mismatches(info: DatabaseInfo, table: TableInfo, fk: ForeignKeyInf
             found.append(Finding(
                 FindingCode.TYPE_AFFINITY_MISMATCH, severity,
                 f"{table.name}.{child_col} is declared {child.type or 'with no type'} ({child.affinity} affinity) but "
-                f"{fk.parent_table}.{parent_col} is declared {pcol.type or 'with no type'} ({pcol.affinity} affinity), "
-                f"so a value that looks equal (text '5', integer 5) may not match.", table.name, child_col))
+                f"{fk.parent_table}.{parent_col} is declared {pcol.type or 'with no type'} ({pcol.affinity} affinity)"
+                f"{_affinity_consequence(pcol.affinity)}", table.name, child_col))
     return found
 
 
@@ -367,7 +382,9 @@ def _orphan_message(table: TableInfo | None, v: Violation) -> str:
         more = ", ..." if v.count > len(v.examples) else ""
         where = f" (rowids {', '.join(map(str, v.examples))}{more})"
     return (head + where + "; they were written while foreign keys were off, or their parent was changed "
-            "since, and PRAGMA foreign_key_check reports them.")
+            "since. SQLite checks a key only when a write sets it, so these rows fail only when a statement "
+            "writes their key (an UPDATE of any other column passes); PRAGMA integrity_check says ok on them, "
+            "PRAGMA foreign_key_check reports them.")
 
 
 def orphan_findings(info: DatabaseInfo, violations: list[Violation]) -> tuple[Finding, ...]:

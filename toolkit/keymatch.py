@@ -381,13 +381,19 @@ def _type_sentence(parent: TableInfo, key: _Key, compared: tuple[Any, ...], foun
     else:
         rule = f"{pcol.affinity} affinity leaves it {sql_type(seen)}"
     if how[i] == "text":
-        why = "equal only as text, and values of different storage classes never match"
+        why = (f"equal only as text, and with the affinity applied SQLite compares {_a(sql_type(seen))} with "
+               f"{_a(sql_type(held))}, which are never equal")
     elif sql_type(seen) == sql_type(held):
         why = "equal only as numbers, and SQLite compares two texts as text"
     else:
-        why = "equal only as numbers, and values of different storage classes never match"
+        why = (f"equal only as numbers, and with the affinity applied SQLite compares {_a(sql_type(seen))} with "
+               f"{_a(sql_type(held))}, which are never equal")
     return (f"{key.columns[i]} {fmt(value)} is {sql_type(value)} and {rule}, but {where} holds {fmt(held)} as "
             f"{sql_type(held)}: {why}")
+
+
+def _a(storage_class: str) -> str:
+    return ("an " if storage_class[0] in "aeiou" else "a ") + storage_class
 
 
 def _what_differs(conn: sqlite3.Connection, parent: TableInfo, key: _Key, compared: tuple[Any, ...],

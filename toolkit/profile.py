@@ -107,6 +107,14 @@ class ReferenceCheck:
     #: Whether a FOREIGN KEY is declared on the column (no constraint, no failure).
     constrained: bool = True
 
+    @property
+    def parent_shown(self) -> str:
+        """`parent_exists` as a table shows it: a NULL key is never looked up, so for it neither
+        yes nor no would be true."""
+        if self.value is None:
+            return "not checked (NULL)"
+        return "yes" if self.parent_exists else "no"
+
 
 @dataclass(frozen=True)
 class InsertSimulation:
@@ -197,8 +205,9 @@ def _constraints_present(profile: Profile, info: DatabaseInfo) -> list[Finding]:
     return [Finding(
         FindingCode.FK_CONSTRAINTS_PRESENT, Severity.ERROR,
         f"{profile.table}.{column} still has FOREIGN KEY REFERENCES {fk.parent_table}"
-        f"({', '.join(fk.parent_columns) or '?'}) ON DELETE {fk.on_delete}, so every new {profile.row_noun} "
-        f"needs a matching {fk.parent_table} row; {profile.fix} removes it.", profile.table, column)
+        f"({', '.join(fk.parent_columns) or '?'}) ON DELETE {fk.on_delete}, so with foreign keys on every new "
+        f"{profile.row_noun} whose {column} is not NULL needs a matching {fk.parent_table} row; {profile.fix} "
+        "removes it.", profile.table, column)
         for fk in (table.foreign_keys if table else []) for column in fk.columns
         if column in profile.reference_columns]
 
@@ -208,7 +217,8 @@ def _columns_not_null(profile: Profile, info: DatabaseInfo) -> list[Finding]:
     return [Finding(
         FindingCode.FK_COLUMNS_NOT_NULL, Severity.WARNING,
         f"{profile.table}.{column.name} is NOT NULL, so an {profile.row_noun} cannot be saved without a "
-        f"{column.name}; {profile.fix} makes it nullable.", profile.table, column.name)
+        f"{column.name} (a constraint of its own, failing as 'NOT NULL constraint failed': NOT NULL plays no part "
+        f"in the foreign-key check); {profile.fix} makes it nullable.", profile.table, column.name)
         for column in (table.columns if table else []) if column.name in profile.reference_columns and column.notnull]
 
 

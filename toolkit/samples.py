@@ -174,8 +174,10 @@ def rebuilding(conn: sqlite3.Connection, table: str) -> Iterator[list[str]]:
 
 def rebuild_parent(conn: sqlite3.Connection, table: str, *, create: str, drop_old: bool = True,
                    old_suffix: str = "_old") -> None:
-    """A migration that rebuilt a parent by renaming it first: since SQLite 3.26 the rename
-    rewrites every child's REFERENCES clause to the *_old name."""
+    """A migration that rebuilt a parent by renaming it first: the rename rewrites every child's
+    REFERENCES clause to the *_old name (with foreign keys on since SQLite 3.6.19; since 3.26 with
+    them off too, unless PRAGMA legacy_alter_table=ON), which is what SQLite's 12-step procedure
+    avoids by creating new_X and renaming it last."""
     old = table + old_suffix
     with rebuilding(conn, table) as indexes:
         conn.execute(f"ALTER TABLE {table} RENAME TO {old}")
