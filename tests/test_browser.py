@@ -118,6 +118,12 @@ def upload(page, path: Path) -> None:
     chooser.value.set_files(str(path))
 
 
+def assert_label_fits(button) -> None:
+    """The button shows its whole label: ipywidgets cuts a long one with an ellipsis (overflow hidden)."""
+    sizes = button.evaluate("b => [b.scrollWidth, b.clientWidth, b.innerText]")
+    assert sizes[0] <= sizes[1], f"the label {sizes[2]!r} is cut: {sizes[0]} px of text in {sizes[1]} px"
+
+
 def shot(page, name: str) -> None:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -156,6 +162,7 @@ def test_notebook_runs_in_jupyterlab_with_widgets_rendered(browser, lab, name):
         assert_no_errors(page, name)
         if name in WIDGET_NOTEBOOKS:
             page.locator(".jupyter-widgets.widget-dropdown select").first.wait_for(timeout=30_000)
+            assert_label_fits(page.locator(".widget-upload").first)
             text = page.locator(".jp-Notebook").inner_text()
             assert "Error displaying widget" not in text and "Loading widget" not in text
             assert "Explorer(children=" not in text  # the text fallback a missing widget manager shows
@@ -197,6 +204,7 @@ def test_triage_app_upload_answer_fix_and_download(browser, voila, tmp_path):
         page.goto(voila)
         page.locator(".widget-upload").first.wait_for(timeout=60_000)
         shot(page, "app-1-empty")
+        assert_label_fits(page.locator(".widget-upload").first)
         upload(page, SAMPLES_DIR / HEADLINE)
         answer = page.locator('[data-fk="answer"]').first
         answer.wait_for(timeout=60_000)

@@ -581,3 +581,16 @@ def test_a_reference_to_a_dropped_table_is_red_and_points_at_the_ghost(tmp_path)
     red = red_edges(root)[edge.id]
     assert stroke_colours(red) == {RED} and any(p.get("stroke-dasharray") for p in red.iter(f"{SVG}path"))
     assert "missing table" in text_of(groups(root, "table")[f"box-{ghost.id}"])
+
+
+def test_the_after_side_has_a_legend_of_its_own_and_the_same_layout(sample, tmp_path):
+    """Nothing is red after migration 030: the after side's legend says what a struck-out FK means."""
+    path = sample(HEADLINE)
+    fixed = apply_030(path, tmp_path / "fixed.db")
+    pair = before_after(diagnose(path), diagnose(fixed.output))
+    b, a = parse(pair.before.svg()), parse(pair.after.svg())
+    assert "red: the app's insert fails on this reference" in legend_of(b)
+    after = legend_of(a)
+    assert "struck-out FK: its reference dropped by 030, not drawn" in after and "red:" not in after
+    assert "orange: parent key not unique" in after and not red_edges(a)
+    assert node_shapes(a) == node_shapes(b)  # a legend of its own moves no box

@@ -151,7 +151,7 @@ def test_05_builds_the_readers_schema_in_the_workdir_and_only_reads_it_afterward
     keys = text_of(nb, "foreign_keys_frame()")
     assert "deferrable-initially-deferred" in keys and "CASCADE" in keys
     assert "shop.db is healthy: its 3 foreign key(s)" in text_of(nb, "print(diagnose(db).answer)")
-    assert "orders, lines left: (1, 1)" in text_of(nb, "DELETE FROM customers")
+    assert "Left after the delete: 1 order(s), 1 order line(s)." in text_of(nb, "DELETE FROM customers")
 
 
 def test_05_shows_sqlites_bare_message_then_the_row_and_reason(any_database):
@@ -161,7 +161,7 @@ def test_05_shows_sqlites_bare_message_then_the_row_and_reason(any_database):
     assert "foreign_keys = 1" in text_of(nb, 'conn.execute("PRAGMA foreign_keys = ON")')
     answer = text_of(nb, "d = diagnose(db, sql=CHECKOUT)")
     assert answer.startswith("Statement 2 (INSERT INTO orders") and "1 row of orders" in answer
-    table = text_of(nb, "HTML(frame_html(d.violations_frame()))")  # the first such cell: the checkout's
+    table = text_of(nb, "whole(d.violations_frame())")  # the first such cell: the checkout's
     cells = re.findall(r"<td[^>]*>(.*?)</td>", table)
     assert cells == ["orders", "3", "customer_id", "&#39;cus_0003&#39;", "customers(id)", "missing-row",
                      "statement 2", "customer_id &#39;cus_0003&#39; has no row in customers"]
@@ -183,8 +183,8 @@ def test_05_draws_the_broken_reference_or_says_why_not(any_database):
 def test_05_type_mismatch_the_parents_affinity_decides(any_database):
     nb, _ = any_database
     stored = text_of(nb, "typeof(sku)")
-    assert "shop.db [(5, 'integer'), (7, 'integer')]" in stored
-    assert "shop_integer_sku.db [(5, 'integer'), (7, 'integer')]" in stored
+    assert "shop.db stores sku 5 as integer and sku 7 as integer" in stored
+    assert "shop_integer_sku.db stores sku 5 as integer and sku 7 as integer" in stored
     verdicts = text_of(nb, "primer.attempt_script(path, TEXT_SKU)")
     assert "shop.db -> IntegrityError: FOREIGN KEY constraint failed" in verdicts
     assert "shop_integer_sku.db -> succeeded" in verdicts
@@ -288,3 +288,94 @@ def test_03_sets_the_twelve_steps_beside_the_script_and_runs_each_claim(executed
     assert renamed[6] == "ok" and renamed[8] == "0"
     first = _answers(text_of(nb, "ALTER TABLE parent RENAME TO parent_old;"))
     assert 'REFERENCES "parent_old"(id)' in first[3] and first[6] == first[3]
+
+
+# ---- notebook 04 under papermill, the widgets' state in the HTML, nothing cut (Part 13) -----------
+NB04 = "notebooks/04_triage_customer_file.ipynb"
+
+
+def papermill(tmp_path, *args: str, cwd: Path = REPO) -> tuple[nbformat.NotebookNode, str]:
+    """The papermill command, as a person runs it; the executed notebook and what papermill printed."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "case.ipynb"
+    done = subprocess.run([sys.executable, "-m", "papermill", *args[:1], str(out), *args[1:], "--no-progress-bar",
+                           "-k", "python3"], cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return nbformat.read(out, 4), done.stderr
+
+
+@pytest.mark.parametrize("cwd_args", [[], ["--cwd", "notebooks"]], ids=["from-root", "cwd-notebooks"])
+def test_04_papermill_takes_a_path_relative_to_the_root_from_either_folder(tmp_path, cwd_args):
+    from toolkit.diagram import INSTALL_DOT, dot_available
+
+    nb, _ = papermill(tmp_path, NB04, *cwd_args, "-p", "db_path", "sample_dbs/v26_seed_failure.db")
+    assert error_outputs(nb) == []
+    assert "**The insert fails because project_id" in text_of(nb, "show_or_stop(case)")
+    picture = text_of(nb, "case.diagram()")
+    if dot_available():  # before and after migration 030, side by side, the after side's own legend
+        assert picture.count("<svg") == 2 and "3 references dropped" in picture
+        after = picture.split('data-side="after"')[1]
+        assert "its reference dropped by 030, not drawn" in after and "insert fails" not in after
+    else:
+        assert html.escape(INSTALL_DOT) in picture
+    assert "UPDATE sqlite_schema SET sql" in text_of(nb, "print(case.sql)")
+
+
+@pytest.mark.parametrize("db_path, sentence", [
+    ("sample_dbs/no_such_file.db", "does not exist"),
+    ("sample_dbs/bad_text.db", "is not a SQLite database"),
+    ("sample_dbs/bad_truncated.db", "truncated"),
+], ids=["missing", "not-a-database", "damaged"])
+def test_04_a_bad_file_stops_after_its_one_sentence_and_papermill_exits_0(tmp_path, db_path, sentence):
+    nb, printed = papermill(tmp_path, NB04, "--cwd", "notebooks", "-p", "db_path", db_path)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    stop = next(i for i, c in enumerate(code) if "show_or_stop(case)" in c.source)
+    shown = text_of(nb, "show_or_stop(case)")
+    assert "**Cannot triage" in shown and sentence in shown
+    assert [(o.ename, o.evalue) for o in code[stop].outputs if o.output_type == "error"] == [("SystemExit", "")]
+    assert not any(o.output_type == "stream" for o in code[stop].outputs)  # no "To exit: use 'exit'" warning
+    assert all(not c.outputs and c.execution_count is None for c in code[stop + 1:])  # the rest never ran
+    assert "Traceback" not in json.dumps(nb) and "papermill-error-cell" not in json.dumps(nb)
+    assert error_outputs(nb) == [] and "Traceback" not in printed
+
+
+def test_01_executed_html_embeds_the_widgets_last_state(tmp_path):
+    from toolkit.nbrun import WIDGET_STATE, build, widget_state
+
+    page = build(NOTEBOOKS_DIR / "01_inspect_schema.ipynb", tmp_path).read_text()
+    state = widget_state(nbformat.read(tmp_path / "01_inspect_schema.ipynb", 4))
+    views = re.findall(r'"model_id": "([0-9a-f]+)"', page)
+    assert f'<script type="{WIDGET_STATE}">' in page and views and all(v in state for v in views)
+    shown = [m["state"] for m in state.values() if m["model_name"] == "DropdownModel"]
+    assert shown and shown[0]["_options_labels"][shown[0]["index"]] == "v26_seed_failure.db"  # as the notebook left it
+    html_panes = " ".join(m["state"].get("value", "") for m in state.values() if m["model_name"] == "HTMLModel")
+    assert 'data-fk="foreign-keys"' in html_panes  # the schema panel's tables are in the page, not just a box
+
+
+def bare_tuple(text: str) -> bool:
+    import ast
+
+    try:
+        return isinstance(ast.literal_eval(text.strip()), tuple)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return False
+
+
+@pytest.mark.parametrize("name", ["01_inspect_schema.ipynb", "02_reproduce_and_diagnose.ipynb",
+                                  "04_triage_customer_file.ipynb", "05_any_database.ipynb"])
+def test_04_and_01_02_05_cut_nothing_and_print_no_bare_tuple(executed, name):
+    nb = executed(name)
+    tables = 0
+    for cell in (c for c in nb.cells if c.cell_type == "code"):
+        for o in cell.outputs:
+            data = o.get("data", {})
+            page = data.get("text/html", "")
+            tables += page.count("<table")
+            assert "..." not in page, (cell.source, page[:3000])  # pandas' mark of a cut cell
+            if "<table" in page:  # left-aligned: the package's tables, not pandas' right-aligned default
+                assert "text-align: left" in page, cell.source
+            texts = [data.get("text/plain", "")] + o.get("text", "").splitlines()
+            assert not any(bare_tuple(t) for t in texts if t.strip()), (cell.source, texts)
+    assert tables >= 3

@@ -260,3 +260,56 @@ def test_statement_form_stops_a_statement_that_runs_forever_with_one_sentence(tm
     started = time.monotonic()
     form.explain.click()
     assert time.monotonic() - started < 15 and "time limit" in form.answer.value and form.diagnosis is None
+
+
+# ---- typed values, NULL said, the upload label (Part 13) -------------------------------------------
+def test_insert_form_says_an_empty_field_is_null_and_binds_it_as_null(sample):
+    from toolkit.widgets import NULL_HINT
+
+    form = InsertForm(sample("v26_seed_failure.db"))
+    assert all(f.placeholder == NULL_HINT and "NULL" in NULL_HINT for f in form.fields.values())
+    assert "An empty field is NULL" in form.children[0].value
+    form.fields["project_id"].value = ""
+    form.simulate.click()
+    assert form.diagnosis.insert_simulation.values["project_id"] is None
+    assert "NOT NULL" in form.answer.value  # the column's NOT NULL refuses it; a NULL key is never looked up
+
+
+def test_insert_form_types_each_value_and_shows_sqlites_own_verdict(sample):
+    """Integer 17 and text '17' are bound as such; SQLite stores them with the child column's affinity
+    (the app's TEXT columns turn 17 into '17'), then compares with the parent column's applied."""
+    import sqlite3
+
+    from toolkit import appmodel as app
+
+    untyped = InsertForm(sample("cause_type_mismatch.db"))  # projects.id has no type and holds integer 17
+    assert untyped.fields["project_id"].value == "17" and untyped.types["project_id"].value == "text"
+    for kind, bound in (("text", "17"), ("integer", 17)):  # stored as '17' either way: never equal to 17
+        untyped.types["project_id"].value = kind
+        untyped.simulate.click()
+        sim = untyped.diagnosis.insert_simulation
+        assert sim.values["project_id"] == bound and not sim.ok and sim.error == "FOREIGN KEY constraint failed"
+        assert "type-mismatch" in untyped.references.value
+
+    path = sample("v26_seed_failure.db")  # projects.id is TEXT; the newest generation's project is gone
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"INSERT INTO {app.PROJECTS} (id, name, created_at) VALUES ('17', 'p', 'now')")
+    conn.close()
+    typed = InsertForm(path)
+    typed.fields["project_id"].value = "17"
+    for kind in ("integer", "text"):  # TEXT affinity: both find the row '17'
+        typed.types["project_id"].value = kind
+        typed.simulate.click()
+        assert typed.diagnosis.insert_simulation.ok, (kind, typed.answer.value)
+    typed.fields["project_id"].value = "seventeen"
+    typed.types["project_id"].value = "integer"
+    typed.simulate.click()
+    assert "is not an integer" in typed.answer.value and "Traceback" not in typed.answer.value
+    assert typed.answer.value.count("fk-answer") == 1 and typed.references.value == ""
+
+
+def test_upload_buttons_are_wide_enough_for_their_label():
+    from toolkit.widgets import UPLOAD_WIDTH, TriageWebApp
+
+    assert DatabasePicker().upload.layout.width == UPLOAD_WIDTH
+    assert TriageWebApp().upload.layout.width == UPLOAD_WIDTH

@@ -3,16 +3,23 @@
 `triage_case(path)` runs the main job on one file (diagnose, fix a temporary copy, compare)
 and returns a `Case` whose `error` is the toolkit's one sentence when the file is bad.
 `scenario_table()` diagnoses every bundled sample for the walk-through notebooks.
+
+For notebooks: `whole(frame)` shows a table with every text in full (pandas cuts cells at 50
+characters), `customer_file(db_path)` finds a papermill parameter's file from the checkout's root
+or the kernel's folder, and `show_or_stop(case)` shows the case's summary and, for a bad file,
+stops the notebook there without a traceback.
 """
 from __future__ import annotations
 
 import logging
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import errors
+from .bundled import CHECKOUT, IN_CHECKOUT
 from .comparison import Comparison
 from .diagnosis import Diagnosis, Reason, diagnose
 from .migration import MigrationResult
@@ -22,6 +29,8 @@ from .samples import SCENARIOS, samples_dir
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .diagram import Diagram, DiagramPair
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,20 @@ class Case:
 
     def insert_frame(self) -> pd.DataFrame:
         return self._frame(self.comparison, "insert_frame")
+
+    def diagram(self) -> Diagram | DiagramPair | Whole:
+        """The picture of the case: before and after migration 030 when it ran, else the file's
+        references; a sentence when there is nothing to draw."""
+        from .diagram import drawing_of
+
+        after = self.comparison.schema_after if self.comparison is not None else None
+        drawing = drawing_of(self.diagnosis, after) if self.diagnosis is not None else None
+        if drawing is None:
+            import pandas as pd
+
+            reason = self.error or "no table of this file has a foreign key"
+            return Whole(pd.DataFrame({"nothing to draw": [reason]}))
+        return drawing
 
     @property
     def sql(self) -> str:
@@ -185,3 +208,57 @@ class _ListHandler(logging.Handler):
 def sample_paths(include_bad: bool = False) -> dict[str, Path]:
     """Bundled samples by file name (for pickers and loops)."""
     return {s.filename: samples_dir() / s.filename for s in SCENARIOS if include_bad or s.error is None}
+
+
+# --------------------------------------------------------------------------- notebook display
+@dataclass(frozen=True, eq=False)
+class Whole:
+    """A frame shown whole: every text in full (SQL, findings, explanations), left-aligned and
+    escaped; pandas' own display cuts each cell at `display.max_colwidth` characters."""
+
+    frame: pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        from .widgets import frame_html
+
+        if self.frame.empty:  # a bad file, a skipped fix: say so rather than draw an empty grid
+            return '<p class="fk-empty"><em>Nothing to show for this file.</em></p>'
+        return frame_html(self.frame)
+
+    def __repr__(self) -> str:
+        text: str = self.frame.to_string(index=False, max_colwidth=None)
+        return text
+
+
+def whole(frame: pd.DataFrame) -> Whole:
+    return Whole(frame)
+
+
+def customer_file(db_path: str | Path | None) -> Path:
+    """A notebook parameter's file: the bundled headline sample when None; a relative path that is
+    not there from the kernel's folder (papermill --cwd notebooks) is taken from the checkout's root."""
+    from .samples import HEADLINE
+
+    if db_path is None or str(db_path) == "":
+        return samples_dir() / HEADLINE
+    path = Path(db_path).expanduser()
+    if path.is_absolute() or path.exists() or not IN_CHECKOUT:
+        return path
+    from_root = CHECKOUT / path
+    # a path that exists nowhere stays as given, so the message names what the person typed
+    return from_root if from_root.exists() else path
+
+
+def show_or_stop(case: Case) -> None:
+    """Show the case's summary; for a bad file, stop the notebook right after its one sentence.
+
+    The stop is papermill's graceful exit, `SystemExit` with no code: IPython shows it as two lines
+    (no traceback), no later cell runs (in papermill or a notebook's Run All), papermill exits 0 and
+    adds no error banner, so the executed notebook reads as the answer for that file."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(case.summary()))  # type: ignore[no-untyped-call]  # IPython is untyped
+    if not case.ok:
+        # IPython would add a UserWarning on how to quit an interactive shell
+        warnings.filterwarnings("ignore", message="To exit: use")
+        raise SystemExit()

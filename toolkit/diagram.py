@@ -49,6 +49,8 @@ RED, ORANGE, GREY, INK = "#c0392b", "#d68910", "#9a9a9a", "#2c3e50"
 PURPLE = "#7d3c98"  # rows already broken: apart from red (what was asked) and orange (a broken declaration)
 NAME_LIMIT = 48
 LEGEND = "red: the app's insert fails on this reference · dashed: no such table · orange: parent key not unique"
+#: the after side of a pair, in place of the red entry (about as long, so the layout does not move)
+AFTER_LEGEND = "struck-out FK: its reference dropped by 030, not drawn"
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ class Diagram:
     omitted: int = 0  # tables of the neighbourhood beyond max_tables, not drawn
     title: str = ""
     legend: str = LEGEND  # what each colour means for what was asked
+    #: points; the two sides of a pair get the same, so their legends' lengths cannot move a box
+    label_width: int = 0
 
     def box(self, name: str) -> Box | None:
         return next((b for b in self.boxes if b.name.lower() == name.lower()), None)
@@ -128,7 +132,7 @@ class Diagram:
         g = graphviz.Digraph("references", graph_attr={
             "rankdir": "LR", "bgcolor": "white", "pad": "0.3", "nodesep": "0.5", "ranksep": "1.1",
             "fontname": "Helvetica", "fontsize": "10", "labelloc": "b", "labeljust": "l",
-            "label": f"<{_label_text(self.title) + '<BR/>' if self.title else ''}{_label_text(self.legend)}>"},
+            "label": f"<{self._label()}>"},
             node_attr={"shape": "plain", "fontname": "Helvetica", "fontsize": "11"},
             edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": INK, "arrowsize": "0.8"})
         for b in self.boxes:
@@ -143,6 +147,17 @@ class Diagram:
             g.node("more", label=f"<{_label_text(more)}>",
                    shape="note", color=GREY, fontcolor=GREY, id="omitted")
         return g
+
+    def _label(self) -> str:
+        """The title and the legend under the picture; in a box of fixed size when `label_width` is set
+        (a label wider than the drawing widens it, and dot centres the boxes in the wider picture)."""
+        text = f"{_label_text(self.title) + '<BR/>' if self.title else ''}{_label_text(self.legend)}"
+        if not self.label_width:
+            return text
+        lines = 2 if self.title else 1
+        return (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0" FIXEDSIZE="TRUE" '
+                f'WIDTH="{self.label_width}" HEIGHT="{13 * lines}"><TR><TD ALIGN="LEFT" BALIGN="LEFT">{text}'
+                "</TD></TR></TABLE>")
 
     def box_by_id(self, box_id: str) -> Box:
         return next(b for b in self.boxes if b.id == box_id)
@@ -424,8 +439,23 @@ def before_after(before: Diagnosis, after: Diagnosis | DatabaseInfo, *, table: s
              replace(e, failing=None, broken_rows=None, when="", more=False) for e in b.edges]
     boxes = [replace(box, rows=rows_after.get(box.name.lower(), box.rows), released=_released(box, edges))
              for box in b.boxes]
-    after_side = Diagram(a.table, depth, boxes, edges, b.omitted, b.title, legend=b.legend)
-    return DiagramPair(b, after_side)
+    legend = _after_legend(b.legend)
+    width = _label_points(b.title, b.legend, legend)
+    after_side = Diagram(a.table, depth, boxes, edges, b.omitted, b.title, legend=legend, label_width=width)
+    return DiagramPair(replace(b, label_width=width), after_side)
+
+
+def _label_points(*lines: str) -> int:
+    """A width in points that holds the longest of `lines` in 10-point Helvetica (6 points a
+    character is more than its widest letters on average)."""
+    return 6 * max(len(line) for line in lines) + 12
+
+
+def _after_legend(before: str) -> str:
+    """The after side's legend: nothing is red there (what was asked no longer fails on a dropped
+    reference), so its first entry says what a struck-out FK means; the other colours stay."""
+    _, *rest = before.split(" · ")
+    return " · ".join([AFTER_LEGEND, *rest])
 
 
 def _released(box: Box, edges: list[Edge]) -> list[str]:

@@ -1,7 +1,10 @@
 """Run the notebooks headless and keep executed HTML copies (`make notebooks`).
 
 The committed notebooks carry no outputs (reviewable diffs; outputs always come from the
-current code); this executes them against the bundled samples and writes HTML beside.
+current code); this executes them against the bundled samples and writes HTML beside.  The
+widgets' last state is stored in the executed notebook and embedded in its HTML, so a reader of
+the static page sees the widgets as they were left (nbconvert's page loads the widget renderer
+from a CDN, so that part needs a connection).
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ def execute(path: str | Path, *, parameters: dict[str, Any] | None = None, timeo
             nb = papermill.execute_notebook(str(path), str(output) if output else None, parameters=parameters or {},
                                             kernel_name="python3", cwd=str(path.parent), progress_bar=False,
                                             request_save_on_cell_execute=False, execution_timeout=timeout,
-                                            start_timeout=120)
+                                            start_timeout=120, store_widget_state=True)
             node: NotebookNode = nbformat.from_dict(nb)  # type: ignore[no-untyped-call]
             return node
         except RuntimeError as exc:
@@ -40,11 +43,28 @@ def execute(path: str | Path, *, parameters: dict[str, Any] | None = None, timeo
     raise AssertionError("unreachable")
 
 
+def graceful_exit(output: dict[str, Any]) -> bool:
+    """papermill's rule: `SystemExit` with no code (or 0) ends a notebook early without failing it."""
+    return output.get("ename") == "SystemExit" and output.get("evalue") in ("", "0")
+
+
 def error_outputs(nb: NotebookNode) -> list[dict[str, Any]]:
-    return [o for cell in nb.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    return [o for cell in nb.cells for o in cell.get("outputs", [])
+            if o.get("output_type") == "error" and not graceful_exit(o)]
+
+
+#: the MIME type under which nbclient stores the widgets' state and nbconvert embeds it in the page
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def widget_state(nb: NotebookNode) -> dict[str, Any]:
+    """The widgets' models as execution left them ({} when the notebook shows no widget)."""
+    state: dict[str, Any] = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    return state
 
 
 def to_html(nb: NotebookNode, dest: str | Path) -> Path:
+    """The executed notebook as a page; nbconvert's template embeds the stored widget state."""
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter().from_notebook_node(nb)  # type: ignore[no-untyped-call]
@@ -61,11 +81,14 @@ def build_all(out: str | Path) -> list[Path]:
                                          "installation); reinstall with pip install --force-reinstall fk-toolkit.")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in notebooks:
-        nb = execute(path, output=out / path.name)
-        failures = error_outputs(nb)
-        if failures:
-            raise RuntimeError(f"{path.name}: {failures[0].get('ename')}: {failures[0].get('evalue')}")
-        written.append(to_html(nb, out / path.with_suffix(".html").name))
-    return written
+    return [build(path, out) for path in notebooks]
+
+
+def build(path: str | Path, out: str | Path) -> Path:
+    """Execute one notebook into the folder `out` (.ipynb and .html); fail on any error output."""
+    path, out = Path(path), Path(out)
+    nb = execute(path, output=out / path.name)
+    failures = error_outputs(nb)
+    if failures:
+        raise RuntimeError(f"{path.name}: {failures[0].get('ename')}: {failures[0].get('evalue')}")
+    return to_html(nb, out / path.with_suffix(".html").name)

@@ -14,9 +14,10 @@ import sqlite3
 import shutil
 import tempfile
 import weakref
+from collections.abc import Callable, Mapping
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Mapping
 
 import ipywidgets as widgets
 import pandas as pd
@@ -37,6 +38,10 @@ CHANGED = "background-color: #fff3cd"
 BAD = "background-color: #fdecea"
 GOOD = "background-color: #e8f5e9"
 PAGE = 20
+#: wide enough for the upload button's icon and "Upload .db (+ -wal) (2)" (ipywidgets' default cuts it)
+UPLOAD_WIDTH = "260px"
+#: what an empty value field means, shown in the field itself
+NULL_HINT = "empty: NULL (no value)"
 
 
 # --------------------------------------------------------------------------- rendering
@@ -146,7 +151,8 @@ class DatabasePicker(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyp
                                          layout=widgets.Layout(width="420px"))
         self.path_text = widgets.Text(placeholder="/path/to/customer.db", description="or path",
                                       layout=widgets.Layout(width="420px"))
-        self.upload = widgets.FileUpload(accept="", multiple=True, description="Upload .db (+ -wal)")
+        self.upload = widgets.FileUpload(accept="", multiple=True, description="Upload .db (+ -wal)",
+                                         layout=widgets.Layout(width=UPLOAD_WIDTH))
         self.status = widgets.HTML()
         self._uploaded: Path | None = None
         self._upload_dir = Path(tempfile.mkdtemp(prefix="toolkit-upload-"))
@@ -189,18 +195,52 @@ class DatabasePicker(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyp
             self._on_change(self.path)
 
 
+class ValueType(StrEnum):
+    """How the insert form binds a typed value: INTEGER 17 and TEXT '17' are different values; SQLite
+    stores either with the child column's affinity, then compares with the parent column's."""
+
+    TEXT = "text"
+    INTEGER = "integer"
+
+    @classmethod
+    def of(cls, value: Any) -> ValueType:
+        return cls.INTEGER if isinstance(value, int) and not isinstance(value, bool) else cls.TEXT
+
+
+def typed_value(column: str, text: str, kind: ValueType) -> str | int | None:
+    """A field's value as the insert binds it: an empty field is NULL, else text or an integer."""
+    if text == "":
+        return None
+    if kind is ValueType.TEXT:
+        return text
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise errors.BadStatementError(f"{column}: {text!r} is not an integer; type a whole number such as 17, "
+                                       "or choose text.") from None
+
+
 class InsertForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
-    """The app's insert, pre-filled with the values the app would use; a button simulates it."""
+    """The app's insert, pre-filled with the values the app would use; a button simulates it.
+    Each value has a type (text or integer), so SQLite's affinity rules can be tried; an empty
+    field is NULL."""
 
     def __init__(self, path: str | Path | None = None):
-        self.fields = {c: widgets.Text(description=c, style={"description_width": "150px"},
+        self.fields = {c: widgets.Text(description=c, placeholder=NULL_HINT, style={"description_width": "150px"},
                                        layout=widgets.Layout(width="560px")) for c in app.REFERENCE_COLUMNS}
+        self.types = {c: widgets.Dropdown(options=[t.value for t in ValueType], value=ValueType.TEXT.value,
+                                          layout=widgets.Layout(width="100px"))
+                      for c in app.REFERENCE_COLUMNS}
         self.simulate = widgets.Button(description="Simulate insert", button_style="primary")
         self.answer = widgets.HTML()
         self.references = widgets.HTML()
         self.diagnosis: Diagnosis | None = None
         self.simulate.on_click(lambda _: self.run())
-        super().__init__([*self.fields.values(), self.simulate, self.answer, self.references])
+        rows = [widgets.HBox([self.fields[c], self.types[c]]) for c in app.REFERENCE_COLUMNS]
+        hint = widgets.HTML("<small>An empty field is NULL. Choose integer or text for each value: SQLite stores it "
+                            "with the child column's affinity (a TEXT column turns 17 into '17'), then applies the "
+                            "parent column's affinity to compare it with the parent's keys.</small>")
+        super().__init__([hint, *rows, self.simulate, self.answer, self.references])
         if path is not None:
             self.load(path)
 
@@ -216,10 +256,11 @@ class InsertForm(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         for column, field in self.fields.items():
             v = values.get(column)
             field.value = "" if v is None else str(v)
+            self.types[column].value = ValueType.of(v).value
 
     def run(self) -> Diagnosis | None:
-        values = {c: (f.value if f.value != "" else None) for c, f in self.fields.items()}
         try:
+            values = {c: typed_value(c, f.value, ValueType(self.types[c].value)) for c, f in self.fields.items()}
             self.diagnosis = diagnose(self.path, values)
         except errors.ToolkitError as exc:
             self.answer.value, self.references.value = message_html(exc.message, False), ""
@@ -520,7 +561,7 @@ class TriageWebApp(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._outputs.mkdir()
         weakref.finalize(self, shutil.rmtree, self._dir, True)
         self.upload = widgets.FileUpload(accept="", multiple=True, description="Upload .db (+ -wal)",
-                                         layout=widgets.Layout(width="260px"))
+                                         layout=widgets.Layout(width=UPLOAD_WIDTH))
         self.file_label = widgets.HTML("<i>No file yet: upload the customer's database (and its -wal, if any).</i>")
         self.answer = widgets.HTML()
         self.findings = widgets.HTML()
