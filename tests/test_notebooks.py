@@ -379,3 +379,94 @@ def test_04_and_01_02_05_cut_nothing_and_print_no_bare_tuple(executed, name):
             texts = [data.get("text/plain", "")] + o.get("text", "").splitlines()
             assert not any(bare_tuple(t) for t in texts if t.strip()), (cell.source, texts)
     assert tables >= 3
+
+
+PRIMER = "00_foreign_keys_primer.ipynb"
+FK_FAILED = "IntegrityError: FOREIGN KEY constraint failed"
+FK_MISMATCH = 'OperationalError: foreign key mismatch - "track" referencing "artist"'
+
+
+def sqlite_said(nb, snippet: str) -> list[str]:
+    """What SQLite answered to each statement of the sqlcells run shown by the first cell whose source holds
+    `snippet` (its text form puts '  -> answer' under each statement)."""
+    cell = next(c for c in nb.cells if c.cell_type == "code" and snippet in c.source)
+    plain = "".join(o["data"]["text/plain"] for o in cell.outputs if "text/plain" in o.get("data", {}))
+    return [line.removeprefix("  -> ") for line in plain.splitlines() if line.startswith("  -> ")]
+
+
+def test_00_the_running_example_is_made_in_the_notebook_and_the_check_refuses_orphans(executed):
+    nb = executed(PRIMER)
+    assert sqlite_said(nb, "artistid    INTEGER PRIMARY KEY") == ["ok"] * 4 + [f"'{sqlite3.sqlite_version}'", "1"]
+    assert sqlite_said(nb, "'Sammy Davis Jr.'") == [FK_FAILED, FK_FAILED, "ok", "ok"]
+
+
+def test_00_a_null_key_is_never_checked_not_even_one_column_of_a_composite_key(executed):
+    nb = executed(PRIMER)
+    assert sqlite_said(nb, "WHERE trackartist IS NULL;") == ["ok", "15, 'Yesterday', NULL", "(no rows)"]
+    assert sqlite_said(nb, "albums = scratch()") == ["ok", "ok", "ok", FK_FAILED]
+
+
+def test_00_the_parent_columns_affinity_decides_and_an_untyped_parent_compares_as_stored(executed):
+    nb = executed(PRIMER)
+    assert sqlite_said(nb, "texts = scratch()") == ["ok"] * 4 + ["17, 'integer'", "'17', 'text'"]
+    untyped = sqlite_said(nb, "untyped = scratch()")
+    assert untyped == ["ok"] * 3 + [FK_FAILED, FK_FAILED, "'17', 'text'", "ok", "ok", "17, 'integer'"]
+
+
+def test_00_the_parent_columns_collation_decides_and_the_childs_is_ignored(executed):
+    nb = executed(PRIMER)
+    assert sqlite_said(nb, "nocase = scratch()") == ["ok"] * 4
+    assert sqlite_said(nb, "binary = scratch()") == ["ok"] * 3 + [FK_FAILED]
+
+
+def test_00_orphans_stay_only_key_writes_are_checked_and_integrity_check_says_ok(executed):
+    said = sqlite_said(executed(PRIMER), "(16, 'Volare', 4)")
+    assert said[:-1] == ["ok"] * 5 + [FK_FAILED, "'ok'", "'track', 3, 'artist', 0; 'track', 6, 'artist', 0"]
+    rows = said[-1].split("; ")  # rowids 3 and 6, named by foreign_key_check, are tracks 13 and 16
+    assert "3, 13, 'My Way (live)', 2" in rows and "6, 16, 'Volare', 4" in rows
+
+
+def test_00_enforcement_is_per_connection_and_a_no_op_inside_a_transaction_or_savepoint(executed):
+    nb = executed(PRIMER)
+    assert sqlite_said(nb, "run(shared.first") == ["ok", "ok", "ok", "1", FK_FAILED]
+    assert sqlite_said(nb, "run(shared.second") == ["0", "ok", "11, 'That''s Amore', 1"]
+    assert sqlite_said(nb, "pragma_compile_options") == ["(no rows)"]  # this build's default is OFF
+    inside, savepoint, outside = ["ok", "ok", "1", FK_FAILED, "ok"], ["ok", "ok", "1", FK_FAILED, "ok"], ["ok", "0"]
+    assert sqlite_said(nb, "SAVEPOINT load") == inside + savepoint + outside + ["ok"]
+
+
+def test_00_rename_rewrites_references_unless_keys_are_off_and_legacy_alter_table_on(executed):
+    nb = executed(PRIMER)
+    schemas = [s for s in sqlite_said(nb, "renames = scratch()") if s.startswith("'CREATE TABLE track")]
+    assert [re.search(r"REFERENCES (\S+)\(", s).group(1) for s in schemas] == ['"artist_a"', '"artist_b"',
+                                                                              '"artist_b"']
+    shortcut = sqlite_said(nb, "shortcut = scratch(")
+    assert 'REFERENCES "artist_old"(artistid)' in shortcut[-3]
+    assert shortcut[-1] == "OperationalError: no such table: main.artist_old"
+    twelve_step = sqlite_said(nb, "twelve_step = scratch(")
+    assert "REFERENCES artist(artistid)" in twelve_step[-4] and twelve_step[-2:] == ["ok", "(no rows)"]
+
+
+def test_00_mismatch_only_where_the_key_is_needed_and_a_unique_index_of_the_same_collation_cures_it(executed):
+    nb = executed(PRIMER)
+    said = sqlite_said(nb, "names = scratch()\nrun(names")
+    # the child's key written, another column of it, a child deleted, the parent's key, a parent deleted, the check
+    assert said[6:] == [FK_MISMATCH, FK_MISMATCH, "ok", FK_MISMATCH, FK_MISMATCH, FK_MISMATCH, FK_MISMATCH]
+    assert sqlite_said(nb, "artist_name_nocase ON artist(artistname COLLATE NOCASE)") == ["ok", FK_MISMATCH, "ok"]
+    assert sqlite_said(nb, "(13, 'Volare', 'Dean Martin')") == ["ok", "ok", FK_FAILED, "(no rows)"]
+
+
+def test_00_not_null_plays_no_part_in_the_foreign_key_check(executed):
+    said = sqlite_said(executed(PRIMER), "seed = scratch()")
+    assert said == ["ok"] * 3 + [FK_FAILED, FK_FAILED, "IntegrityError: NOT NULL constraint failed: track.trackartist",
+                                 "ok"]
+
+
+@pytest.mark.parametrize("exercise", ["NEW_ARTIST", "FIND_ORPHANS", "FIX_MISMATCH"])
+def test_00_every_exercise_is_checked_and_its_committed_answer_passes(executed, exercise):
+    nb = executed(PRIMER)
+    checked = text_of(nb, f"primer.check(primer.Exercise.{exercise}, answer)")
+    assert checked.startswith("Yes: ") and "Not yet" not in checked
+    cells = [c.source for c in nb.cells]
+    answer = cells.index(next(s for s in cells if f"primer.Exercise.{exercise}," in s)) - 1
+    assert cells[answer].startswith('answer = """')  # the learner's cell sits right above its checker

@@ -1,22 +1,17 @@
-"""The primer's facts, as the SQLite library in use actually produces them."""
-import sys
+"""What the primer notebook needs besides its SQL: two connections to one file, the exercises' checker,
+and the statement helpers notebook 05 uses; all on real SQLite databases."""
+import sqlite3
 import tempfile
 from contextlib import closing
 
-import pandas as pd
 import pytest
 
 from toolkit import primer
+from toolkit.sqlcells import run
 
 FK_FAILED = "FOREIGN KEY constraint failed"
-
-
-def by_where(result, where):
-    return next(s for s in result.steps if s.where.startswith(where))
-
-
-def variant(result, fk, legacy):
-    return next(v for v in result.variants if (v.foreign_keys, v.legacy_alter_table) == (fk, legacy))
+MISMATCH = 'foreign key mismatch - "track" referencing "artist"'
+Exercise = primer.Exercise
 
 
 def test_attempt_records_errors_instead_of_raising():
@@ -48,113 +43,100 @@ def test_attempt_script_gives_sqlites_verdict_with_keys_on_and_leaves_the_file_a
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["shop.db"]
 
 
-def test_the_pragma_is_per_connection_and_off_by_default(monkeypatch, tmp_path):
+def test_two_connections_share_one_file_and_each_keeps_its_own_enforcement(monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    result = primer.per_connection_pragma()
-    strict, lax = result.connections
-    assert result.default_foreign_keys == 0
-    assert strict.foreign_keys == 1 and not strict.insert.succeeded
-    assert strict.insert.error == FK_FAILED and strict.insert.exception == "IntegrityError"
-    assert lax.foreign_keys == 0 and lax.insert.succeeded
-    # the lax connection's orphan is in the shared file; the strict one's is not
-    assert result.orphans_in_file == 1
-    assert list(tmp_path.iterdir()) == []  # the temporary database is cleaned up
+    with primer.two_connections() as shared:
+        assert shared.path.parent.parent == tmp_path and shared.path.name == "shared.db"
+        run(shared.first, "CREATE TABLE artist(artistid INTEGER PRIMARY KEY);"
+                          "CREATE TABLE track(trackartist INTEGER REFERENCES artist(artistid));"
+                          "PRAGMA foreign_keys = ON;")
+        # neither connection was told anything: the second shows SQLite's default
+        assert run(shared.second, "PRAGMA foreign_keys;").last().rows == ((0,),)
+        assert run(shared.first, "INSERT INTO track VALUES (3);").last().error == FK_FAILED
+        assert run(shared.second, "INSERT INTO track VALUES (3);").last().ok
+        assert run(shared.first, "SELECT count(*) FROM track;").last().rows == ((1,),)
+    assert list(tmp_path.iterdir()) == []  # both closed, the folder removed
+    with pytest.raises(sqlite3.ProgrammingError):
+        shared.first.execute("SELECT 1")
 
 
-def test_the_pragma_is_a_silent_no_op_inside_a_transaction():
-    result = primer.pragma_ignored_in_transaction()
-    inside, outside = by_where(result, "inside"), by_where(result, "outside")
-    assert inside.requested == outside.requested == "OFF"
-    assert inside.read_back == 1
-    assert not inside.insert.succeeded and inside.insert.error == FK_FAILED
-    assert outside.read_back == 0 and outside.insert.succeeded
+def test_two_connections_leave_no_folder_when_never_closed(monkeypatch, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    shared = primer.two_connections()
+    run(shared.first, "CREATE TABLE t(x);")
+    shared.first.close()
+    shared.second.close()
+    del shared  # as when a notebook's kernel ends before its closing cell
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_affinity_decides_whether_the_child_value_matches():
-    result = primer.affinity_in_key_comparison()
-    untyped = [r for r in result.rows if r.parent_declared_type == ""]
-    typed = [r for r in result.rows if r.parent_declared_type == "TEXT"]
-    assert {r.child_value for r in untyped} == {r.child_value for r in typed} == {"5", 5}
-    for row in untyped:
-        assert row.parent_value_typeof == "integer" and row.child_stored_typeof == "text"
-        assert not row.insert.succeeded and row.insert.error == FK_FAILED
-        assert row.insert.exception == "IntegrityError"
-    for row in typed:
-        assert row.parent_value_typeof == "text" and row.child_stored_typeof == "text"
-        assert row.insert.succeeded
+CORRECT = {
+    Exercise.NEW_ARTIST: "INSERT INTO artist VALUES (3, 'The Beatles'); INSERT INTO track VALUES (15, 'Yesterday', 3);",
+    Exercise.FIND_ORPHANS: "SELECT t.trackid FROM track AS t LEFT JOIN artist AS a ON a.artistid = t.trackartist "
+                           "WHERE a.artistid IS NULL AND t.trackartist IS NOT NULL;",
+    Exercise.FIX_MISMATCH: "CREATE UNIQUE INDEX artist_name ON artist(artistname);",
+}
 
 
-def test_values_that_look_equal_are_not_equal_to_sqlite():
-    answers = dict(primer.affinity_in_key_comparison().comparisons)
-    assert answers["SELECT '5' = 5"] == 0
-    assert answers["SELECT CAST('5' AS INTEGER) = 5"] == 1
-    printed = [v for sql, v in answers.items() if "' and '" in sql]
-    assert printed == ["5 and 5", "5 and '5'"]  # what a person sees, then what quote() reveals
-    joined = [v for sql, v in answers.items() if " JOIN " in sql]
-    assert joined == [0]
+@pytest.mark.parametrize("exercise", list(Exercise))
+def test_the_checker_accepts_a_correct_answer_by_running_it(exercise):
+    verdict = primer.check(exercise, CORRECT[exercise])
+    assert verdict.passed and str(verdict).startswith("Yes: ") and verdict.answer.errors == []
+    assert verdict.exercise is exercise
 
 
-def test_rename_rewrites_references_and_the_dropped_table_breaks_inserts():
-    result = primer.rename_rewrites_references()
-    assert 'REFERENCES "parent"(id)' in result.child_sql_before
-    default = variant(result, 0, 0)
-    assert default.references_after == "parent_old"
-    assert 'REFERENCES "parent_old"(id)' in default.child_sql_after
-    assert not default.insert_after_rebuild.succeeded
-    assert default.insert_after_rebuild.error == "no such table: main.parent_old"
-    assert default.insert_after_rebuild.exception == "OperationalError"
+def test_every_exercise_has_a_setup_sqlite_accepts_and_a_judge():
+    assert set(primer.SETUP) == set(Exercise)
+    for exercise in Exercise:
+        assert primer.check(exercise, "").passed is False  # an empty answer never passes
 
 
-def test_legacy_alter_table_leaves_references_alone_only_with_foreign_keys_off():
-    result = primer.rename_rewrites_references()
-    legacy = variant(result, 0, 1)
-    assert legacy.references_after == "parent" and legacy.child_sql_after == result.child_sql_before
-    assert legacy.insert_after_rebuild.succeeded
-    # documented: with foreign keys on, the rename rewrites REFERENCES even in legacy mode
-    assert variant(result, 1, 1).references_after == "parent_old"
-    assert variant(result, 1, 0).references_after == "parent_old"
+@pytest.mark.parametrize("exercise, answer, sentence", [
+    # the child before its parent: refused by the check this exercise is about
+    (Exercise.NEW_ARTIST, "INSERT INTO track VALUES (15, 'Yesterday', 3);"
+                          "INSERT INTO artist VALUES (3, 'The Beatles');",
+     "Not yet: SQLite refused \"INSERT INTO track VALUES (15, 'Yesterday', 3);\": FOREIGN KEY constraint failed."),
+    (Exercise.NEW_ARTIST, "INSERT INTO track VALUES (15, 'Yesterday', NULL);",
+     "Not yet: 'Yesterday' is stored with trackartist = NULL, which is not an artist named 'The Beatles'."),
+    # enforcement switched off, so an orphan slips in beside the right rows
+    (Exercise.NEW_ARTIST, "PRAGMA foreign_keys = OFF; INSERT INTO artist VALUES (3, 'The Beatles');"
+                          "INSERT INTO track VALUES (15, 'Yesterday', 3), (16, 'Help!', 9);",
+     "Not yet: 'Yesterday' is stored, but PRAGMA foreign_key_check lists 1 row(s) without a parent "
+     "(was enforcement off while they were written?)."),
+    (Exercise.NEW_ARTIST, "SELECT 1;", "Not yet: there is no track named 'Yesterday' afterwards."),
+    # a NULL key is no orphan
+    (Exercise.FIND_ORPHANS, "SELECT trackid FROM track LEFT JOIN artist ON artistid = trackartist "
+                            "WHERE artistid IS NULL;",
+     "Not yet: it lists 13, 14, 15, but the tracks without an artist are 13, 14; 15 has a NULL trackartist, "
+     "which is never checked, so it is no orphan."),
+    (Exercise.FIND_ORPHANS, "SELECT trackid FROM track WHERE trackartist = 3;",
+     "Not yet: it lists 14, but the tracks without an artist are 13, 14."),
+    (Exercise.FIND_ORPHANS, "SELECT trackid FROM nowhere;", 'Not yet: SQLite refused "SELECT trackid FROM nowhere;": '
+                                                          "no such table: nowhere."),
+    (Exercise.FIND_ORPHANS, "DELETE FROM track WHERE trackid = 13;",
+     "Not yet: your answer does not end with a SELECT whose rows could be checked."),
+    # a unique index that compares otherwise than the column does not make a key
+    (Exercise.FIX_MISMATCH, "CREATE UNIQUE INDEX artist_name ON artist(artistname COLLATE NOCASE);",
+     f"Not yet: a track by 'Dean Martin' still gets: {MISMATCH}."),
+    (Exercise.FIX_MISMATCH, "CREATE INDEX artist_name ON artist(artistname);",
+     f"Not yet: a track by 'Dean Martin' still gets: {MISMATCH}."),
+    (Exercise.FIX_MISMATCH, "PRAGMA foreign_keys = OFF;",
+     "Not yet: a track by 'Dean Martin' is accepted, but so is one by 'Nobody': the key is no longer checked "
+     "(is enforcement off, or the REFERENCES gone?)."),
+])
+def test_the_checker_says_in_a_sentence_why_a_wrong_answer_fails(exercise, answer, sentence):
+    verdict = primer.check(exercise, answer)
+    assert not verdict.passed and str(verdict) == sentence
 
 
-def test_mismatch_is_a_schema_error_and_constraint_failed_a_data_error():
-    mismatch, missing, unchecked = primer.mismatch_vs_constraint_failed().cases
-    assert "PRIMARY KEY" not in mismatch.parent_sql.upper() and "UNIQUE" not in mismatch.parent_sql.upper()
-    assert mismatch.insert.error.startswith("foreign key mismatch")
-    assert mismatch.insert.error == 'foreign key mismatch - "c" referencing "p"'
-    assert mismatch.insert.exception == "OperationalError"
-    assert missing.insert.error == FK_FAILED and missing.insert.exception == "IntegrityError"
-    assert unchecked.insert.succeeded  # the broken declaration only surfaces when enforcement is on
+def test_an_answer_that_deletes_the_orphans_is_still_judged_against_the_setup():
+    verdict = primer.check(Exercise.FIND_ORPHANS, "DELETE FROM track WHERE trackid = 14; SELECT 13;")
+    assert not verdict.passed and "the tracks without an artist are 13, 14" in str(verdict)
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="sqlite_errorname arrived in Python 3.11")
-def test_error_names_separate_the_two_failures():
-    mismatch, missing, _ = primer.mismatch_vs_constraint_failed().cases
-    assert mismatch.insert.error_name == "SQLITE_ERROR"
-    assert missing.insert.error_name == "SQLITE_CONSTRAINT_FOREIGNKEY"
-
-
-def test_foreign_key_check_lists_rows_written_while_enforcement_was_off():
-    result = primer.foreign_key_check_finds_orphans()
-    assert result.rows_written_with_fk_off == 3
-    assert result.foreign_keys_after_enabling == 1 and result.rows_still_there == 3
-    frame = result.to_frame()
-    assert list(frame.columns) == ["table", "rowid", "parent", "fkid"]
-    assert frame.values.tolist() == [["child", 2, "parent", 0], ["child", 3, "parent", 0]]
-
-
-def test_primer_lists_every_fact_once_in_order():
-    functions = [f for _, f in primer.PRIMER]
-    assert functions == [primer.per_connection_pragma, primer.pragma_ignored_in_transaction,
-                         primer.affinity_in_key_comparison, primer.rename_rewrites_references,
-                         primer.mismatch_vs_constraint_failed, primer.foreign_key_check_finds_orphans]
-    assert len({title for title, _ in primer.PRIMER}) == len(primer.PRIMER)
-
-
-@pytest.mark.parametrize("title, fact", primer.PRIMER, ids=[f.__name__ for _, f in primer.PRIMER])
-def test_every_frame_is_a_non_empty_dataframe(title, fact):
-    frame = fact().to_frame()
-    assert isinstance(frame, pd.DataFrame) and not frame.empty
-
-
-def test_comparisons_frame_is_a_non_empty_dataframe():
-    frame = primer.affinity_in_key_comparison().comparisons_frame()
-    assert isinstance(frame, pd.DataFrame) and len(frame) == 5
+def test_a_verdict_renders_its_sentence_and_the_learners_sql_escaped():
+    verdict = primer.check(Exercise.NEW_ARTIST, "INSERT INTO track VALUES (15, '<b>Yesterday</b>', 3);")
+    page = verdict._repr_html_()
+    assert "Not yet: SQLite refused" in page and "<b>" not in page and "&lt;b&gt;Yesterday&lt;/b&gt;" in page
+    assert repr(verdict).splitlines()[0] == str(verdict)
+    assert "-> IntegrityError: FOREIGN KEY constraint failed" in repr(verdict)

@@ -1,28 +1,26 @@
-"""How SQLite enforces foreign keys, shown live on small fresh databases.
+"""What the primer notebook (`notebooks/00_foreign_keys_primer.ipynb`) needs that is not its lesson.
 
-Each function builds its own throwaway database, does one thing that surprises people, and returns
-what SQLite itself produced: the exact error messages, the pragma values read back, the schema text.
-Nothing here states an outcome; the SQLite library in use decides it, so the primer notebook
-(`notebooks/00_foreign_keys_primer.ipynb`) and its tests cannot drift from the engine.
+The lesson is the SQL in the notebook's cells (`toolkit.sqlcells.run`); this module holds the rest:
+two connections to one temporary file (for the per-connection pragma), the checker of the exercises
+(which runs the learner's SQL on a fresh database and says in a sentence whether it does what was
+asked), and the small helpers notebook 05 uses to run statements on a copy of a file.
 """
 from __future__ import annotations
 
-import os
+import html
+import shutil
 import sqlite3
 import tempfile
+import weakref
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from collections.abc import Callable
+from types import TracebackType
+from typing import Any
 
-from .sqlnames import quote
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-PARENT, CHILD = "parent", "child"
-ORPHAN_KEY = 42  # no parent row ever has this key
+from .sqlcells import SqlRun, run, scratch
 
 
 def connect(path: str = ":memory:") -> sqlite3.Connection:
@@ -91,308 +89,191 @@ def set_foreign_keys(conn: sqlite3.Connection, on: bool) -> int:
     return foreign_keys(conn)
 
 
-def _create_parent_and_child(conn: sqlite3.Connection) -> None:
-    conn.execute(f"CREATE TABLE {quote(PARENT)}(id INTEGER PRIMARY KEY)")
-    conn.execute(f"CREATE TABLE {quote(CHILD)}(id INTEGER PRIMARY KEY, "
-                 f"parent_id INTEGER REFERENCES {quote(PARENT)}(id))")
-    conn.execute(f"INSERT INTO {quote(PARENT)}(id) VALUES (1)")
-
-
-def _insert_child(conn: sqlite3.Connection, parent_id: Any = ORPHAN_KEY) -> Outcome:
-    return attempt(conn, f"INSERT INTO {quote(CHILD)}(parent_id) VALUES (?)", (parent_id,))
-
-
-def _count(conn: sqlite3.Connection, table: str) -> int:
-    count: int = conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
-    return count
-
-
-# 1 ─ the pragma belongs to the connection, not to the file ──────────────────────────────────────
+# ─ two connections to one file: enforcement belongs to the connection ──────────────────────────
 
 @dataclass(frozen=True)
-class ConnectionRow:
-    connection: str
-    foreign_keys: int
-    insert: Outcome
+class SharedFile:
+    """Two connections to one new database file, both left at SQLite's default for every pragma."""
+
+    path: Path
+    first: sqlite3.Connection
+    second: sqlite3.Connection
+
+    def close(self) -> None:
+        """Close both connections and remove the file's temporary folder."""
+        self.first.close()
+        self.second.close()
+        shutil.rmtree(self.path.parent, ignore_errors=True)
+
+    def __enter__(self) -> SharedFile:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
 
 
-@dataclass(frozen=True)
-class PerConnectionPragma:
-    default_foreign_keys: int  # read on a connection that never set the pragma
-    connections: tuple[ConnectionRow, ...]
-    orphans_in_file: int  # child rows without a parent, counted afterwards by a third connection
-
-    def to_frame(self) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame([{"connection": r.connection, "foreign_keys": r.foreign_keys,
-                              "insert result": r.insert.result} for r in self.connections])
+def two_connections() -> SharedFile:
+    """Two autocommit connections (`connect`) to one new file in a temporary folder of its own."""
+    folder = Path(tempfile.mkdtemp(prefix="fk-primer-"))
+    path = folder / "shared.db"
+    shared = SharedFile(path, connect(str(path)), connect(str(path)))
+    # a notebook stopped before its closing cell still leaves no folder behind once the kernel ends
+    weakref.finalize(shared, shutil.rmtree, folder, True)
+    return shared
 
 
-def per_connection_pragma() -> PerConnectionPragma:
-    """Two connections to one file: the one that enabled foreign keys rejects an orphan, the other stores it."""
-    with tempfile.TemporaryDirectory(prefix="fk-primer-") as folder:
-        path = os.path.join(folder, "shared.db")
-        with closing(connect(path)) as setup:
-            default = foreign_keys(setup)
-            _create_parent_and_child(setup)
-        # nothing about enforcement is stored in the file: each connection decides for itself
-        with closing(connect(path)) as strict, closing(connect(path)) as lax:
-            rows = (ConnectionRow("A: ran PRAGMA foreign_keys = ON", set_foreign_keys(strict, True),
-                                  _insert_child(strict)),
-                    ConnectionRow("B: left at its default", foreign_keys(lax), _insert_child(lax)))
-        with closing(connect(path)) as reader:
-            orphans = reader.execute(
-                f"SELECT count(*) FROM {quote(CHILD)} WHERE parent_id NOT IN (SELECT id FROM {quote(PARENT)})"
-            ).fetchone()[0]
-    return PerConnectionPragma(default, rows, orphans)
+# ─ exercises: the learner's SQL, run on a fresh database, judged by what SQLite did ─────────────
+
+class Exercise(StrEnum):
+    """The primer's exercises, each checked on a fresh database of its own (`SETUP`)."""
+
+    NEW_ARTIST = "new-artist"  # add a track by an artist who is not in the table yet
+    FIND_ORPHANS = "find-orphans"  # list the trackid of every track whose artist is missing
+    FIX_MISMATCH = "fix-mismatch"  # one statement that makes track's key usable
 
 
-# 2 ─ the pragma is a silent no-op inside a transaction ──────────────────────────────────────────
+RUNNING_EXAMPLE = """
+CREATE TABLE artist(artistid INTEGER PRIMARY KEY, artistname TEXT);
+CREATE TABLE track(trackid INTEGER, trackname TEXT, trackartist INTEGER REFERENCES artist(artistid));
+INSERT INTO artist VALUES (1, 'Dean Martin'), (2, 'Frank Sinatra');
+INSERT INTO track VALUES (11, 'That''s Amore', 1), (12, 'Christmas Blues', 1), (13, 'My Way', 2);
+"""
 
-@dataclass(frozen=True)
-class PragmaStep:
-    where: str
-    requested: str
-    read_back: int
-    insert: Outcome
-
-
-@dataclass(frozen=True)
-class PragmaInTransaction:
-    steps: tuple[PragmaStep, ...]
-
-    def to_frame(self) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame([{"where": s.where, "requested": s.requested, "foreign_keys read back": s.read_back,
-                              "orphan insert": s.insert.result} for s in self.steps])
-
-
-def pragma_ignored_in_transaction() -> PragmaInTransaction:
-    """`PRAGMA foreign_keys = OFF` after BEGIN changes nothing and says nothing; before BEGIN it works."""
-    with closing(connect()) as conn:
-        _create_parent_and_child(conn)
-        set_foreign_keys(conn, True)
-        conn.execute("BEGIN")
-        inside = PragmaStep("inside BEGIN ... ROLLBACK", "OFF", set_foreign_keys(conn, False), _insert_child(conn))
-        conn.execute("ROLLBACK")
-        outside = PragmaStep("outside a transaction", "OFF", set_foreign_keys(conn, False), _insert_child(conn))
-    return PragmaInTransaction((inside, outside))
-
-
-# 3 ─ affinity decides whether a child value matches its parent key ─────────────────────────────
-
-@dataclass(frozen=True)
-class AffinityRow:
-    parent_declared_type: str
-    parent_value_typeof: str
-    child_value: Any
-    child_stored_typeof: str
-    insert: Outcome
+#: The database each exercise's answer runs on (foreign keys ON), as the notebook describes it.
+SETUP: dict[Exercise, str] = {
+    Exercise.NEW_ARTIST: RUNNING_EXAMPLE,
+    # written with enforcement off: 13 loses its artist, 14 never had one, 15's key is NULL
+    Exercise.FIND_ORPHANS: RUNNING_EXAMPLE + """
+PRAGMA foreign_keys = OFF;
+INSERT INTO track VALUES (14, 'Mr. Bojangles', 3), (15, 'Yesterday', NULL);
+DELETE FROM artist WHERE artistid = 2;
+PRAGMA foreign_keys = ON;
+""",
+    # the key points at artistname, which is neither PRIMARY KEY nor UNIQUE; the rows go in with
+    # enforcement off because, on such a schema, even a parent INSERT of several rows raises the mismatch
+    Exercise.FIX_MISMATCH: """
+CREATE TABLE artist(artistid INTEGER PRIMARY KEY, artistname TEXT);
+CREATE TABLE track(trackid INTEGER, trackname TEXT, trackartist TEXT REFERENCES artist(artistname));
+PRAGMA foreign_keys = OFF;
+INSERT INTO artist VALUES (1, 'Dean Martin'), (2, 'Frank Sinatra');
+INSERT INTO track VALUES (11, 'That''s Amore', 'Dean Martin');
+PRAGMA foreign_keys = ON;
+""",
+}
 
 
 @dataclass(frozen=True)
-class AffinityInKeyComparison:
-    rows: tuple[AffinityRow, ...]
-    comparisons: tuple[tuple[str, Any], ...]  # (SQL, what SQLite answered) on the untyped parent
+class Verdict:
+    """Whether the learner's SQL did what the exercise asked, in one sentence, with what SQLite said."""
 
-    def to_frame(self) -> pd.DataFrame:
-        import pandas as pd
+    exercise: Exercise
+    passed: bool
+    sentence: str
+    answer: SqlRun
 
-        return pd.DataFrame([{"parent declared type": r.parent_declared_type or "(none)",
-                              "parent value typeof": r.parent_value_typeof, "child value": repr(r.child_value),
-                              "child stores it as": r.child_stored_typeof, "insert result": r.insert.result}
-                             for r in self.rows])
+    def __str__(self) -> str:
+        return f"{'Yes' if self.passed else 'Not yet'}: {self.sentence}"
 
-    def comparisons_frame(self) -> pd.DataFrame:
-        import pandas as pd
+    def __repr__(self) -> str:
+        return f"{self}\n{self.answer!r}"
 
-        return pd.DataFrame(self.comparisons, columns=["SQL", "SQLite says"])
-
-
-def _stored_typeof(conn: sqlite3.Connection, value: Any) -> str:
-    # the rejected row never lands, so store it once with enforcement off to see what affinity made of it
-    set_foreign_keys(conn, False)
-    stored = conn.execute(f"INSERT INTO {quote(CHILD)}(pid) VALUES (?) RETURNING typeof(pid)", (value,)).fetchall()
-    conn.execute(f"DELETE FROM {quote(CHILD)} WHERE rowid = last_insert_rowid()")
-    set_foreign_keys(conn, True)
-    kind: str = stored[0][0]
-    return kind
+    def _repr_html_(self) -> str:
+        colour = "#1b5e20" if self.passed else "#b00020"
+        return (f"<p style='text-align:left;color:{colour}'>{html.escape(str(self))}</p>"
+                f"<p style='text-align:left'>Your SQL, run on a fresh database:</p>{self.answer._repr_html_()}")
 
 
-def _affinity_case(conn: sqlite3.Connection, declared: str, parent_value: Any) -> list[AffinityRow]:
-    conn.execute(f"CREATE TABLE {quote(PARENT)}(id {declared} PRIMARY KEY)")
-    conn.execute(f"INSERT INTO {quote(PARENT)}(id) VALUES (?)", (parent_value,))
-    conn.execute(f"CREATE TABLE {quote(CHILD)}(pid TEXT REFERENCES {quote(PARENT)}(id))")
-    set_foreign_keys(conn, True)
-    parent_typeof = conn.execute(f"SELECT typeof(id) FROM {quote(PARENT)}").fetchone()[0]
-    return [AffinityRow(declared, parent_typeof, value, _stored_typeof(conn, value),
-                        attempt(conn, f"INSERT INTO {quote(CHILD)}(pid) VALUES (?)", (value,)))
-            for value in ("5", 5)]
+FOREIGN_KEY_FAILED = "FOREIGN KEY constraint failed"
 
 
-def _looks_equal(conn: sqlite3.Connection) -> tuple[tuple[str, Any], ...]:
-    # the child's '5' is stored (enforcement off) only so the join below has something to miss
-    set_foreign_keys(conn, False)
-    conn.execute(f"INSERT INTO {quote(CHILD)}(pid) VALUES ('5')")
-    p, c = quote(PARENT), quote(CHILD)
-    queries = ("SELECT '5' = 5",
-               "SELECT CAST('5' AS INTEGER) = 5",
-               f"SELECT (SELECT id FROM {p}) || ' and ' || (SELECT pid FROM {c})",
-               f"SELECT (SELECT quote(id) FROM {p}) || ' and ' || (SELECT quote(pid) FROM {c})",
-               f"SELECT count(*) FROM {c} JOIN {p} ON {c}.pid = {p}.id")
-    return tuple((sql, conn.execute(sql).fetchone()[0]) for sql in queries)
+def _fresh(exercise: Exercise) -> sqlite3.Connection:
+    """A new database in memory made by the exercise's SETUP, foreign keys ON."""
+    conn = scratch()
+    if errors := run(conn, SETUP[exercise]).errors:
+        # a setup SQLite refuses would make every verdict wrong: stop instead of judging
+        raise AssertionError(f"the setup of exercise {exercise} failed on SQLite {sqlite3.sqlite_version}: {errors}")
+    return conn
 
 
-def affinity_in_key_comparison() -> AffinityInKeyComparison:
-    """A parent key with no declared type keeps integer 5, which a TEXT child column's '5' never matches."""
-    with closing(connect()) as untyped, closing(connect()) as typed:
-        rows = _affinity_case(untyped, "", 5) + _affinity_case(typed, "TEXT", "5")
-        comparisons = _looks_equal(untyped)
-    return AffinityInKeyComparison(tuple(rows), comparisons)
+def _refused(answer: SqlRun) -> str | None:
+    step = next((s for s in answer if not s.ok), None)
+    return None if step is None else f"SQLite refused \"{' '.join(step.sql.split())}\": {step.error}."
 
 
-# 4 ─ RENAME rewrites the children's REFERENCES ──────────────────────────────────────────────────
-
-@dataclass(frozen=True)
-class RenameVariant:
-    foreign_keys: int
-    legacy_alter_table: int
-    child_sql_after: str
-    references_after: str  # the target table PRAGMA foreign_key_list reports after the rename
-    insert_after_rebuild: Outcome
-
-
-@dataclass(frozen=True)
-class RenameRewritesReferences:
-    child_sql_before: str
-    variants: tuple[RenameVariant, ...]
-
-    def to_frame(self) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame([{"foreign_keys": v.foreign_keys, "legacy_alter_table": v.legacy_alter_table,
-                              "child REFERENCES after rename": v.references_after,
-                              "child sql after rename": v.child_sql_after,
-                              "insert after rebuild": v.insert_after_rebuild.result} for v in self.variants])
+def _judge_new_artist(conn: sqlite3.Connection, answer: SqlRun) -> tuple[bool, str]:
+    if refused := _refused(answer):
+        return False, refused
+    found = conn.execute("SELECT quote(t.trackartist), a.artistname FROM track AS t LEFT JOIN artist AS a "
+                         "ON a.artistid = t.trackartist WHERE t.trackname = 'Yesterday'").fetchall()
+    if not found:
+        return False, "there is no track named 'Yesterday' afterwards."
+    key, name = found[0]
+    if name != "The Beatles":
+        return False, f"'Yesterday' is stored with trackartist = {key}, which is not an artist named 'The Beatles'."
+    violations = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if violations:
+        return False, (f"'Yesterday' is stored, but PRAGMA foreign_key_check lists {len(violations)} row(s) "
+                       "without a parent (was enforcement off while they were written?).")
+    return True, (f"SQLite stored 'Yesterday' by 'The Beatles' (trackartist = {key}), and PRAGMA foreign_key_check "
+                  "finds no row without a parent.")
 
 
-def _child_sql(conn: sqlite3.Connection) -> str:
-    sql: str = conn.execute("SELECT sql FROM sqlite_schema WHERE name = ?", (CHILD,)).fetchone()[0]
-    return sql
+def _orphans_and_nulls() -> tuple[set[Any], set[Any]]:
+    """The trackids PRAGMA foreign_key_check reports on the exercise's database, and those with a NULL key
+    (asked of a database of its own, so that an answer that changes the rows cannot change them)."""
+    with closing(_fresh(Exercise.FIND_ORPHANS)) as conn:
+        rowids = [row[1] for row in conn.execute("PRAGMA foreign_key_check(track)")]
+        orphans = {k for (k,) in conn.execute(
+            f"SELECT trackid FROM track WHERE rowid IN ({', '.join('?' * len(rowids))})", rowids)}
+        nulls = {k for (k,) in conn.execute("SELECT trackid FROM track WHERE trackartist IS NULL")}
+    return orphans, nulls
 
 
-def _rename_variant(fk: bool, legacy: bool) -> tuple[str, RenameVariant]:
-    old = f"{PARENT}_old"
-    with closing(connect()) as conn:
-        _create_parent_and_child(conn)
-        before = _child_sql(conn)
-        conn.execute(f"PRAGMA legacy_alter_table = {'ON' if legacy else 'OFF'}")
-        fk_read = set_foreign_keys(conn, fk)
-        legacy_read = conn.execute("PRAGMA legacy_alter_table").fetchone()[0]
-        conn.execute(f"ALTER TABLE {quote(PARENT)} RENAME TO {quote(old)}")
-        after = _child_sql(conn)
-        target = conn.execute(f"PRAGMA foreign_key_list({quote(CHILD)})").fetchone()[2]
-        # the usual rebuild that follows such a rename: new parent, copy rows, drop the old one
-        conn.execute(f"CREATE TABLE {quote(PARENT)}(id INTEGER PRIMARY KEY)")
-        conn.execute(f"INSERT INTO {quote(PARENT)} SELECT * FROM {quote(old)}")
-        set_foreign_keys(conn, False)  # with enforcement on, DROP TABLE would check the children first
-        conn.execute(f"DROP TABLE {quote(old)}")
-        set_foreign_keys(conn, True)
-        insert = _insert_child(conn, 1)  # parent row 1 exists in the new parent table
-    return before, RenameVariant(fk_read, legacy_read, after, target, insert)
+def _listed(values: set[Any]) -> str:
+    return ", ".join(str(v) for v in sorted(values, key=repr)) or "nothing"
 
 
-def rename_rewrites_references() -> RenameRewritesReferences:
-    """ALTER TABLE ... RENAME points children at the new name; drop that table and every insert fails."""
-    results = [_rename_variant(fk, legacy) for fk in (False, True) for legacy in (False, True)]
-    return RenameRewritesReferences(results[0][0], tuple(v for _, v in results))
+def _judge_find_orphans(_: sqlite3.Connection, answer: SqlRun) -> tuple[bool, str]:
+    if refused := _refused(answer):
+        return False, refused
+    if not answer or not answer.last().columns:
+        return False, "your answer does not end with a SELECT whose rows could be checked."
+    got = {row[0] for row in answer.last().rows}
+    orphans, nulls = _orphans_and_nulls()
+    if got == orphans:
+        return True, f"it lists {_listed(got)}, the tracks PRAGMA foreign_key_check reports."
+    sentence = f"it lists {_listed(got)}, but the tracks without an artist are {_listed(orphans)}"
+    if got & nulls:
+        return False, (f"{sentence}; {_listed(got & nulls)} has a NULL trackartist, which is never checked, "
+                       "so it is no orphan.")
+    return False, f"{sentence}."
 
 
-# 5 ─ an error about the schema vs an error about the data ───────────────────────────────────────
-
-@dataclass(frozen=True)
-class MismatchCase:
-    case: str
-    parent_sql: str
-    insert: Outcome
-
-
-@dataclass(frozen=True)
-class MismatchVsConstraintFailed:
-    cases: tuple[MismatchCase, ...]
-
-    def to_frame(self) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame([{"case": c.case, "parent declaration": c.parent_sql, "exception": c.insert.exception or "",
-                              "sqlite_errorname": c.insert.error_name or "",
-                              "message": c.insert.error if not c.insert.succeeded else "succeeded"}
-                             for c in self.cases])
+def _judge_fix_mismatch(conn: sqlite3.Connection, answer: SqlRun) -> tuple[bool, str]:
+    if refused := _refused(answer):
+        return False, refused
+    known = run(conn, "INSERT INTO track VALUES (21, 'Volare', 'Dean Martin')").last()
+    if not known.ok:
+        return False, f"a track by 'Dean Martin' still gets: {known.error}."
+    unknown = run(conn, "INSERT INTO track VALUES (22, 'Lost', 'Nobody')").last()
+    if unknown.error != FOREIGN_KEY_FAILED:
+        return False, ("a track by 'Dean Martin' is accepted, but so is one by 'Nobody': the key is no longer "
+                       "checked (is enforcement off, or the REFERENCES gone?).")
+    return True, (f"a track by 'Dean Martin' is accepted and one by 'Nobody' gets {FOREIGN_KEY_FAILED}: "
+                  "the key is checked again.")
 
 
-def _mismatch_db(conn: sqlite3.Connection) -> str:
-    # CREATE TABLE ... AS SELECT keeps names and values but drops PRIMARY KEY and UNIQUE
-    conn.execute("CREATE TABLE p AS SELECT 1 AS id")
-    conn.execute("CREATE TABLE c(pid REFERENCES p(id))")
-    sql: str = conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'p'").fetchone()[0]
-    return sql
+_JUDGES: dict[Exercise, Callable[[sqlite3.Connection, SqlRun], tuple[bool, str]]] = {
+    Exercise.NEW_ARTIST: _judge_new_artist,
+    Exercise.FIND_ORPHANS: _judge_find_orphans,
+    Exercise.FIX_MISMATCH: _judge_fix_mismatch,
+}
 
 
-def _mismatch_case(fk: bool) -> MismatchCase:
-    with closing(connect()) as conn:
-        parent_sql = _mismatch_db(conn)
-        set_foreign_keys(conn, fk)
-        # value 1 does exist in p: the failure is about the declaration, not the data
-        return MismatchCase(f"parent key not unique, foreign_keys {'ON' if fk else 'OFF'}", parent_sql,
-                            attempt(conn, "INSERT INTO c(pid) VALUES (1)"))
-
-
-def _missing_row_case() -> MismatchCase:
-    with closing(connect()) as conn:
-        _create_parent_and_child(conn)
-        set_foreign_keys(conn, True)
-        parent_sql = conn.execute("SELECT sql FROM sqlite_schema WHERE name = ?", (PARENT,)).fetchone()[0]
-        return MismatchCase("parent row missing, foreign_keys ON", parent_sql, _insert_child(conn))
-
-
-def mismatch_vs_constraint_failed() -> MismatchVsConstraintFailed:
-    """A parent key that is not PRIMARY KEY/UNIQUE breaks every insert; a missing parent row breaks one."""
-    return MismatchVsConstraintFailed((_mismatch_case(True), _missing_row_case(), _mismatch_case(False)))
-
-
-# 6 ─ foreign_key_check finds what enforcement let through ──────────────────────────────────────
-
-@dataclass(frozen=True)
-class ForeignKeyCheck:
-    rows_written_with_fk_off: int
-    foreign_keys_after_enabling: int
-    rows_still_there: int
-    violations: tuple[tuple[str, int, str, int], ...]  # PRAGMA foreign_key_check: table, rowid, parent, fkid
-
-    def to_frame(self) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame(list(self.violations), columns=["table", "rowid", "parent", "fkid"])
-
-
-def foreign_key_check_finds_orphans() -> ForeignKeyCheck:
-    """Enabling foreign keys never re-checks existing rows; PRAGMA foreign_key_check does."""
-    with closing(connect()) as conn:
-        _create_parent_and_child(conn)
-        set_foreign_keys(conn, False)
-        written = [_insert_child(conn, key) for key in (1, ORPHAN_KEY, ORPHAN_KEY + 1)]
-        enabled = set_foreign_keys(conn, True)
-        violations = tuple(tuple(r) for r in conn.execute("PRAGMA foreign_key_check"))
-        return ForeignKeyCheck(sum(o.succeeded for o in written), enabled, _count(conn, CHILD), violations)
-
-
-PRIMER: tuple[tuple[str, Callable[[], Any]], ...] = (
-    ("PRAGMA foreign_keys is per connection, and OFF by default", per_connection_pragma),
-    ("PRAGMA foreign_keys is ignored inside a transaction", pragma_ignored_in_transaction),
-    ("Type affinity decides whether a child value matches its parent", affinity_in_key_comparison),
-    ("RENAME rewrites the children's REFERENCES", rename_rewrites_references),
-    ("'foreign key mismatch' is not 'FOREIGN KEY constraint failed'", mismatch_vs_constraint_failed),
-    ("PRAGMA foreign_key_check finds rows written while enforcement was off", foreign_key_check_finds_orphans),
-)
+def check(exercise: Exercise, answer: str) -> Verdict:
+    """Run `answer` on a fresh database made by `SETUP[exercise]` and judge it by what SQLite did."""
+    with closing(_fresh(exercise)) as conn:
+        result = run(conn, answer)
+        passed, sentence = _JUDGES[exercise](conn, result)
+    return Verdict(exercise, passed, sentence, result)
