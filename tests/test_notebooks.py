@@ -45,7 +45,7 @@ def executed(tmp_path_factory):
 
 
 def test_the_expected_notebooks_exist_numbered_in_reading_order():
-    assert [n[:3] for n in NOTEBOOKS] == ["00_", "01_", "02_", "03_", "04_", "05_"]
+    assert [n[:3] for n in NOTEBOOKS] == ["00_", "01_", "02_", "03_", "04_", "05_", "06_"]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -470,3 +470,136 @@ def test_00_every_exercise_is_checked_and_its_committed_answer_passes(executed, 
     cells = [c.source for c in nb.cells]
     answer = cells.index(next(s for s in cells if f"primer.Exercise.{exercise}," in s)) - 1
     assert cells[answer].startswith('answer = """')  # the learner's cell sits right above its checker
+
+
+# --------------------------------------------------------------------------- 06: actions and deferred keys
+NB06 = "06_actions_and_deferred_keys.ipynb"
+
+
+def sqlite_says(nb, snippet: str) -> list[str]:
+    """SQLite's answer to each statement of the first `run(...)` cell whose source contains `snippet`, in
+    order (the SqlRun's plain-text form: each statement, then `  -> ` and the answer)."""
+    plain = next(o["data"]["text/plain"] for c in nb.cells if c.cell_type == "code" and snippet in c.source
+                 for o in c.outputs if "text/plain" in o.get("data", {}))
+    return [line.removeprefix("  -> ") for line in plain.splitlines() if line.startswith("  -> ")]
+
+
+FK_FAILED = "IntegrityError: FOREIGN KEY constraint failed"
+
+
+def test_06_runs_on_the_sqlite_the_tests_run(executed):
+    nb = executed(NB06)
+    assert error_outputs(nb) == []
+    assert sqlite_says(nb, "sqlite_version()") == [f"'{sqlite3.sqlite_version}'"]
+
+
+def test_06_cascade_carries_the_new_key_and_deletes_the_children(executed):
+    says = sqlite_says(executed(NB06), "ON DELETE CASCADE ON UPDATE CASCADE")
+    assert says[4] == "11, 'That''s Amore', 1; 12, 'Christmas Blues', 1; 13, 'My Way', 2"  # before
+    assert says[5:7] == ["ok", "ok"]
+    assert says[7] == "11, 'That''s Amore', 100; 12, 'Christmas Blues', 100"  # after
+
+
+def test_06_set_null_into_not_null_fails_the_delete_and_set_default_needs_its_parent(executed):
+    nb = executed(NB06)
+    says = sqlite_says(nb, "NOT NULL REFERENCES artist(artistid) ON DELETE SET NULL")
+    assert says[4:] == ["IntegrityError: NOT NULL constraint failed: track.trackartist", "1, 'Dean Martin'",
+                        "11, 'That''s Amore', 1"]
+    says = sqlite_says(nb, "ON DELETE SET DEFAULT")
+    assert says[4:] == [FK_FAILED, "ok", "ok", "14, 'Mr. Bojangles', 0"]
+
+
+def test_06_restrict_fires_at_once_even_when_deferred_no_action_waits(executed):
+    nb = executed(NB06)
+    restrict = sqlite_says(nb, "ON DELETE RESTRICT DEFERRABLE INITIALLY DEFERRED")
+    assert restrict[4:] == ["ok", FK_FAILED, "ok", "ok", "1, 'Dean Martin'"]
+    no_action = sqlite_says(nb, "ON DELETE NO ACTION DEFERRABLE INITIALLY DEFERRED")
+    assert no_action[4:] == ["ok", "ok", "ok", "ok", "(no rows)"]
+
+
+def test_06_drop_table_parent_deletes_the_children_or_fails(executed):
+    nb = executed(NB06)
+    assert sqlite_says(nb, "DROP TABLE artist;\nSELECT * FROM track;")[4:] == ["ok", "(no rows)"]
+    says = sqlite_says(nb, "PRAGMA foreign_keys = OFF;\nDROP TABLE artist;")
+    assert says[4:] == [FK_FAILED, "ok", "ok", "ok", "11, 'That''s Amore', 1",
+                        "OperationalError: no such table: main.artist"]
+
+
+def test_06_insert_or_replace_on_a_parent_deletes_its_cascade_children(executed):
+    says = sqlite_says(executed(NB06), "INSERT OR REPLACE INTO artist")
+    assert says[4:7] == ["ok", "1, 'Dean Martin (Dino)'", "(no rows)"]
+    assert says[7:] == ["ok", "ok", "11, 'That''s Amore', 1"]  # the upsert leaves the track
+
+
+def test_06_deferred_key_fails_at_commit_naming_nothing_and_foreign_key_check_names_the_row(executed):
+    nb = executed(NB06)
+    says = sqlite_says(nb, "PRAGMA foreign_key_check;\nROLLBACK;")
+    assert says[2:] == ["ok", "ok", FK_FAILED, "'track', 14, 'artist', 0", "ok", FK_FAILED]
+    cli = text_of(nb, "-m toolkit diagnose")
+    assert cli.startswith("The script fails at COMMIT with FOREIGN KEY constraint failed")
+    assert "track row 14: trackartist 3 has no row in artist" in cli and "exit code 1" in cli
+
+
+def test_06_defer_foreign_keys_defers_an_immediate_key_for_one_transaction(executed):
+    says = sqlite_says(executed(NB06), "PRAGMA defer_foreign_keys = ON;\nUPDATE")
+    assert says[4:] == [FK_FAILED, "ok", "ok", "ok", "ok", "ok", "0",
+                        "11, 'That''s Amore', 100; 12, 'Christmas Blues', 100"]
+
+
+def test_06_composite_key_one_null_skips_the_check_and_the_parent_needs_unique_over_exactly_its_columns(executed):
+    nb = executed(NB06)
+    says = sqlite_says(nb, "PRIMARY KEY (albumartist, albumname)")
+    assert says[2:] == ["ok", "ok", FK_FAILED, "ok", "(no rows)",
+                        "1, 'Dean Martin', 'Dream With Dean', 'I''m Confessin'''; 3, 'Frank Sinatra', NULL, 'My Way'"]
+    says = sqlite_says(nb, "UNIQUE (albumartist)")
+    assert says[2:] == ["ok", 'OperationalError: foreign key mismatch - "song" referencing "album"', "ok", "ok"]
+
+
+def test_06_the_child_key_without_an_index_scans_the_child_table(executed):
+    nb = executed(NB06)
+    assert sqlite_says(nb, "WITH RECURSIVE")[-1].endswith("'SCAN track'")
+    assert sqlite_says(nb, "CREATE INDEX trackindex")[-1].endswith(
+        "'SEARCH track USING COVERING INDEX trackindex (trackartist=?)'")
+    before = int(re.search(r"([\d,]+) instructions", text_of(nb, "before = vdbe_steps")).group(1).replace(",", ""))
+    after = int(re.search(r"([\d,]+) instructions", text_of(nb, "after = vdbe_steps")).group(1).replace(",", ""))
+    assert before > 50_000 > 100 > after
+    findings = text_of(nb, "frame_html(findings")
+    assert "unindexed-child-key" in findings and "No index of track can look up trackartist" in findings
+
+
+def test_06_exercises_start_wrong_and_say_why(executed):
+    nb = executed(NB06)
+    assert text_of(nb, "check_tracks_kept(answer)").startswith("Not yet: the DELETE took the tracks with it")
+    first = text_of(nb, "check_child_first(answer)")
+    assert first.startswith("Not yet: SQLite refused `INSERT INTO track") and "FOREIGN KEY constraint failed" in first
+    assert text_of(nb, "check_child_index(answer)").startswith("Not yet: the DELETE's plan still reads all of track")
+
+
+def test_06_keys_cannot_point_into_an_attached_database(executed):
+    says = sqlite_says(executed(NB06), "ATTACH ':memory:' AS other")
+    assert says[3] == 'OperationalError: near ".": syntax error'
+    assert says[4:] == ["ok", "1, 'Dean Martin'", "OperationalError: no such table: main.artist",
+                        "ok", "ok", "ok", "'track', 1, 'artist', 0", "ok", "ok", FK_FAILED]
+
+
+def test_06_capstone_each_cause_on_a_copy(executed):
+    nb = executed(NB06)
+    assert sqlite_says(nb, 'v26_seed_failure.db")))\nrun(db, INSERT') == [FK_FAILED, "1, 0"]
+    assert sqlite_says(nb, "cause_type_mismatch.db")[:3] == [FK_FAILED, "'17', 'text'", "17, 'integer'"]
+    assert sqlite_says(nb, "cause_near_miss_whitespace.db")[1].endswith(" ', 37, 36")
+    dropped = sqlite_says(nb, "cause_renamed_parent_dropped.db")
+    assert dropped[0] == "OperationalError: no such table: main.veo3_video_generations_old"
+    assert "'source_generation_id', 'veo3_video_generations_old'" in dropped[1]
+    assert sqlite_says(nb, "cause_renamed_parent_stale.db") == [FK_FAILED, "'profile_id', 'profiles_old'", "1, 0"]
+    mismatch = sqlite_says(nb, "cause_parent_pk_dropped.db")[0]
+    assert mismatch == 'OperationalError: foreign key mismatch - "veo3_video_upscales" referencing "veo3_projects"'
+    orphans = sqlite_says(nb, "cause_orphan_rows.db")
+    assert orphans[:2] == ["ok", "'ok'"] and orphans[2].count("'veo3_video_upscales'") == 4
+    assert sqlite_says(nb, "cause_fk_off_in_transaction.db") == ["28", "3", "ok", "ok", "1", FK_FAILED, "ok"]
+    assert sqlite_says(nb, "with_wal=False") == ["24, 240", "ok"]
+    assert sqlite_says(nb, 'copy_of("wal_pending.db"))') == ["23, 243", FK_FAILED]
+    assert sqlite_says(nb, "on_delete FROM pragma_foreign_key_list") == [
+        "'project_id', 'veo3_projects', 'CASCADE'; 'profile_id', 'profiles', 'CASCADE'; "
+        "'source_generation_id', 'veo3_video_generations', 'CASCADE'"]
+    gives_up = next(c.source for c in nb.cells if c.source.startswith("After 030 no key is checked"))
+    assert "leaves its\nupscales behind as orphans" in gives_up and "](03_apply_030_and_compare.ipynb)" in gives_up

@@ -244,7 +244,7 @@ def test_the_installed_notebooks_run_and_the_missing_extra_is_named(installed, t
     notebooks = sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     run = fk_toolkit(installed, "notebooks", "--out", "nb", cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.count("Executed: ") == len(notebooks) == 6
+    assert run.stdout.count("Executed: ") == len(notebooks) == 7
     assert sorted(p.name for p in (tmp_path / "nb").glob("*.html")) == [n.replace(".ipynb", ".html") for n in notebooks]
 
     app = fk_toolkit(installed, "app", cwd=tmp_path)
