@@ -20,10 +20,18 @@ NOTEBOOKS = sorted(p.name for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 def text_of(nb, snippet: str) -> str:
     """Everything the first cell whose source contains `snippet` produced, as text."""
     cell = next(c for c in nb.cells if c.cell_type == "code" and snippet in c.source)
+    previous_stream = False
     parts = []
     for o in cell.outputs:
         if "text" in o:
-            parts.append(o["text"])
+            # a kernel under load can send one print as several stream messages: they are one text
+            if parts and o.get("output_type") == "stream" and previous_stream:
+                parts[-1] += o["text"]
+            else:
+                parts.append(o["text"])
+            previous_stream = o.get("output_type") == "stream"
+            continue
+        previous_stream = False
         for kind in ("text/plain", "text/markdown", "text/html"):
             if kind in o.get("data", {}):
                 parts.append(o["data"][kind])
