@@ -108,11 +108,17 @@ def check_tracks_kept(create_track: str) -> Check:
                        "column that allows NULL).")
 
 
-def check_child_first(script: str) -> Check:
-    """Exercise: with track's key immediate, insert the track before its artist in one transaction."""
+def _music() -> sqlite3.Connection:
+    """A fresh scratch database with the running example's two tables, empty."""
     conn = scratch()
     conn.execute(ARTIST)
     conn.execute(TRACK)
+    return conn
+
+
+def check_child_first(script: str) -> Check:
+    """Exercise: with track's key immediate, insert the track before its artist in one transaction."""
+    conn = _music()
     result = run(conn, script)
     order = [m.group(1).lower() for m in (_INTO.search(s.sql) for s in result) if m]
     refused = _refused(result)
@@ -133,9 +139,7 @@ def check_child_first(script: str) -> Check:
 
 def check_child_index(create_index: str) -> Check:
     """Exercise: the statement that lets a DELETE from artist find the tracks without a full scan."""
-    conn = scratch()
-    conn.execute(ARTIST)
-    conn.execute(TRACK)
+    conn = _music()
     refused = _refused(run(conn, create_index))
     if refused:
         return Check(False, refused + ".")
