@@ -275,7 +275,7 @@ def non_deferrable_cycles(info: DatabaseInfo) -> tuple[Finding, ...]:
 
 
 # --------------------------------------------------------------------------- unindexed child keys
-def _collations(conn: sqlite3.Connection, parent: TableInfo, fk: ForeignKeyInfo) -> list[str]:
+def parent_collations(conn: sqlite3.Connection, parent: TableInfo, fk: ForeignKeyInfo) -> list[str]:
     """The collation of each parent column, read from the unique index SQLite uses as the parent key
     (its collations are the columns' own: foreignkeys.html, 3); BINARY for a rowid."""
     wanted = [c.lower() for c in fk.parent_columns]
@@ -292,7 +292,7 @@ def _child_lookup(conn: sqlite3.Connection, child: TableInfo, parent: TableInfo,
     (fkScanChildren): each child column compared with a value that has the parent column's affinity
     and collation, so a child index is usable only where the real lookup can use it."""
     terms = []
-    for column, parent_column, coll in zip(fk.columns, fk.parent_columns, _collations(conn, parent, fk),
+    for column, parent_column, coll in zip(fk.columns, fk.parent_columns, parent_collations(conn, parent, fk),
                                            strict=True):
         declared = parent.column(parent_column)
         aff = affinity(declared.type if declared else "")
@@ -355,7 +355,7 @@ def suggested_index(conn: sqlite3.Connection, child: TableInfo, parent: TableInf
     """The CREATE INDEX that serves the key's lookup, with the parent's collation where it is not BINARY."""
     name = quote(f"{child.name}_{'_'.join(fk.columns)}_fk")
     columns = [quote(c) + ("" if coll.upper() == "BINARY" else f" COLLATE {quote(coll)}")
-               for c, coll in zip(fk.columns, _collations(conn, parent, fk), strict=True)]
+               for c, coll in zip(fk.columns, parent_collations(conn, parent, fk), strict=True)]
     return f"CREATE INDEX IF NOT EXISTS {name} ON {quote(child.name)}({', '.join(columns)})"
 
 

@@ -188,8 +188,8 @@ def _where(columns: tuple[str, ...] | list[str], alias: str = "p") -> str:
     return " AND ".join(f"{alias}.{quote(c)} = ?" for c in columns)
 
 
-def _exists(conn: sqlite3.Connection, table: str, columns: tuple[str, ...] | list[str], values: tuple[Any, ...]
-            ) -> bool:
+def parent_row_exists(conn: sqlite3.Connection, table: str, columns: tuple[str, ...] | list[str],
+                      values: tuple[Any, ...]) -> bool:
     # A bound value has no affinity, so SQLite applies the column's affinity and collation to it:
     # the comparison its foreign-key lookup makes.
     sql = f"SELECT 1 FROM {quote(table)} AS p WHERE {_where(columns)} LIMIT 1"
@@ -311,7 +311,7 @@ def _judge(conn: sqlite3.Connection, info: DatabaseInfo, fk: ForeignKeyInfo, key
         return (Reason.OK, f"{', '.join(nulls)} {'is' if len(nulls) == 1 else 'are'} NULL, so SQLite never checks "
                 f"this row against {key.parent} (a NULL in any key column exempts the row)", None, ())
     compared = _compared(conn, parent, key)
-    if _exists(conn, parent.name, key.parent_columns, key.values):
+    if parent_row_exists(conn, parent.name, key.parent_columns, key.values):
         return Reason.OK, f"{key.shown} matches a row in {key.parent}{_conversion(key, compared)}", None, ()
     return _no_row(conn, info, parent, key, compared)
 
@@ -353,7 +353,7 @@ def _no_row(conn: sqlite3.Connection, info: DatabaseInfo, parent: TableInfo, key
                                                                                  near)), _one(near), ()
     if len(key.columns) > 1:
         partial = tuple(c for c, pc, v in zip(key.columns, key.parent_columns, key.values, strict=True)
-                        if _exists(conn, parent.name, [pc], (v,)))
+                        if parent_row_exists(conn, parent.name, [pc], (v,)))
         if partial:
             return Reason.COMPOSITE_PARTIAL, _partial_sentence(key, partial), None, partial
     return Reason.MISSING_ROW, f"{key.shown} has no row in {key.parent}{_conversion(key, compared)}", None, ()
@@ -365,7 +365,7 @@ def _live_table(conn: sqlite3.Connection, info: DatabaseInfo, parent: TableInfo,
     live = info.table(base) if base else None
     if live is None or live.name == parent.name or any(live.column(c) is None for c in key.parent_columns):
         return None
-    return live.name if _exists(conn, live.name, key.parent_columns, key.values) else None
+    return live.name if parent_row_exists(conn, live.name, key.parent_columns, key.values) else None
 
 
 def _type_sentence(parent: TableInfo, key: _Key, compared: tuple[Any, ...], found: tuple[Any, ...],
@@ -404,7 +404,7 @@ def _what_differs(conn: sqlite3.Connection, parent: TableInfo, key: _Key, compar
     differs = set()
     for i, seen in enumerate(compared):
         def finds(value: Any, i: int = i) -> bool:
-            return _exists(conn, parent.name, key.parent_columns, (*near[:i], value, *near[i + 1:]))
+            return parent_row_exists(conn, parent.name, key.parent_columns, (*near[:i], value, *near[i + 1:]))
         text, held = _plain(seen), _plain(near[i])
         core = held.strip(" ")
         if text != held and not finds(_spaced(text, core)):

@@ -25,9 +25,9 @@ from typing import Any
 
 from . import errors
 from .ddl import TABLE_CONSTRAINTS, Token, column_segments, parse_create_table, significant, tokenize
-from .findings import FindingCode, _collations
+from .findings import FindingCode, parent_collations
 from .guards import own_writes
-from .keymatch import _exists, leftover_base, parent_key_usable, sql_type, stored_as
+from .keymatch import leftover_base, parent_key_usable, parent_row_exists, sql_type, stored_as
 from .plan import OrphanAction, PlanKind, Procedure, RepairPlan, TouchedRow
 from .safe_access import connect, copy_database, sqlite_errors, verify_unchanged
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo, parent_key_is_unique, read_schema
@@ -392,7 +392,7 @@ def _orphan_statements(info: DatabaseInfo, child: TableInfo, fk: ForeignKeyInfo,
     else:
         parent = info.table(fk.parent_table)
         assert parent is not None  # the key works
-        colls = _collations(conn, parent, fk)
+        colls = parent_collations(conn, parent, fk)
         group = ", ".join(f"{quote(child.name)}.{quote(c)} COLLATE {quote(coll)}"
                           for c, coll in zip(fk.columns, colls, strict=True))
         picked = ", ".join(f"{quote(child.name)}.{quote(c)}" for c in fk.columns)
@@ -431,7 +431,7 @@ def _refuse_new_orphans(conn: sqlite3.Connection, info: DatabaseInfo, parent: Ta
             continue
         for values in keys:
             mapped = tuple(values[position[c.lower()]] for c in pfk.columns)
-            if None not in mapped and not _exists(conn, pfk.parent_table, pfk.parent_columns, mapped):
+            if None not in mapped and not parent_row_exists(conn, pfk.parent_table, pfk.parent_columns, mapped):
                 raise _refuse(info, f"a placeholder row {_shown_key(values)} in {parent.name} would itself violate "
                                     f"{_key_text(parent.name, pfk)}, so placeholders cannot repair these rows: "
                                     "use --action delete or set-null.")
@@ -532,7 +532,7 @@ def _matching(conn: sqlite3.Connection, parent: TableInfo, fk: ForeignKeyInfo, o
     for choice in options:
         combos = [c + [o] for c in combos for o in choice]
     return next((combo for combo in combos if any(k for k, _ in combo)
-                 and _exists(conn, parent.name, fk.parent_columns, tuple(v for _, v in combo))), None)
+                 and parent_row_exists(conn, parent.name, fk.parent_columns, tuple(v for _, v in combo))), None)
 
 
 def _retyped(conn: sqlite3.Connection, child: TableInfo, parent: TableInfo, fk: ForeignKeyInfo,
