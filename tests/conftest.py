@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -28,6 +29,16 @@ def copy_sample(name: str, dest_dir: Path) -> Path:
         if src.exists():
             shutil.copyfile(src, f"{dest}{suffix}")
     return dest
+
+
+def make_db(path: str | Path, script: str) -> Path:
+    """A database file at `path` built by running `script` (a test's own schema and rows)."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.executescript(script)
+    finally:
+        conn.close()
+    return Path(path)
 
 
 @pytest.fixture

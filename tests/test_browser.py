@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from conftest import REPO, output_folder
+from conftest import REPO, make_db, output_folder
 from toolkit.diagnosis import diagnose
 from toolkit.samples import HEADLINE, SAMPLES_DIR
 from toolkit.serve import lab_command, lab_environment, voila_command
@@ -282,12 +282,9 @@ INSERT INTO customers VALUES ('ALFKI', 'Alfreds');
 
 
 def shop_file(tmp_path: Path) -> Path:
-    import sqlite3
 
     path = tmp_path / "shop.db"
-    conn = sqlite3.connect(path)
-    conn.executescript(SHOP)
-    conn.close()
+    make_db(path, SHOP)
     return path
 
 

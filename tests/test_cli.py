@@ -1,13 +1,12 @@
 """The CLI: pinned JSON keys, readable output, exit codes, one sentence for bad input."""
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 
 import pytest
 
-from conftest import BAD, REGENERATE_GOLDEN, REPO, ids
+from conftest import BAD, REGENERATE_GOLDEN, REPO, ids, make_db
 from toolkit.safe_access import fingerprint
 
 
@@ -48,18 +47,15 @@ def test_inspect_readable_output(sample):
 
 
 def test_inspect_shows_on_update_and_deferred_keys(tmp_path):
-    import sqlite3
 
     path = tmp_path / "app.db"
-    conn = sqlite3.connect(path)
-    conn.executescript("""
+    make_db(path, """
         CREATE TABLE author (id INTEGER PRIMARY KEY);
         CREATE TABLE book (id INTEGER PRIMARY KEY,
             author_id INTEGER REFERENCES author(id) ON UPDATE CASCADE DEFERRABLE INITIALLY DEFERRED,
             editor_id INTEGER REFERENCES author(id) ON DELETE SET NULL);
         CREATE TABLE plain (a INTEGER REFERENCES author(id));
     """)
-    conn.close()
     result = run("inspect", path)
     assert result.returncode == 0, result.stderr
     book, plain = result.stdout.split("== book")[1].split("== plain")
@@ -237,9 +233,7 @@ INSERT INTO "order lines" VALUES (1, 'A-1'), (2, 'B-2');
 @pytest.fixture
 def shop(tmp_path):
     path = tmp_path / "shop.db"
-    conn = sqlite3.connect(path)
-    conn.executescript(SHOP)
-    conn.close()
+    make_db(path, SHOP)
     return path
 
 

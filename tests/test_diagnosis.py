@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from conftest import APP_FILES, ids
+from conftest import APP_FILES, ids, make_db
 from toolkit import appmodel as app
 from toolkit import errors
 from toolkit.diagnosis import REASONS, STATES, diagnose
@@ -221,9 +221,7 @@ def test_frames_for_notebooks(sample):
 
 
 def _alter(path, script):
-    conn = sqlite3.connect(path)
-    conn.executescript(script)
-    conn.close()
+    make_db(path, script)
 
 
 @pytest.mark.parametrize("script, code, words", [
@@ -376,11 +374,9 @@ def test_a_full_disk_under_the_copy_is_not_the_inserts_answer(small_disk):
 
 def test_no_affinity_warning_for_a_pairing_sqlite_converts_alike(tmp_path):
     path = tmp_path / "shop.db"
-    conn = sqlite3.connect(path)
-    conn.executescript("CREATE TABLE customers (id NUMERIC PRIMARY KEY, code TEXT UNIQUE);"
-                       "CREATE TABLE orders (customer INTEGER REFERENCES customers (id),"
-                       " customer_code INTEGER REFERENCES customers (code));")
-    conn.close()
+    make_db(path, "CREATE TABLE customers (id NUMERIC PRIMARY KEY, code TEXT UNIQUE);"
+                  "CREATE TABLE orders (customer INTEGER REFERENCES customers (id),"
+                  " customer_code INTEGER REFERENCES customers (code));")
     d = diagnose(path)
     warned = [f.column for f in d.findings if f.code == "type-affinity-mismatch"]
     assert warned == ["customer_code"]  # INTEGER vs NUMERIC converts alike; INTEGER vs TEXT does not

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import APP_FILES, ids
+from conftest import APP_FILES, ids, make_db
 from toolkit import errors
 from toolkit.diagnosis import diagnose
 from toolkit.diagram import before_after, reference_diagram
@@ -74,15 +74,13 @@ def test_headline_red_edge_is_the_project_reference(sample):
 
 def test_edges_say_on_update_and_deferred_when_declared(tmp_path):
     path = tmp_path / "deferred.db"
-    conn = sqlite3.connect(path)
-    conn.executescript("""
+    make_db(path, """
         CREATE TABLE veo3_video_upscales (id TEXT PRIMARY KEY,
             a TEXT REFERENCES pa(id) ON UPDATE CASCADE DEFERRABLE INITIALLY DEFERRED,
             b TEXT REFERENCES pb(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE);
         CREATE TABLE pa (id TEXT PRIMARY KEY);
         CREATE TABLE pb (id TEXT PRIMARY KEY);
     """)
-    conn.close()
     diagram = reference_diagram(diagnose(path).schema)
     texts = {diagram.box_by_id(e.parent).name: text_of(groups(parse(diagram.svg()), "fk")[e.id])
              for e in diagram.edges}
@@ -269,8 +267,7 @@ def test_composite_self_and_implicit_references(tmp_path):
     # a composite key holding project_id, a reference back to the table itself, an implicit parent
     # key in another spelling, WITHOUT ROWID: drawn, and red where the insert fails
     path = tmp_path / "odd.db"
-    conn = sqlite3.connect(path)
-    conn.executescript("""
+    make_db(path, """
         CREATE TABLE profiles (id TEXT PRIMARY KEY);
         CREATE TABLE veo3_projects (id TEXT, owner TEXT, PRIMARY KEY (id, owner));
         CREATE TABLE veo3_video_generations (id TEXT PRIMARY KEY, profile_id TEXT, project_id TEXT, created_at TEXT);
@@ -280,7 +277,6 @@ def test_composite_self_and_implicit_references(tmp_path):
           FOREIGN KEY (project_id, owner) REFERENCES veo3_projects(id, owner)) WITHOUT ROWID;
         INSERT INTO veo3_video_generations VALUES ('g1', 'p1', 'j1', '2024');
     """)
-    conn.close()
     d = diagnose(path)
     diagram = reference_diagram(d)
     red = {tuple(e.columns): e.failing for e in diagram.failing_edges}
@@ -325,9 +321,7 @@ PURPLE = "#7d3c98"
 
 def library(tmp_path, extra: str = "", name: str = "library.db"):
     path = tmp_path / name
-    conn = sqlite3.connect(path)
-    conn.executescript(LIBRARY + extra)
-    conn.close()
+    make_db(path, LIBRARY + extra)
     return path
 
 
@@ -482,9 +476,7 @@ def test_a_file_without_foreign_keys_draws_its_tables(tmp_path):
     from toolkit.diagram import drawing_of
 
     path = tmp_path / "flat.db"
-    conn = sqlite3.connect(path)
-    conn.executescript("CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE TABLE b (x TEXT);")
-    conn.close()
+    make_db(path, "CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE TABLE b (x TEXT);")
     d = diagnose(path)
     diagram = reference_diagram(d)
     assert {b.name for b in diagram.boxes} == {"a", "b"} and not diagram.edges

@@ -4,6 +4,8 @@ import sqlite3
 
 import pytest
 
+from conftest import make_db
+
 from toolkit.diagnosis import EXAMPLES, FindingCode, Severity
 from toolkit.findings import (
     declaration_findings,
@@ -18,9 +20,7 @@ from toolkit.schema import read_schema
 
 def make(tmp_path, script, name="f.db"):
     path = tmp_path / name
-    conn = sqlite3.connect(path)
-    conn.executescript(script)
-    conn.close()
+    make_db(path, script)
     return path
 
 

@@ -8,6 +8,8 @@ import os
 import sqlite3
 
 import pytest
+
+from conftest import make_db
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -88,13 +90,11 @@ def test_mutated_files_only_ever_raise_toolkit_errors(case, tmp_path_factory, mo
 def test_a_query_that_never_ends_is_cut_off(sample, monkeypatch):
     """A customer's trigger that loops forever fires in the insert simulation: the deadline stops it."""
     path = sample("v26_seed_failure.db")
-    conn = sqlite3.connect(path)
-    conn.executescript("""
+    make_db(path, """
         CREATE TRIGGER forever BEFORE INSERT ON veo3_video_upscales BEGIN
           SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c);
         END;
     """)
-    conn.close()
     monkeypatch.setenv("TOOLKIT_TIME_LIMIT", "2")
     before = fingerprint(path)
     with pytest.raises(errors.QueryTimeoutError, match="time limit"):

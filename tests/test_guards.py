@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from conftest import make_db
+
 from toolkit import errors, guards
 from toolkit.safe_access import connect, open_copy, sqlite_errors
 
@@ -30,15 +32,13 @@ def test_every_limit_is_set(tmp_path):
 
 
 def _schema_with_builtins(path):
-    conn = sqlite3.connect(path)
-    conn.executescript("""
+    make_db(path, """
         CREATE TABLE settings(id INTEGER PRIMARY KEY, body TEXT CHECK (json_valid(body)),
                               k AS (json_extract(body, '$.k')), made TEXT DEFAULT (strftime('%Y', 'now')));
         CREATE INDEX settings_k ON settings(json_extract(body, '$.k'));
         INSERT INTO settings(body) VALUES ('{"k": 1}');
         CREATE VIEW rounded AS SELECT round(abs(k) * pi(), 2) AS r FROM settings;
     """)
-    conn.close()
 
 
 def test_sqlite_refuses_json_in_an_untrusted_schema_and_the_guarded_connection_reads_it(tmp_path):
@@ -86,12 +86,10 @@ def test_views_and_triggers_may_call_only_builtins(tmp_path):
 
 def test_own_writes_fire_no_trigger(tmp_path):
     path = tmp_path / "f.db"
-    conn = sqlite3.connect(path)
-    conn.executescript("""
+    make_db(path, """
         CREATE TABLE log(a); CREATE TABLE other(a); INSERT INTO other VALUES (1), (2);
         CREATE TRIGGER wipe AFTER INSERT ON log BEGIN DELETE FROM other; END;
     """)
-    conn.close()
     guarded = connect(path)
     guarded.authorizer.own_writes = True
     with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
@@ -179,8 +177,7 @@ def test_super_journal_record_is_read_as_sqlite_reads_it():
 
 def test_ctrl_c_exits_130_with_one_sentence(tmp_path):
     path = tmp_path / "slow.db"
-    conn = sqlite3.connect(path)
-    conn.executescript("""
+    make_db(path, """
         CREATE TABLE t(a);
         CREATE VIEW endless AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c;
         CREATE TABLE veo3_video_upscales(id TEXT PRIMARY KEY, source_generation_id TEXT, profile_id TEXT,
@@ -189,7 +186,6 @@ def test_ctrl_c_exits_130_with_one_sentence(tmp_path):
         CREATE TABLE veo3_video_generations(id TEXT PRIMARY KEY, profile_id TEXT, project_id TEXT, created_at TEXT);
         INSERT INTO veo3_video_generations VALUES ('g', 'p', 'q', '2026');
     """)
-    conn.close()
     env = {**os.environ, "TOOLKIT_TIME_LIMIT": "60"}
     proc = subprocess.Popen([sys.executable, "-m", "toolkit", "diagnose", str(path)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

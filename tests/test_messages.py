@@ -3,6 +3,8 @@ import sqlite3
 
 import pytest
 
+from conftest import make_db
+
 from toolkit.messages import MessageKind, declarations_for, parse_error
 from toolkit.schema import inspect
 
@@ -95,9 +97,7 @@ CREATE TABLE "parent table" (name TEXT);
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     path = tmp_path_factory.mktemp("messages") / "shop.db"
-    conn = sqlite3.connect(path)
-    conn.executescript(SCHEMA)
-    conn.close()
+    make_db(path, SCHEMA)
     return path
 
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import APP_FILES, BAD, ids
+from conftest import APP_FILES, BAD, ids, make_db
 from customer_files import app_file, customised_file
 from toolkit import appmodel as app
 from toolkit import errors
@@ -374,10 +374,8 @@ def test_fix_exits_1_with_no_failed_line_when_the_insert_still_fails_for_another
     import sys
 
     path = sample("v26_seed_failure.db")
-    conn = sqlite3.connect(path)
-    conn.executescript("CREATE TRIGGER refuse BEFORE INSERT ON veo3_video_upscales "
-                       "BEGIN SELECT RAISE(ABORT, 'no upscales today'); END;")
-    conn.close()
+    make_db(path, "CREATE TRIGGER refuse BEFORE INSERT ON veo3_video_upscales "
+                  "BEGIN SELECT RAISE(ABORT, 'no upscales today'); END;")
     out = tmp_path / "fixed.db"
     run = subprocess.run([sys.executable, "-m", "toolkit", "fix", str(path), "--out", str(out)],
                          capture_output=True, text=True)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import make_db
+
 from other_apps import sqlite_says
 from toolkit import errors, guards
 from toolkit.keymatch import Reason
@@ -47,9 +49,7 @@ INSERT INTO stock VALUES ('SKU-1', 'eu', 'A');
 
 def build(tmp_path: Path, extra: str = "", name: str = "shop.db") -> Path:
     path = tmp_path / name
-    conn = sqlite3.connect(path)
-    conn.executescript(SHOP + extra)
-    conn.close()
+    make_db(path, SHOP + extra)
     return path
 
 

@@ -3,6 +3,8 @@ import html
 import re
 import sqlite3
 
+from conftest import make_db
+
 from toolkit.report import build_report, write_report
 from toolkit.safe_access import fingerprint
 
@@ -94,9 +96,7 @@ BREAKS = "BEGIN;\nINSERT INTO orders (id, customer_id) VALUES (3, 'alfki ');\nCO
 @pytest.fixture
 def shop(tmp_path):
     path = tmp_path / "shop.db"
-    conn = sqlite3.connect(path)
-    conn.executescript(SHOP)
-    conn.close()
+    make_db(path, SHOP)
     return path
 
 
@@ -163,10 +163,8 @@ def test_the_error_message_gets_its_own_section(shop):
 def test_a_hostile_table_name_and_statement_are_escaped_in_both_formats(tmp_path):
     path = tmp_path / "evil.db"
     evil = "<script>alert(1)</script>"
-    conn = sqlite3.connect(path)
-    conn.executescript(f'CREATE TABLE parent (id INTEGER PRIMARY KEY);'
-                       f'CREATE TABLE "{evil}" (id INTEGER PRIMARY KEY, p INTEGER REFERENCES parent(id));')
-    conn.close()
+    make_db(path, f'CREATE TABLE parent (id INTEGER PRIMARY KEY);'
+                  f'CREATE TABLE "{evil}" (id INTEGER PRIMARY KEY, p INTEGER REFERENCES parent(id));')
     sql = f"INSERT INTO \"{evil}\" VALUES (1, 42) /* </pre><script>alert(2)</script> ``` */"
     report = build_report(path, sql=sql, error_message=f"no such table: main.{evil}")
     page = report.render()

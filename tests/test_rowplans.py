@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_sample
+from conftest import copy_sample, make_db
 from other_apps import App, build
 from toolkit.diagnosis import diagnose
 from toolkit.safe_access import fingerprint
@@ -161,10 +161,8 @@ def test_repoint_refusals_are_one_sentence(tmp_path):
 
 def test_repoint_refuses_a_live_table_without_the_key(tmp_path):
     db = tmp_path / "shop.db"
-    conn = sqlite3.connect(db)
-    conn.executescript("CREATE TABLE customers (id INTEGER, name TEXT); CREATE TABLE orders (id INTEGER PRIMARY KEY, "
-                       "customer_id INTEGER REFERENCES customers_old(id));")
-    conn.close()
+    make_db(db, "CREATE TABLE customers (id INTEGER, name TEXT); CREATE TABLE orders (id INTEGER PRIMARY KEY, "
+                "customer_id INTEGER REFERENCES customers_old(id));")
     refused(run("repair", "repoint", db, "--out", tmp_path / "o.db"), "customers(id) is neither a PRIMARY KEY nor "
                                                                        "UNIQUE", "unique-parent")
 
@@ -172,12 +170,10 @@ def test_repoint_refuses_a_live_table_without_the_key(tmp_path):
 # ---- unique-parent ------------------------------------------------------------------------------
 def test_unique_parent_gets_an_index_with_the_columns_collation(tmp_path):
     db = tmp_path / "codes.db"
-    conn = sqlite3.connect(db)
-    conn.executescript("""CREATE TABLE "code list" ("code" TEXT COLLATE NOCASE, "label" TEXT);
+    make_db(db, """CREATE TABLE "code list" ("code" TEXT COLLATE NOCASE, "label" TEXT);
         CREATE TABLE items (id INTEGER PRIMARY KEY, code TEXT REFERENCES "code list" ("code"));
         INSERT INTO "code list" VALUES ('a', 'A'), ('b', 'B'), (NULL, 'none'), (NULL, 'none again');
         INSERT INTO items VALUES (1, 'a'), (2, 'B'), (3, 'c');""" + BROKEN_ELSEWHERE)
-    conn.close()
     out = tmp_path / "fixed.db"
     data = repaired(db, out, "unique-parent", "--table", "items")
     assert data["remaining"] == 1 and "repair orphans next" in data["summary"]  # 'c' has no parent
@@ -193,10 +189,8 @@ def test_unique_parent_gets_an_index_with_the_columns_collation(tmp_path):
 
 def test_unique_parent_refuses_with_the_duplicate_keys(tmp_path):
     db = tmp_path / "dupes.db"
-    conn = sqlite3.connect(db)
-    conn.executescript("CREATE TABLE p (k TEXT, x); CREATE TABLE c (k REFERENCES p(k));"
-                       "INSERT INTO p VALUES ('a', 1), ('a', 2), ('b', 1), ('b', 2), ('b', 3), ('c', 1);")
-    conn.close()
+    make_db(db, "CREATE TABLE p (k TEXT, x); CREATE TABLE c (k REFERENCES p(k));"
+                "INSERT INTO p VALUES ('a', 1), ('a', 2), ('b', 1), ('b', 2), ('b', 3), ('c', 1);")
     refused(run("repair", "unique-parent", db, "--out", tmp_path / "o.db"), "2 duplicate key(s)", "'a' (2 rows)",
             "'b' (3 rows)")
     assert not (tmp_path / "o.db").exists()
@@ -309,9 +303,7 @@ def test_orphans_of_the_sample(tmp_path):
 # ---- retype -------------------------------------------------------------------------------------
 def test_retype_converts_only_exact_matches_with_hostile_names(tmp_path):
     db = tmp_path / "untyped.db"
-    conn = sqlite3.connect(db)
-    conn.executescript(UNTYPED)
-    conn.close()
+    make_db(db, UNTYPED)
     out = tmp_path / "fixed.db"
     data = repaired(db, out, "retype")
     assert [(t["key"], t["change"]) for t in data["touched"]] == [([1], "the key '5' -> 5"), ([4], "the key 7 -> '7'")]
@@ -356,9 +348,7 @@ def test_diagnose_answer_ends_with_the_repair_command(tmp_path):
 
 def test_orphans_delete_with_hostile_names_through_the_shell(tmp_path):
     db = tmp_path / "untyped.db"
-    conn = sqlite3.connect(db)
-    conn.executescript(UNTYPED)
-    conn.close()
+    make_db(db, UNTYPED)
     out = tmp_path / "fixed.db"
     data = repaired(db, out, "orphans", "--table", "child 'c'", "--columns", "the key", "--action", "delete")
     assert [t["key"] for t in data["touched"]] == [[1], [2], [4], [5]]  # NULL keys are never orphans
@@ -467,9 +457,7 @@ INSERT INTO item (id, cat_id, price) VALUES (1, 1, 1.5), (2, 7, 2.5), (3, 8, 3.5
 @pytest.mark.parametrize("action", ["placeholder", "set-null", "delete"])
 def test_orphans_of_strict_tables_with_generated_columns_and_autoincrement(tmp_path, action):
     db = tmp_path / "shop.db"
-    conn = sqlite3.connect(db)
-    conn.executescript(STRICT_SHOP)
-    conn.close()
+    make_db(db, STRICT_SHOP)
     out = tmp_path / "fixed.db"
     data = repaired(db, out, "orphans", "--action", action)
     assert len(data["touched"]) == 2 and violations(out, "item") == []
@@ -493,10 +481,8 @@ def test_a_key_value_cannot_smuggle_a_shell_command_into_the_script(tmp_path):
 
 def test_diagnose_suggests_nothing_for_what_no_plan_repairs(tmp_path):
     db = tmp_path / "gone.db"
-    conn = sqlite3.connect(db)
-    conn.executescript("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id REFERENCES customers (id));"
-                       "CREATE TABLE z_parent (k TEXT); CREATE TABLE z_child (k REFERENCES z_parent (k));")
-    conn.close()
+    make_db(db, "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id REFERENCES customers (id));"
+                "CREATE TABLE z_parent (k TEXT); CREATE TABLE z_child (k REFERENCES z_parent (k));")
     answer = diagnose(db).answer
     assert "REFERENCES customers, which does not exist" in answer and "Repair with" not in answer
     conn = sqlite3.connect(db)
@@ -543,9 +529,7 @@ STATEMENT_CASES = [
 def test_a_failing_statements_answer_ends_with_the_repair_and_the_repair_makes_it_succeed(tmp_path, schema, statement,
                                                                                             plan, words):
     db = tmp_path / "app.db"
-    conn = sqlite3.connect(db)
-    conn.executescript(schema)
-    conn.close()
+    make_db(db, schema)
     d = diagnose(db, sql=statement)
     assert not d.statement_simulation.ok
     command = d.answer.split("Repair with: ", 1)[1]
@@ -559,10 +543,8 @@ def test_a_failing_statements_answer_ends_with_the_repair_and_the_repair_makes_i
 
 def test_a_missing_parent_row_gets_no_repair_command(tmp_path):
     db = tmp_path / "app.db"
-    conn = sqlite3.connect(db)
-    conn.executescript("CREATE TABLE users (id INTEGER PRIMARY KEY);"
-                       "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id));")
-    conn.close()
+    make_db(db, "CREATE TABLE users (id INTEGER PRIMARY KEY);"
+                "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id));")
     d = diagnose(db, sql="INSERT INTO posts VALUES (1, 7)")
     assert "missing-row" in {str(v.reason) for v in d.statement_simulation.violations}
     assert "Repair with" not in d.answer

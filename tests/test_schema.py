@@ -3,7 +3,7 @@ import sqlite3
 
 import pytest
 
-from conftest import APP_FILES, GOOD, ids
+from conftest import APP_FILES, GOOD, ids, make_db
 from toolkit import appmodel as app
 from toolkit.safe_access import fingerprint
 from toolkit.schema import inspect
@@ -105,12 +105,10 @@ def test_columns_indexes_triggers_views_generated_columns(tmp_path):
 
 def test_without_rowid_comes_from_sqlite_not_from_the_sql_text(tmp_path):
     path = tmp_path / "wr.db"
-    conn = sqlite3.connect(path)
-    conn.executescript("""
+    make_db(path, """
         CREATE TABLE keyed (k TEXT PRIMARY KEY) WITHOUT ROWID;
         CREATE TABLE spelled (note TEXT DEFAULT 'WITHOUT ROWID');
     """)
-    conn.close()
     info = inspect(path)
     assert info.table("keyed").without_rowid and not info.table("spelled").without_rowid
 
@@ -118,10 +116,8 @@ def test_without_rowid_comes_from_sqlite_not_from_the_sql_text(tmp_path):
 def test_a_parent_table_named_empty_string_is_a_table_with_a_unique_key(tmp_path):
     # "" is falsy in Python but a valid SQLite name: it must not read as a missing or keyless parent
     path = tmp_path / "empty-name.db"
-    conn = sqlite3.connect(path)
-    conn.executescript('CREATE TABLE "" ("" TEXT PRIMARY KEY); '
-                       'CREATE TABLE child (a TEXT REFERENCES ""(""), b TEXT REFERENCES "");')
-    conn.close()
+    make_db(path, 'CREATE TABLE "" ("" TEXT PRIMARY KEY); '
+                  'CREATE TABLE child (a TEXT REFERENCES ""(""), b TEXT REFERENCES "");')
     fks = inspect(path).table("child").foreign_keys
     assert [(fk.parent_table_exists, fk.parent_key_unique, fk.parent_columns) for fk in fks] == [(True, True, [""])] * 2
 

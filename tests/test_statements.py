@@ -3,6 +3,8 @@ import sqlite3
 
 import pytest
 
+from conftest import make_db
+
 from toolkit import errors
 from toolkit.safe_access import connect
 from toolkit.sqlite_codes import Kind, kind_of
@@ -249,9 +251,7 @@ INSERT INTO "author list" VALUES (1, 'Le Guin');
 @pytest.fixture
 def copy_conn(tmp_path):
     path = tmp_path / "copy.db"
-    setup = sqlite3.connect(path)
-    setup.executescript(SCHEMA)
-    setup.close()
+    make_db(path, SCHEMA)
     conn = connect(path, time_limit=30)
     yield conn
     conn.close()

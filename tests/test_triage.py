@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SCENARIOS
+from conftest import SCENARIOS, make_db
 from toolkit import errors
 from toolkit.samples import SAMPLES_DIR
 from toolkit.safe_access import fingerprint
@@ -250,9 +250,7 @@ INSERT INTO "track" VALUES (1, 1, 'Put The Finger On You');
 
 
 def other_app(path: Path, schema: str) -> Path:
-    conn = sqlite3.connect(path)
-    conn.executescript(schema)
-    conn.close()
+    make_db(path, schema)
     return path
 
 

@@ -3,6 +3,8 @@ import sqlite3
 
 import pytest
 
+from conftest import make_db
+
 from toolkit import errors
 from toolkit.schema import inspect
 from toolkit.values import Value, ValueType, insert_for, parse_values
@@ -80,9 +82,7 @@ CREATE TABLE product (code TEXT PRIMARY KEY);
 @pytest.fixture
 def items(tmp_path):
     path = tmp_path / "shop.db"
-    conn = sqlite3.connect(path)
-    conn.executescript(SCHEMA)
-    conn.close()
+    make_db(path, SCHEMA)
     info = inspect(path)
     table = info.table('order "items"')
     assert table is not None

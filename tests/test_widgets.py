@@ -1,4 +1,5 @@
 """The widgets, driven from Python: set values, click, read what they show."""
+from conftest import make_db
 from toolkit.samples import SAMPLES_DIR
 from toolkit.widgets import (DatabasePicker, DataPager, FixPanel, InsertForm, TriageApp, fix_explorer,
                              schema_explorer, simulate_explorer)
@@ -132,12 +133,9 @@ INSERT INTO orders VALUES (1, 'ALFKI', NULL);
 
 
 def shop_file(tmp_path):
-    import sqlite3
 
     path = tmp_path / "shop.db"
-    conn = sqlite3.connect(path)
-    conn.executescript(SHOP)
-    conn.close()
+    make_db(path, SHOP)
     return path
 
 
@@ -207,16 +205,13 @@ def test_statement_form_explains_an_error_message_and_a_failure_that_is_no_forei
 
 
 def test_statement_form_escapes_a_hostile_table_and_follows_the_picker(tmp_path):
-    import sqlite3
 
     from toolkit.widgets import StatementForm, statement_explorer
 
     path = tmp_path / "evil.db"
     evil = "<img src=x onerror=alert(1)>"
-    conn = sqlite3.connect(path)
-    conn.executescript(f'CREATE TABLE p (id INTEGER PRIMARY KEY); '
-                       f'CREATE TABLE "{evil}" (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p(id));')
-    conn.close()
+    make_db(path, f'CREATE TABLE p (id INTEGER PRIMARY KEY); '
+                  f'CREATE TABLE "{evil}" (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p(id));')
     form = StatementForm(path)
     form.sql.value = f'INSERT INTO "{evil}" VALUES (1, 5)'
     form.explain.click()
