@@ -146,7 +146,6 @@ class _Run:
             # the pages; the rebuild and an error while planning check the input first.
             input_check = _Later(background, check_copy_integrity, self.copy_path, self.src, self.full_check)
             closing_hash = _Later(background, fingerprint, self.src)
-            parent_indexes = _Later(background, _check_parent_indexes, self.copy_path, self.src, [])
             # the fast path's "before" when the copy is not the original's bytes (a -wal or journal
             # was replayed into it): read while the plan is made (nothing writes the copy until the
             # edit; a page the plan's rolled-back insert spilled would fail the proof, not pass it)
@@ -161,11 +160,10 @@ class _Run:
                     info = read_schema(conn, database=str(self.src), wal_frames=work.wal_frames,
                                        journal_mode=work.journal_mode)
                     return RelaxOutcome(str(self.src), None, info, None, None, info.recorded_version)
-                if context.values is not None:
-                    parent_indexes = _Later(background, _check_parent_indexes, self.copy_path, self.src,
-                                            context.parents)
+                parent_indexes = _Later(background, _check_parent_indexes, self.copy_path, self.src, context.parents)
                 if context.plan.plan.procedure is Procedure.WRITABLE_SCHEMA:
-                    fast = self._fast(conn, context, input_check, background, before_pages, parent_indexes)
+                    fast = self._fast(conn, context, input_check, background, before_pages, parent_indexes,
+                                      closing_hash)
                     if fast is not None:
                         outcome, result_path, closing = fast
                         parent_indexes.result()
@@ -200,13 +198,14 @@ class _Run:
             values = app.default_values(conn, info)
             before = simulate_insert(app.VIDEO_APP, conn, info, values) if values else None
             insert_before_ok = before.ok if before else True
-        return _Context(work, info, plan_relax(conn, info, self.request), values, insert_before_ok,
-                        tuple(parent_tables(table)))
+        # only the app's insert reads through the parents' indexes
+        parents = tuple(parent_tables(table)) if values is not None else ()
+        return _Context(work, info, plan_relax(conn, info, self.request), values, insert_before_ok, parents)
 
     # ----------------------------------------------------------------- the fast path
     def _fast(self, conn: sqlite3.Connection, context: _Context, input_check: _Later,
               background: ThreadPoolExecutor, before_pages: Future[pages.PageDigests] | None,
-              parent_indexes: _Later) -> tuple[RelaxOutcome, Path, Fingerprint] | None:
+              parent_indexes: _Later, closing_hash: _Later) -> tuple[RelaxOutcome, Path, Fingerprint] | None:
         plan, table = context.plan, context.plan.plan.table
         roots = _written_roots(conn) if plan.versioning else []
         schema_before = _schema_rows(conn)
@@ -238,11 +237,12 @@ class _Run:
             page_problems, page_count = compared.problems, compared.pages_compared
             closing = fingerprint(self.src, main_sha256=compared.original_sha256)
         else:
+            closing_hash.start()  # the original's closing hash beside the copy's digests
             after_digests = pages.page_digests(self.copy_path)
             page_problems = pages.unexpected_changes(before_pages.result(), after_digests, rewritable,
                                                      allowed_fields)
             page_count = after_digests.count
-            closing = fingerprint(self.src)
+            closing = closing_hash.result()
         after_info = read_schema(conn, database=str(self.dest), count_rows=False)
         # a damaged input explains a failing check; else the proof fails below
         try:
