@@ -495,7 +495,7 @@ def test_diagnose_suggests_nothing_for_what_no_plan_repairs(tmp_path):
 @pytest.mark.parametrize("value", [0, -7, 2**63 - 1, 1.5, 0.1, 1e300, float("inf"), float("-inf"), "", "it's",
                                    "ü\n.shell", b"", b"\x00\xff", None])
 def test_a_literal_reads_back_as_the_same_value(value):
-    from toolkit.rowplans import literal
+    from toolkit.sqlnames import literal
 
     conn = sqlite3.connect(":memory:")
     (back,) = conn.execute(f"SELECT {literal(value)}").fetchone()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from . import errors
 from .ddl import TABLE_CONSTRAINTS, Token, column_segments, parse_create_table, tokenize
 from .scripts import is_parse_error
+from .sqlnames import literal
 
 #: Column constraints the fast path may remove: none of them is part of a stored record.
 _REMOVABLE = frozenset({"NOT NULL", "CHECK", "REFERENCES", "DEFERRABLE"})
@@ -151,11 +152,6 @@ def storage_change(old_sql: str, new_sql: str, table: str, source: str = "") -> 
 
 
 # --------------------------------------------------------------------------- the procedure
-def literal(text: str) -> str:
-    """An SQL string literal (the shell's script cannot bind values)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def statements(table: str, new_sql: str, schema_version: int) -> list[str]:
     """The documented procedure, as the sqlite3 shell runs it (values as literals)."""
     return ["BEGIN",

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .relax import RelaxPlan, RelaxRequest
 from .scripts import check_statement, functions_called, render
 from .sqlite_codes import PROPAGATED, Kind, kind_of
-from .sqlnames import any_of, quote
+from .sqlnames import any_of, literal, quote
 
 MIGRATION_NAME = "030_fix_upscale_foreign_key_constraints"
 
@@ -240,7 +240,7 @@ def plan_rebuild(conn: sqlite3.Connection, info: DatabaseInfo, table: TableInfo,
     statements += [i.sql for i in table.indexes if i.sql]
     seq = _autoincrement_seq(conn, table.name)
     if seq is not None:
-        statements.append(f"UPDATE sqlite_sequence SET seq = max(seq, {int(seq)}) WHERE name = {_literal(table.name)}")
+        statements.append(f"UPDATE sqlite_sequence SET seq = max(seq, {int(seq)}) WHERE name = {literal(table.name)}")
     # the dependents are recreated only after the version is recorded (no trigger of theirs fires)
     dependent_names = {name.lower() for _, name, _ in dependents}
     versioning = record_version_statements(conn, info, dependent_names) if record else []
@@ -318,11 +318,6 @@ def _copy_rows(table: TableInfo, new: str, target: str, *, rowid: str | None) ->
             f"{named} LIMIT (SELECT CASE WHEN EXISTS (SELECT 1 FROM {dest}) THEN 0 ELSE -1 END)"]
 
 
-def _literal(text: str) -> str:
-    # Only our own identifiers go through here (the script must stand alone in the shell).
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _autoincrement_seq(conn: sqlite3.Connection, table: str) -> int | None:
     if not conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_sequence'").fetchone():
         return None
@@ -337,7 +332,7 @@ def _record_version(conn: sqlite3.Connection, info: DatabaseInfo) -> list[str]:
         cols = {c.name.lower(): c for c in mig.columns} if mig else {}
         if mig is None or "version" not in cols:
             return []
-        values = {"version": "30", "name": _literal(MIGRATION_NAME),
+        values = {"version": "30", "name": literal(MIGRATION_NAME),
                   "applied_at": "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"}
         names = [n for n in values if n in cols]
         return [f"INSERT OR IGNORE INTO {quote(mig.name)} ({', '.join(quote(cols[n].name) for n in names)}) "

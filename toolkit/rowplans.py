@@ -12,7 +12,6 @@ file cannot make a repair refuse.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 import shlex
 import shutil
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import errors
+from . import errors, fastpath
 from .ddl import TABLE_CONSTRAINTS, Token, column_segments, parse_create_table, significant, tokenize
 from .findings import FindingCode, parent_collations
 from .guards import own_writes
@@ -32,7 +31,7 @@ from .plan import OrphanAction, PlanKind, Procedure, RepairPlan, TouchedRow
 from .safe_access import connect, copy_database, sqlite_errors, verify_unchanged
 from .schema import DatabaseInfo, ForeignKeyInfo, TableInfo, parent_key_is_unique, read_schema
 from .scripts import check_statement, render
-from .sqlnames import any_of, quote
+from .sqlnames import any_of, literal, quote
 
 #: The plans this module builds (relax is the declaration-only plan built elsewhere).
 ROW_PLANS = (PlanKind.REPOINT, PlanKind.UNIQUE_PARENT, PlanKind.ORPHANS, PlanKind.RETYPE)
@@ -42,22 +41,6 @@ DUPLICATES_SHOWN = 10
 ROWS_SHOWN = 5
 #: Rows per UPDATE in a retype script (one statement per row would make a script of millions of lines).
 CHUNK = 500
-
-
-def literal(value: Any) -> str:
-    """A value as an SQL literal the sqlite3 shell reads back exactly (the script must stand alone)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool | int):
-        return str(int(value))
-    if isinstance(value, float):
-        # repr() round-trips; SQLite spells the infinities as out-of-range literals (NaN is stored as NULL)
-        if math.isnan(value):
-            return "NULL"
-        return repr(value) if math.isfinite(value) else ("-1e999" if value < 0 else "1e999")
-    if isinstance(value, bytes):
-        return f"x'{value.hex()}'"
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _refuse(info: DatabaseInfo, sentence: str) -> errors.RefusedError:
@@ -223,10 +206,7 @@ def retarget(sql: str, fk: ForeignKeyInfo, live: str) -> str:
 def writable_schema_statements(table: str, new_sql: str, schema_version: int) -> list[str]:
     """SQLite's documented procedure for a change that moves no stored byte (lang_altertable.html,
     "Making Other Kinds Of Table Schema Changes"): one transaction, schema_version + 1, then a check."""
-    return ["BEGIN", "PRAGMA writable_schema = ON",
-            f"UPDATE sqlite_schema SET sql = {literal(new_sql)} WHERE type = 'table' AND name = {literal(table)}",
-            f"PRAGMA schema_version = {schema_version + 1}", "PRAGMA writable_schema = OFF", "COMMIT",
-            "PRAGMA integrity_check"]
+    return [*fastpath.statements(table, new_sql, schema_version), "COMMIT", "PRAGMA integrity_check"]
 
 
 def _parses_alone(info: DatabaseInfo, sql: str) -> None:

@@ -1,10 +1,30 @@
-"""Quoting identifiers and reasoning about SQLite's type affinity."""
+"""Quoting identifiers and values, and reasoning about SQLite's type affinity."""
 from __future__ import annotations
+
+import math
+from typing import Any
 
 
 def quote(identifier: str) -> str:
     """Quote an SQL identifier (any name SQLite accepts: quotes, spaces, keywords, unicode)."""
     return '"' + str(identifier).replace('"', '""') + '"'
+
+
+def literal(value: Any) -> str:
+    """A value as an SQL literal the sqlite3 shell reads back exactly (a script that must stand
+    alone cannot bind values)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool | int):
+        return str(int(value))
+    if isinstance(value, float):
+        # repr() round-trips; SQLite spells the infinities as out-of-range literals (NaN is stored as NULL)
+        if math.isnan(value):
+            return "NULL"
+        return repr(value) if math.isfinite(value) else ("-1e999" if value < 0 else "1e999")
+    if isinstance(value, bytes):
+        return f"x'{value.hex()}'"
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def affinity(declared_type: str | None) -> str:
