@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from conftest import BAD, REGENERATE_GOLDEN, REPO, ids, make_db
+from toolkit import errors
 from toolkit.safe_access import fingerprint
 
 
@@ -339,3 +340,14 @@ def test_every_repair_plan_has_its_command():
     from toolkit.plan import PlanKind
 
     assert sorted(_REPAIRS) == sorted(k.value for k in PlanKind)
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(sample):
+    """`diagnose ... | head -1`: the pipe closes before the answer is written; no internal error."""
+    proc = subprocess.Popen([sys.executable, "-m", "toolkit", "diagnose", str(sample("v26_seed_failure.db"))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # nobody reads: every write to the pipe fails with EPIPE
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == errors.EXIT_BROKEN_PIPE == 141
+    assert stderr == ""

@@ -806,6 +806,11 @@ def main(argv: list[str] | None = None) -> int:
     except errors.ToolkitError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # the reader went away (`| head`): the rest of the answer has nowhere to go, and the
+        # interpreter's last flush must not report that again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return errors.EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print("error: interrupted (Ctrl-C); nothing was written to the original file and the work folder "
               "was removed.", file=sys.stderr)

@@ -26,6 +26,7 @@ EXIT_INTERNAL = 70
 #: not the customer's file; the same command works once the folder is fixed.
 EXIT_ENVIRONMENT = 75
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as shells report a reader that stopped reading (`| head`)
 
 
 class ToolkitError(Exception):
