@@ -136,3 +136,103 @@ def test_a_tail_the_copy_leaves_out_is_hashed_not_compared(tmp_path):
         fh.write(b"tail" * 5000)
     compared = compare_with_original(original, copy, read_layout(copy).rewritable)
     assert compared.problems == [] and compared.original_sha256 == sha256_file(original)
+
+
+# ---- what the copy kept, and the original checked against it -------------------------------------
+def _with_free_pages(path):
+    _file(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA secure_delete = OFF")
+    conn.execute("DELETE FROM t WHERE id % 3 = 0")
+    conn.execute("CREATE TABLE gone (x)")
+    conn.executemany("INSERT INTO gone VALUES (?)", [("g" * 300,)] * 100)
+    conn.execute("DROP TABLE gone")
+    (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+    conn.close()
+    assert free > 10
+    return path
+
+
+def test_the_free_lists_leaves_are_pages_an_edit_may_take(tmp_path):
+    path = _with_free_pages(tmp_path / "a.db")
+    layout = read_layout(path)
+    conn = sqlite3.connect(path)
+    (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+    conn.close()
+    # SQLite's count is trunks and leaves together
+    assert len(layout.free_pages) + len(layout.bookkeeping_pages) == free
+    assert not layout.free_pages & (layout.schema_pages | layout.bookkeeping_pages)
+    assert layout.may_change == layout.rewritable | layout.free_pages
+
+
+def test_an_edit_taking_free_pages_leaves_the_original_proven_as_copied(tmp_path):
+    from toolkit.pages import compare_with_original, keep
+    from toolkit.safe_access import sha256_file
+
+    original = _with_free_pages(tmp_path / "a.db")
+    copy = tmp_path / "b.db"
+    copy.write_bytes(original.read_bytes())
+    before = read_layout(copy)
+    kept = keep(copy, before.may_change)
+    conn = sqlite3.connect(copy, isolation_level=None)
+    conn.execute("PRAGMA secure_delete = OFF")
+    conn.execute("CREATE TABLE new_one (x)")  # the schema grows into pages the free list held
+    conn.execute("CREATE INDEX new_index ON t (v)")
+    conn.close()
+    after = read_layout(copy)
+    written = {n for n in range(1, after.geometry.page_count + 1)
+               if page_digests(original).page(n) != page_digests(copy).page(n)}
+    assert written & before.free_pages  # the new table's and index's pages came off the free list
+    allowed = before.may_change | after.rewritable
+    compared = compare_with_original(original, copy, allowed, kept=kept)
+    assert compared.original_changed == () and compared.original_sha256 == sha256_file(original)
+    assert compared.problems == []
+
+
+@pytest.mark.parametrize("where", ["a schema page the edit wrote", "the header", "its length"])
+def test_the_original_no_longer_holding_what_the_copy_kept_is_said(tmp_path, where):
+    from toolkit.pages import compare_with_original, keep
+
+    original = _file(tmp_path / "a.db", long_schema=True)
+    copy = tmp_path / "b.db"
+    copy.write_bytes(original.read_bytes())
+    layout = read_layout(copy)
+    kept = keep(copy, layout.may_change)
+    conn = sqlite3.connect(copy, isolation_level=None)
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_schema SET sql = replace(sql, 'DEFAULT', 'default') WHERE name = 't'")
+    conn.close()
+    written = sorted(n for n in layout.schema_pages
+                     if page_digests(original).page(n) != page_digests(copy).page(n))
+    data = bytearray(original.read_bytes())
+    size = layout.geometry.page_size
+    if where == "the header":
+        data[60:64] = (7).to_bytes(4, "big")  # user_version: another program's write
+    elif where == "its length":
+        data.extend(b"\0" * size)
+    else:
+        at = (written[-1] - 1) * size + size - 1
+        data[at] ^= 1
+    original.write_bytes(bytes(data))
+    compared = compare_with_original(original, copy, layout.rewritable, kept=kept)
+    expected = (written[-1],) if where == "a schema page the edit wrote" else (0,)
+    assert compared.original_changed == expected
+    untouched = compare_with_original(copy, copy, layout.rewritable, kept=keep(copy, layout.may_change))
+    assert untouched.original_changed == () and untouched.problems == []
+
+
+def test_a_page_the_edit_changed_but_did_not_keep_is_a_problem(tmp_path):
+    from toolkit.pages import compare_with_original, keep
+
+    original = _file(tmp_path / "a.db")
+    layout = read_layout(original)
+    copy = tmp_path / "b.db"
+    data = bytearray(original.read_bytes())
+    page = max(set(range(2, layout.geometry.page_count + 1)) - layout.rewritable)
+    data[(page - 1) * layout.geometry.page_size + 50] ^= 1
+    copy.write_bytes(bytes(data))
+    allowed = layout.rewritable | {page}
+    assert compare_with_original(original, copy, allowed).problems == []
+    kept = keep(original, layout.may_change)
+    compared = compare_with_original(original, copy, allowed, kept=kept)
+    assert compared.problems and str(page) in compared.problems[0] and compared.original_changed == ()

@@ -333,3 +333,62 @@ def test_a_wal_mode_file_without_its_log_is_proven_against_the_original(sample, 
     data = json.loads(result.stdout)
     assert data["proof"]["procedure"] == "writable-schema" and data["original_unchanged"]
     assert _declared(out, app.UPSCALES)[4] == [("ok",)]
+
+
+# ---- the original proven as copied: one hash, in the read that compares it with the copy --------
+def _another_program_writes(src, where):
+    """What the app would do to its file while fix runs: a data page, or the header's user_version."""
+    def write():
+        size = src.stat().st_size
+        with open(src, "r+b") as fh:
+            if where == "the header":
+                fh.seek(60)
+                fh.write((99).to_bytes(4, "big"))
+            else:
+                fh.seek(size - 100)
+                fh.write(b"another program's bytes")
+    return write
+
+
+@pytest.mark.parametrize("path, where, hook", [
+    ("writable-schema", "a data page", "keep"),
+    ("writable-schema", "the header", "keep"),
+    ("12-step", "a data page", "needs_relaxing"),
+    ("already fixed", "the header", "needs_relaxing"),
+])
+def test_the_original_written_during_fix_is_said_and_nothing_kept(sample, tmp_path, monkeypatch, path, where,
+                                                                   hook):
+    from toolkit import errors, pages, repair
+    from toolkit.migration import apply_030
+
+    src = sample("v30_fixed.db" if path == "already fixed" else "v26_seed_failure.db")
+    out = tmp_path / "fixed.db"
+    owner = pages if hook == "keep" else repair
+    real = getattr(owner, hook)
+    write = _another_program_writes(src, where)
+
+    def meanwhile(*args, **kwargs):
+        write()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, hook, meanwhile)
+    with pytest.raises(errors.OriginalChangedError, match="changed while the toolkit was reading it"):
+        apply_030(src, out, rebuild=path == "12-step")
+    assert not out.exists() and list(tmp_path.glob(".fk-toolkit-*")) == []
+
+
+def test_fix_hashes_the_original_once_and_proves_it_as_copied(sample, tmp_path, monkeypatch):
+    """The copy is not hashed as it is made: the closing comparison reads the original once, compares
+    it with the copy byte for byte and hashes it; fix reports the same hash before and after."""
+    from toolkit import safe_access
+    from toolkit.migration import apply_030
+
+    src = sample("v26_seed_failure.db")
+    before = fingerprint(src)
+    hashed = []
+    real = safe_access.sha256_file
+    monkeypatch.setattr(safe_access, "sha256_file", lambda path: hashed.append(Path(path).name) or real(path))
+    result = apply_030(src, tmp_path / "fixed.db")
+    assert result.proof is not None and result.proof.ok and result.proof.original_unchanged
+    assert src.name not in hashed  # read once, by the comparison
+    assert fingerprint(src) == before

@@ -364,3 +364,25 @@ def test_the_copy_keeps_the_originals_holes_and_bytes_and_says_it_is_verbatim(sa
 def test_a_replayed_log_makes_the_copy_not_verbatim(sample, tmp_path):
     work = copy_database(sample("wal_pending.db"), tmp_path / "copy.db")
     assert not work.verbatim and work.wal_frames > 0
+
+
+@pytest.mark.parametrize("case", ["as it is", "with its -wal", "with a tail"])
+def test_a_copy_to_be_compared_later_leaves_the_main_files_hash_to_that_comparison(sample, tmp_path, case):
+    from toolkit.safe_access import sha256_file, stamps, verify_copied
+
+    path = sample("wal_pending.db" if case == "with its -wal" else "v26_seed_failure.db")
+    if case == "with a tail":
+        with open(path, "ab") as fh:  # bytes past the header's pages: the copy leaves them out
+            fh.write(b"\0" * 4096)
+    before = fingerprint(path)
+    work = copy_database(path, tmp_path / "copy.db", compare_later=True)
+    assert work.main_hash_deferred == (case == "as it is")
+    assert work.stamps == stamps(path) and path.name in work.stamps
+    if work.main_hash_deferred:
+        assert path.name not in work.fingerprint.hashes
+        opening = verify_copied(work, fingerprint(path, main_sha256=sha256_file(path)))
+        assert opening == before
+        with pytest.raises(errors.OriginalChangedError, match=path.name):
+            verify_copied(work, before, same_as_copied=False)
+    else:
+        assert work.fingerprint == before and verify_copied(work, fingerprint(path)) == before

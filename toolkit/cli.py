@@ -156,9 +156,9 @@ def render_fix(result: MigrationResult) -> str:
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
-    from .migration import apply_030, plan_for
-
     if args.sql and not args.out:
+        from .migration import plan_for
+
         plan, state, _ = plan_for(args.db, rebuild=args.rebuild)
         if plan is None:
             print(f"-- {args.db} is already {state}: migration 030 has nothing to do.")
@@ -168,7 +168,13 @@ def cmd_fix(args: argparse.Namespace) -> int:
     if not args.out:
         raise errors.RefusedError(
             "fix needs --out FIXED.db (the fix only ever writes a copy), or --sql to print the script.")
-    result = apply_030(args.db, args.out, force=args.force, full_check=args.full_check, rebuild=args.rebuild)
+    from .output import copying_beside_output
+
+    with copying_beside_output(Path(args.db), Path(args.out), args.force, "fix") as started:
+        from .migration import apply_030  # loaded here: Python imports it while the kernel copies the file
+
+        result = apply_030(args.db, args.out, force=args.force, full_check=args.full_check, rebuild=args.rebuild,
+                           started=started)
     if args.json:
         _print_json(result.to_dict())
     elif args.sql:

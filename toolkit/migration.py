@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sqlite3
 import time
 from concurrent.futures import Future
@@ -37,7 +36,8 @@ from . import appmodel as app
 from . import errors
 from .ddl import relax_columns, tokenize
 from .profile import State, simulate_insert, table_state
-from .safe_access import CHECKS, SIDECAR_SUFFIXES, Check, check_integrity, connect, safe_connection, work_folder
+from .output import Started, work_bytes
+from .safe_access import CHECKS, Check, check_integrity, connect, safe_connection
 from .schema import MIGRATIONS_TABLE, DatabaseInfo, TableInfo, VersionSource, read_schema
 from .guards import BUILTIN_FUNCTIONS, own_writes
 
@@ -496,22 +496,6 @@ def still_not_null(table: TableInfo, relaxed: Collection[str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- apply
-def prepare_dest(src: Path, dest: Path, force: bool) -> None:
-    if dest.resolve() in {Path(f"{src}{s}").resolve() for s in ("", *SIDECAR_SUFFIXES)}:
-        raise errors.RefusedError(f"--out {dest} is the customer's file itself; the fix only ever writes a copy.", src)
-    if dest.is_dir():
-        raise errors.RefusedError(f"--out {dest} is a folder; give the path of the file to write.", src)
-    if dest.exists() and not force:
-        raise errors.OutputExistsError(
-            f"{dest} already exists; choose another --out, or add --force to replace it.", src)
-    if not dest.parent.is_dir():
-        raise errors.RefusedError(f"The folder of --out {dest} does not exist; create it first.", src)
-    if not os.access(dest.parent, os.W_OK | os.X_OK):
-        read_only = os.statvfs(dest.parent).f_flag & os.ST_RDONLY
-        raise errors.environment_failure(dest.parent, errors.EnvironmentProblem.UNWRITABLE,
-                                         detail="read-only file system" if read_only else "permission denied")
-
-
 def relax_030(*, rebuild: bool = False) -> RelaxRequest:
     """Migration 030 as the relax plan: the video app's table and reference columns, NOT NULL
     dropped too, version 30 recorded."""
@@ -533,30 +517,32 @@ def plan_for(src: str | Path, *, rebuild: bool = False) -> tuple[RelaxPlan | Non
 
 
 def apply_030(src: str | Path, dest: str | Path, *, force: bool = False, full_check: bool = False,
-              rebuild: bool = False) -> MigrationResult:
+              rebuild: bool = False, started: Started | None = None) -> MigrationResult:
     """Apply migration 030 to a copy of `src`, prove it, and write it to `dest`: the relax plan
     with the video app's defaults (`repair.apply_relax`), by SQLite's simpler procedure unless
     `rebuild` (or the declaration) asks for the 12-step rebuild.
 
     The original is only read (and proven unchanged).  On any failure `dest` does not exist
     (or, with `force`, still holds what it held): the work happens in a hidden folder beside
-    `dest` and the proven file is moved into place in one atomic rename."""
+    `dest` and the proven file is moved into place in one atomic rename (`started`: that folder
+    and the copy, begun by the caller)."""
     from .repair import apply_relax
 
-    started = time.perf_counter()
-    outcome = apply_relax(src, dest, relax_030(rebuild=rebuild), force=force, full_check=full_check, app_insert=True)
+    began = time.perf_counter()
+    outcome = apply_relax(src, dest, relax_030(rebuild=rebuild), force=force, full_check=full_check, app_insert=True,
+                          started=started)
     info = outcome.info
     if outcome.plan is None or outcome.proof is None:
         if info.table(app.UPSCALES) is None:
             upscales_table(info)  # raises the refusal
-        return _skipped(Path(src), info, started)
+        return _skipped(Path(src), info, began)
     state = table_state(app.VIDEO_APP, info.table(app.UPSCALES))
     how = ("edited the declaration of" if outcome.plan.plan.procedure.value == "writable-schema" else "rebuilt")
     reason = f"{how} {app.UPSCALES} without foreign keys on its reference columns; proof passed"
     return MigrationResult(str(src), outcome.output, False, reason, state, state_after=State.FIXED,
                            recorded_version_before=info.recorded_version,
                            recorded_version_after=outcome.recorded_version_after,
-                           sql=outcome.plan.script(), proof=outcome.proof, seconds=time.perf_counter() - started)
+                           sql=outcome.plan.script(), proof=outcome.proof, seconds=time.perf_counter() - began)
 
 
 def tune_work_copy(conn: sqlite3.Connection) -> None:
@@ -630,50 +616,6 @@ def execution_failure(exc: sqlite3.Error, src: Path, dest: Path) -> errors.Toolk
     return errors.RefusedError(
         f"The repair could not be applied to a copy of {src}: SQLite said \"{text}\"; nothing was "
         "written, so send the file to engineering.", src)
-
-
-def work_bytes(src: Path) -> int:
-    """About what fix writes beside --out: two copies of the file and the rebuilt table."""
-    try:
-        return 3 * src.stat().st_size
-    except OSError:
-        return 0
-
-
-def fsync_file(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
-@contextlib.contextmanager
-def beside_output(src: Path, dest: Path, force: bool, label: str) -> Iterator[Path]:
-    """A hidden work folder beside --out for a repair, which only ever writes a copy: --out is
-    checked first, a failure to write there (a full or failing disk names no file) is said as that
-    folder's problem, and the folder goes whatever happens."""
-    prepare_dest(src, dest, force)
-    try:
-        workdir = work_folder(label, dest.parent, hidden=True)
-    except OSError as exc:
-        raise errors.from_os_error(exc, dest.parent, need=work_bytes(src)) or errors.RefusedError(
-            f"Cannot write beside --out {dest} ({exc.strerror}); choose a writable folder.", src) from None
-    try:
-        yield workdir
-    except OSError as exc:
-        failure = errors.from_os_error(exc, dest.parent, need=work_bytes(src))
-        if failure is None:
-            raise
-        raise failure from None
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def move_into_place(proven: Path, dest: Path) -> None:
-    """The proven copy becomes --out in one atomic rename (absent or complete, never half-written),
-    without the sidecars an earlier --out left behind."""
-    for suffix in SIDECAR_SUFFIXES:
-        Path(f"{dest}{suffix}").unlink(missing_ok=True)
-    fsync_file(proven)  # anything written since an earlier flush (little or nothing)
-    os.replace(proven, dest)
 
 
 def _skipped(src: Path, info: DatabaseInfo, started: float) -> MigrationResult:

@@ -152,15 +152,27 @@ def _walk(reader: _Reader, root: int, seen: set[int]) -> None:
                 _overflow_chain(reader, overflow, seen)
 
 
-def _freelist_trunks(reader: _Reader, head: bytes) -> set[int]:
+def _freelist(reader: _Reader, head: bytes) -> tuple[set[int], set[int]]:
+    """The free list's trunk pages and the leaf pages they list (fileformat2.html, 1.5)."""
     trunks: set[int] = set()
+    leaves: set[int] = set()
+    most = reader.geo.usable // 4 - 2
     page = int.from_bytes(head[32:36], "big")
     while page:
         if page in trunks:
             raise ValueError(f"free-list trunk page {page} is reached twice")
         trunks.add(page)
-        page = int.from_bytes(reader.page(page)[:4], "big")
-    return trunks
+        buf = reader.page(page)
+        count = int.from_bytes(buf[4:8], "big")
+        if count > most:
+            raise ValueError(f"free-list trunk page {page} lists {count} leaves (at most {most} fit)")
+        for k in range(count):
+            leaf = int.from_bytes(buf[8 + 4 * k:12 + 4 * k], "big")
+            if not 1 <= leaf <= reader.geo.page_count:
+                raise ValueError(f"free-list trunk page {page} lists page {leaf}, outside the file")
+            leaves.add(leaf)
+        page = int.from_bytes(buf[:4], "big")
+    return trunks, leaves
 
 
 def _ptrmap_pages(geo: Geometry) -> set[int]:
@@ -182,10 +194,41 @@ class Layout:
     written_pages: frozenset[int]
     #: free-list trunk pages and, in auto-vacuum files, the pointer-map pages
     bookkeeping_pages: frozenset[int]
+    #: the free list's leaf pages: an edit that needs a page may take one (it is then the schema's)
+    free_pages: frozenset[int] = frozenset()
 
     @property
     def rewritable(self) -> frozenset[int]:
         return self.schema_pages | self.written_pages | self.bookkeeping_pages
+
+    @property
+    def may_change(self) -> frozenset[int]:
+        """Every page an edit of the schema may write: what it rewrites, and the free pages it may take."""
+        return self.rewritable | self.free_pages
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What a copy held, before an edit, where the edit may write: its header and a SHA-1 of each
+    such page.  When the copy was the original's bytes, the original must still hold these."""
+
+    size: int
+    header: bytes
+    digests: dict[int, bytes]
+
+
+def keep(path: str | Path, numbers: Iterable[int]) -> Kept:
+    """`Kept` for pages `numbers` of `path` (page 1's digest covers its bytes after the header),
+    read one by one: a few schema pages, and the free list's."""
+    digests = {}
+    with open(path, "rb") as fh:
+        header = fh.read(HEADER_BYTES)
+        page_size = geometry(header, 0).page_size
+        for number in sorted(numbers):
+            fh.seek((number - 1) * page_size + (HEADER_BYTES if number == 1 else 0))
+            page = fh.read(page_size - (HEADER_BYTES if number == 1 else 0))
+            digests[number] = hashlib.sha1(page, usedforsecurity=False).digest()
+    return Kept(Path(path).stat().st_size, header, digests)
 
 
 def read_layout(path: str | Path, roots: Iterable[int] = ()) -> Layout:
@@ -203,12 +246,13 @@ def read_layout(path: str | Path, roots: Iterable[int] = ()) -> Layout:
             for root in roots:
                 if root:
                     _walk(reader, root, written)
-            bookkeeping = _freelist_trunks(reader, head) | _ptrmap_pages(geo)
+            trunks, leaves = _freelist(reader, head)
+            bookkeeping = trunks | _ptrmap_pages(geo)
     except (ValueError, IndexError, struct.error) as exc:
         raise errors.CorruptDatabaseError(
             f"{path} is damaged: its pages could not be walked ({exc}); the repair's proof reads them, so "
             "send the file to engineering.", path) from None
-    return Layout(geo, frozenset(schema), frozenset(written), frozenset(bookkeeping))
+    return Layout(geo, frozenset(schema), frozenset(written), frozenset(bookkeeping), frozenset(leaves))
 
 
 # --------------------------------------------------------------------------- digests
@@ -284,17 +328,27 @@ class Comparison:
     #: SHA-256 of the whole original, read in the same pass (its closing fingerprint)
     original_sha256: str
     pages_compared: int
+    #: with `Kept`: where the original no longer holds what the copy held before the edit
+    #: (0 for its header or its length)
+    original_changed: tuple[int, ...] = ()
 
 
 def compare_with_original(original: str | Path, edited: str | Path, allowed_pages: frozenset[int],
-                          allowed_fields: frozenset[int] = SCHEMA_EDIT_FIELDS) -> Comparison:
+                          allowed_fields: frozenset[int] = SCHEMA_EDIT_FIELDS, kept: Kept | None = None
+                          ) -> Comparison:
     """The edited copy's pages against the original's, where the copy held the original's bytes
     before the edit (no log was replayed into it): one read of each file, no digest of either,
     and the original hashed on the way (a page-sized `==` is a memcmp; a SHA-1 of the page costs
     more than reading it).  The original may be longer than the copy (a tail past the pages its
-    header counts, which the copy leaves out): that tail is hashed, not compared."""
+    header counts, which the copy leaves out): that tail is hashed, not compared.
+
+    `kept` (what the copy held where the edit may write, taken before it): the pages the edit
+    changed are also checked against it, so that the original is known to hold, byte for byte,
+    what the copy held before the edit, its length and header included: no hash of it need be
+    taken when it is copied."""
     digest = hashlib.sha256()
     changed: list[int] = []
+    original_changed: list[int] = []
     with open(original, "rb") as fa, open(edited, "rb") as fb:
         head_a, head_b = fa.read(HEADER_BYTES), fb.read(HEADER_BYTES)
         digest.update(head_a)
@@ -304,6 +358,8 @@ def compare_with_original(original: str | Path, edited: str | Path, allowed_page
             raise errors.CorruptDatabaseError(
                 f"{original} is damaged: its header says {exc}; send the file to engineering.", original) from None
         problems = [f"the page size changed from {size_a} to {size_b}"] if size_a != size_b else []
+        if kept is not None and (head_a != kept.header or Path(original).stat().st_size != kept.size):
+            original_changed.append(0)
         block = max(1, (1 << 20) // size_a) * size_a
         at, first = HEADER_BYTES, True  # page 1 after its header, then whole blocks of pages
         while True:
@@ -312,14 +368,36 @@ def compare_with_original(original: str | Path, edited: str | Path, allowed_page
             if not a and not b:
                 break
             digest.update(a)
-            kept = a[:len(b)]  # past the copy's end the original is only hashed
-            if not problems and kept != b:
-                changed += _changed_in_block(kept, b, at, size_a, first)
+            kept_a = a[:len(b)]  # past the copy's end the original is only hashed
+            if not problems and kept_a != b:
+                in_block = _changed_in_block(kept_a, b, at, size_a, first)
+                changed += in_block
+                if kept is not None:
+                    original_changed += _no_longer_kept(a, at, size_a, in_block, kept)
             at += max(len(a), len(b))
             first = False
-    pages = max(Path(edited).stat().st_size, Path(original).stat().st_size) // size_a
-    unexpected = [n for n in changed if n not in allowed_pages]
-    return Comparison(problems or _problems(head_a, head_b, unexpected, allowed_fields), digest.hexdigest(), pages)
+    original_size = Path(original).stat().st_size
+    pages = max(Path(edited).stat().st_size, original_size) // size_a
+    # with `kept`, a page of the original the edit changed must be one it kept: else what the
+    # original held there before is not known
+    unexpected = [n for n in changed if n not in allowed_pages
+                  or (kept is not None and n not in kept.digests and n * size_a <= original_size)]
+    return Comparison(problems or _problems(head_a, head_b, unexpected, allowed_fields), digest.hexdigest(), pages,
+                      tuple(original_changed))
+
+
+def _no_longer_kept(block: bytes, at: int, page_size: int, numbers: list[int], kept: Kept) -> list[int]:
+    """Of the kept pages `numbers` in a block of the original read from offset `at`, those whose
+    bytes are not what `kept` says the copy held before the edit."""
+    gone = []
+    for number in numbers:
+        end = number * page_size - at
+        if number not in kept.digests or end > len(block):
+            continue
+        page = block[max((number - 1) * page_size, HEADER_BYTES) - at:end]
+        if kept.digests[number] != hashlib.sha1(page, usedforsecurity=False).digest():
+            gone.append(number)
+    return gone
 
 
 def _changed_in_block(a: bytes, b: bytes, at: int, page_size: int, first: bool) -> list[int]:

@@ -1,9 +1,12 @@
 """Apply a repair plan to a copy of a customer's file, prove it, and only then write it to --out.
 
-prepare --out, copy (one read of the original, hashing it as it goes), plan on the copy,
-execute, prove, move into place in one atomic rename: a failure or a SIGKILL at any moment
-leaves --out absent or complete, and the original is only ever read (proven byte-identical at
-the end).
+prepare --out, copy (the kernel's copy, started before the planning code is loaded), plan on
+the copy, execute, prove, move into place in one atomic rename: a failure or a SIGKILL at any
+moment leaves --out absent or complete, and the original is only ever read.  It is proven as it
+was copied at the end, in one read that compares it with the copy byte for byte (the pages an edit
+wrote against what the copy held there before it) and takes its SHA-256: a copy into which a log
+was replayed is not the original's bytes, so then the original is hashed as it is copied and again
+at the end.
 
 Two proofs, by procedure:
 - SQLite's simpler procedure (`fastpath`): every page of the copy other than the schema's and
@@ -15,6 +18,7 @@ Two proofs, by procedure:
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import sqlite3
@@ -28,15 +32,15 @@ from typing import Any
 from . import appmodel as app
 from . import errors, fastpath, pages
 from .guards import own_writes
-from .migration import (Proof, beside_output, check_copy_integrity, damage_first, execute_for, execution_failure,
-                        fsync_file, inject_disk_limit, integrity_messages, integrity_pragma, move_into_place, prove,
-                        still_not_null, tune_work_copy, work_bytes)
+from .migration import (Proof, check_copy_integrity, damage_first, execute_for, execution_failure, inject_disk_limit,
+                        integrity_messages, integrity_pragma, prove, still_not_null, tune_work_copy)
+from .output import Started, copying_beside_output, fsync_file, move_into_place, work_bytes
 from .plan import Procedure
 from .profile import parent_tables, simulate_insert
 from .relax import RelaxPlan, RelaxRequest, needs_relaxing, plan_relax, relaxed_table
 from .sqlite_codes import is_interrupt
 from .safe_access import (Check, Fingerprint, WorkCopy, check_indexes, connect, copy_database, fingerprint,
-                          sqlite_errors, verify_unchanged)
+                          sqlite_errors, stamps, verify_copied)
 from .schema import MIGRATIONS_TABLE, DatabaseInfo, read_schema
 from .sqlnames import quote
 
@@ -103,14 +107,15 @@ def plan_on_copy(src: str | Path, request: RelaxRequest) -> tuple[RelaxPlan | No
 
 
 def apply_relax(src: str | Path, dest: str | Path, request: RelaxRequest, *, force: bool = False,
-                full_check: bool = False, app_insert: bool = False) -> RelaxOutcome:
+                full_check: bool = False, app_insert: bool = False, started: Started | None = None) -> RelaxOutcome:
     """Relax a copy of `src`, prove it, and write it to `dest` (`app_insert`: also run the video
-    app's insert before and after, as migration 030's proof does)."""
-    started = time.perf_counter()
+    app's insert before and after, as migration 030's proof does; `started`: --out prepared and
+    the copy begun by the caller, `output.copying_beside_output`)."""
+    began = time.perf_counter()
     src, dest = Path(src), Path(dest)
-    with beside_output(src, dest, force, "fix") as workdir:
-        outcome = _Run(src, dest, workdir, request, full_check, app_insert).run()
-    return dataclasses.replace(outcome, seconds=time.perf_counter() - started)
+    with contextlib.nullcontext(started) if started else copying_beside_output(src, dest, force, "fix") as work:
+        outcome = _Run(src, dest, work, request, full_check, app_insert).run()
+    return dataclasses.replace(outcome, seconds=time.perf_counter() - began)
 
 
 @dataclass(frozen=True)
@@ -129,23 +134,23 @@ class _Context:
 class _Run:
     """One application of a relax plan, in its own work folder beside --out."""
 
-    def __init__(self, src: Path, dest: Path, workdir: Path, request: RelaxRequest, full_check: bool,
+    def __init__(self, src: Path, dest: Path, started: Started, request: RelaxRequest, full_check: bool,
                  app_insert: bool):
-        self.src, self.dest, self.workdir, self.request = src, dest, workdir, request
+        self.src, self.dest, self.started, self.request = src, dest, started, request
+        self.workdir, self.copy_path = started.workdir, started.path
         self.full_check, self.app_insert = full_check, app_insert
-        self.copy_path = workdir / "work.db"
 
     def run(self) -> RelaxOutcome:
         with ThreadPoolExecutor(max_workers=3) as background, sqlite_errors(self.src, self.workdir):
             try:
-                work = copy_database(self.src, self.copy_path, check=Check.NONE)
+                work = self.started.copy.result()
             except OSError as exc:
                 raise self._no_room(exc) from None
             # Started when a path needs them: the fast path checks the whole file once, after its
             # edit (as SQLite's procedure does), and hashes the original in the pass that compares
             # the pages; the rebuild and an error while planning check the input first.
             input_check = _Later(background, check_copy_integrity, self.copy_path, self.src, self.full_check)
-            closing_hash = _Later(background, fingerprint, self.src)
+            closing_hash = _Later(background, self._closing, work)
             # the fast path's "before" when the copy is not the original's bytes (a -wal or journal
             # was replayed into it): read while the plan is made (nothing writes the copy until the
             # edit; a page the plan's rolled-back insert spilled would fail the proof, not pass it)
@@ -156,7 +161,7 @@ class _Run:
                     context = self._plan(conn, work)
                 if context is None:
                     input_check.result()
-                    verify_unchanged(work.fingerprint, closing_hash.result())
+                    closing_hash.result()
                     info = read_schema(conn, database=str(self.src), wal_frames=work.wal_frames,
                                        journal_mode=work.journal_mode)
                     return RelaxOutcome(str(self.src), None, info, None, None, info.recorded_version)
@@ -165,9 +170,9 @@ class _Run:
                     fast = self._fast(conn, context, input_check, background, before_pages, parent_indexes,
                                       closing_hash)
                     if fast is not None:
-                        outcome, result_path, closing = fast
+                        outcome, result_path = fast
                         parent_indexes.result()
-                        return self._keep(outcome, result_path, work, closing)
+                        return self._keep(outcome, result_path)
                     # this SQLite refuses writable_schema edits: the rebuild needs none
                     context = dataclasses.replace(context, plan=plan_relax(
                         conn, context.info, dataclasses.replace(self.request, rebuild=True)))
@@ -178,7 +183,18 @@ class _Run:
             parent_indexes.start()
             outcome, result_path = self._rebuild(context, input_check, background)
             parent_indexes.result()
-            return self._keep(outcome, result_path, work, closing_hash.result())
+            closing_hash.result()
+            return self._keep(outcome, result_path)
+
+    def _closing(self, work: WorkCopy) -> Fingerprint:
+        """Prove the original as it was copied, while the work copy is as copied (the rebuild edits
+        another): when its hash was left to the end, by comparing it with the copy (one read of
+        each, the original hashed in it; any difference, the header's included, is a change)."""
+        if not work.main_hash_deferred:
+            return verify_copied(work, fingerprint(self.src))
+        compared = pages.compare_with_original(self.src, self.copy_path, frozenset(), frozenset())
+        return verify_copied(work, fingerprint(self.src, main_sha256=compared.original_sha256),
+                             same_as_copied=not compared.problems)
 
     def _no_room(self, exc: OSError) -> errors.ToolkitError:
         return errors.from_os_error(exc, self.dest.parent, need=work_bytes(self.src)) or errors.RefusedError(
@@ -205,13 +221,15 @@ class _Run:
     # ----------------------------------------------------------------- the fast path
     def _fast(self, conn: sqlite3.Connection, context: _Context, input_check: _Later,
               background: ThreadPoolExecutor, before_pages: Future[pages.PageDigests] | None,
-              parent_indexes: _Later, closing_hash: _Later) -> tuple[RelaxOutcome, Path, Fingerprint] | None:
+              parent_indexes: _Later, closing_hash: _Later) -> tuple[RelaxOutcome, Path] | None:
         plan, table = context.plan, context.plan.plan.table
         roots = _written_roots(conn) if plan.versioning else []
         schema_before = _schema_rows(conn)
         columns_before = _columns(conn, table)
         (rows_before,) = conn.execute(f"SELECT count(*) FROM main.{quote(table)}").fetchone()
         before_layout = pages.read_layout(self.copy_path, roots)
+        # what the copy (the original's bytes) holds where the edit may write: the original must still hold it
+        kept = pages.keep(self.copy_path, before_layout.may_change) if context.work.main_hash_deferred else None
         for pragma in ("synchronous = OFF", "secure_delete = OFF"):
             conn.execute(f"PRAGMA {pragma}").fetchall()
         inject_disk_limit(conn)
@@ -233,16 +251,20 @@ class _Run:
         allowed_fields = frozenset(pages.SCHEMA_EDIT_FIELDS
                                    | ({pages.HeaderField.USER_VERSION} if plan.versioning else set()))
         if before_pages is None:
-            compared = pages.compare_with_original(self.src, self.copy_path, rewritable, allowed_fields)
+            compared = pages.compare_with_original(self.src, self.copy_path, rewritable, allowed_fields, kept)
             page_problems, page_count = compared.problems, compared.pages_compared
-            closing = fingerprint(self.src, main_sha256=compared.original_sha256)
+            # a page that differs where the edit may not write: the original's doing if it was written since
+            # the copy (its size, times or inode moved), else the edit's, and the proof fails
+            verify_copied(context.work, fingerprint(self.src, main_sha256=compared.original_sha256),
+                          same_as_copied=not compared.original_changed
+                          and not (page_problems and stamps(self.src) != context.work.stamps))
         else:
             closing_hash.start()  # the original's closing hash beside the copy's digests
             after_digests = pages.page_digests(self.copy_path)
             page_problems = pages.unexpected_changes(before_pages.result(), after_digests, rewritable,
                                                      allowed_fields)
             page_count = after_digests.count
-            closing = closing_hash.result()
+            closing_hash.result()
         after_info = read_schema(conn, database=str(self.dest), count_rows=False)
         # a damaged input explains a failing check; else the proof fails below
         try:
@@ -259,7 +281,7 @@ class _Run:
         outcome = RelaxOutcome(str(self.src), str(self.dest), context.info, plan, proof,
                                after_info.recorded_version, pages_compared=page_count,
                                pages_rewritable=len(rewritable))
-        return outcome, self.copy_path, closing
+        return outcome, self.copy_path
 
     def _input_damage(self) -> None:
         """Raise CorruptDatabaseError when the input itself fails the check (on a fresh copy: the
@@ -305,8 +327,8 @@ class _Run:
         return RelaxOutcome(str(self.src), str(self.dest), context.info, context.plan, proof, after_version), after_path
 
     # ----------------------------------------------------------------- keep
-    def _keep(self, outcome: RelaxOutcome, result_path: Path, work: WorkCopy, closing: Fingerprint) -> RelaxOutcome:
-        verify_unchanged(work.fingerprint, closing)  # raises if another program wrote it
+    def _keep(self, outcome: RelaxOutcome, result_path: Path) -> RelaxOutcome:
+        """Only once the original is proven as it was copied (else OriginalChangedError was raised)."""
         assert outcome.proof is not None
         proof = dataclasses.replace(outcome.proof, original_unchanged=True)
         if not proof.ok:

@@ -864,7 +864,8 @@ def apply_rows_plan(src: str | Path, dest: str | Path, make_plan: Callable[[sqli
     """Make the plan on a fresh copy of `src` (`make_plan`, so the plan is the one for the very bytes it
     changes), run it there, prove it (`prove_rows`), and only then move the copy to `dest` in one
     atomic rename: a failure or a kill leaves `dest` absent (or, with `force`, as it was)."""
-    from .migration import beside_output, move_into_place, tune_work_copy
+    from .migration import tune_work_copy
+    from .output import beside_output, move_into_place
 
     started = time.perf_counter()
     src, dest = Path(src), Path(dest)

@@ -81,13 +81,32 @@ def verify_unchanged(before: Fingerprint, after: Fingerprint | None = None) -> F
     after = after or fingerprint(before.path)
     changed = before.changed_files(after)
     if changed:
-        raise errors.OriginalChangedError(
-            f"{before.path} changed while the toolkit was reading it ({', '.join(changed)}); "
-            "the toolkit only reads it, so another program (probably the app) is writing it and nothing was "
-            f"written: {ASK_FOR_COPY}.",
-            before.path,
-        )
+        raise _changed(before.path, changed)
     return after
+
+
+def verify_copied(work: WorkCopy, after: Fingerprint, *, same_as_copied: bool = True) -> Fingerprint:
+    """`verify_unchanged` for a work copy; the original's fingerprint as it was copied.  When its
+    main file was not hashed then (`WorkCopy.main_hash_deferred`), `same_as_copied` says whether
+    comparing it with the copy, byte for byte, found it holding what was copied: the hash `after`
+    took of it in that read is then its hash as copied too."""
+    before = work.fingerprint
+    if work.main_hash_deferred:
+        name = work.original.name
+        if not same_as_copied:
+            raise _changed(before.path, [name])
+        before = Fingerprint(before.path, {**before.hashes, name: after.hashes[name]})
+    verify_unchanged(before, after)
+    return before
+
+
+def _changed(path: str, names: list[str]) -> errors.OriginalChangedError:
+    return errors.OriginalChangedError(
+        f"{path} changed while the toolkit was reading it ({', '.join(names)}); "
+        "the toolkit only reads it, so another program (probably the app) is writing it and nothing was "
+        f"written: {ASK_FOR_COPY}.",
+        path,
+    )
 
 
 def sidecar(path: str | Path, suffix: str) -> Path:
@@ -536,6 +555,11 @@ class WorkCopy:
     journal_mode: str
     #: the copy holds the original's bytes as they are (no -wal or journal was replayed into it)
     verbatim: bool = False
+    #: the main file was not hashed when copied (`copy_database(compare_later=True)`): the caller
+    #: proves it unchanged by comparing it with the copy, byte for byte, and hashes it then
+    main_hash_deferred: bool = False
+    #: size, times and inode of the original and its sidecars before the copy (`stamps`)
+    stamps: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
     def connect(self, *, time_limit: float | None = None) -> guards.GuardedConnection:
         return connect(self.path, time_limit=time_limit)
@@ -718,14 +742,21 @@ def index_damage(path: str | Path, table: str, index: str, what: str) -> errors.
         f"answers read through it would be wrong; {ASK_FOR_COPY}, or restore it from a backup.", path)
 
 
-def copy_database(src: str | Path, dest: str | Path, *, check: Check = Check.QUICK) -> WorkCopy:
+def copy_database(src: str | Path, dest: str | Path, *, check: Check = Check.QUICK,
+                  compare_later: bool = False) -> WorkCopy:
     """Copy `src` (with its -wal / hot journal) to `dest`, recover it there, and check it
     (`check`: 'quick' = PRAGMA quick_check, 'full' = integrity_check, 'none').
 
     After this, `dest` is one self-contained file holding exactly what the app would see;
     the original has only been read.  The copy holds only the pages SQLite reads (a padded
     tail is not copied), and a journal that would make SQLite touch another file is refused.
+
+    `compare_later`: the caller will compare the original with the copy byte for byte at the end
+    (`pages.compare_with_original` with `pages.keep`), so when the copy is to hold the original's
+    bytes exactly (no log to replay, no tail) the main file is not hashed now: that comparison
+    proves the original still holds what was copied, and hashes it in the same read.
     """
+    before = stamps(src)
     src = check_input(src)
     dest = Path(dest)
     _refuse_super_journal(src)
@@ -736,6 +767,8 @@ def copy_database(src: str | Path, dest: str | Path, *, check: Check = Check.QUI
     # header says which pages SQLite reads; a journal or -wal may need pages past that count, so
     # then the whole file is copied and trimmed after recovery.
     replays = any(sidecar(src, s).is_file() for s in COPIED_SIDECARS)
+    size = src.stat().st_size
+    deferred = compare_later and not replays and pages_held(header, size) == size
     for suffix in SIDECAR_SUFFIXES + ("",):
         _refuse_holes(sidecar(src, suffix), src)
     # the originals are hashed on other threads while the kernel copies them and SQLite recovers
@@ -747,7 +780,8 @@ def copy_database(src: str | Path, dest: str | Path, *, check: Check = Check.QUI
             sidecar(dest, suffix).unlink(missing_ok=True)
             original = sidecar(src, suffix)
             if original.is_file():
-                pending[original.name] = hashing.submit(sha256_file, original)
+                if not (deferred and suffix == ""):
+                    pending[original.name] = hashing.submit(sha256_file, original)
                 limit = pages_held(header, original.stat().st_size) if suffix == "" and not replays else None
                 _copy_data(original, sidecar(dest, suffix), limit)
                 stored += sidecar(dest, suffix).stat().st_size
@@ -755,9 +789,10 @@ def copy_database(src: str | Path, dest: str | Path, *, check: Check = Check.QUI
         if shm.is_file():
             pending[shm.name] = hashing.submit(sha256_file, shm)
         log_frames = _recover(src, dest, stored, check)
-        before = Fingerprint(str(src), {name: digest.result() for name, digest in pending.items()})
+        opening = Fingerprint(str(src), {name: digest.result() for name, digest in pending.items()})
     _remove_sidecars(dest)
-    return WorkCopy(src, dest, before, max(log_frames, 0), journal_mode, verbatim=not replays)
+    return WorkCopy(src, dest, opening, max(log_frames, 0), journal_mode, verbatim=not replays,
+                    main_hash_deferred=deferred, stamps=before)
 
 
 def _recover(src: Path, dest: Path, stored: int, check: Check) -> int:
@@ -919,7 +954,7 @@ def safe_connection(path: str | Path, *, check: Check = Check.QUICK, overlap: bo
             conn.close()
 
 
-def _stamps(path: str | Path) -> dict[str, tuple[int, int, int, int]]:
+def stamps(path: str | Path) -> dict[str, tuple[int, int, int, int]]:
     """Size, modification and change times, and inode of the file and its sidecars: what any write changes."""
     stamps = {}
     for candidate in [Path(path), *(sidecar(path, s) for s in SIDECAR_SUFFIXES)]:
@@ -950,7 +985,7 @@ def overlapped_copy(path: str | Path, *, workdir: str | Path | None = None,
     file's size, times or inode differ at the end from before the copy, it is hashed again then."""
     tmp = work_folder("copy", workdir)
     work: WorkCopy | None = None
-    stamps = _stamps(path)
+    stamped = stamps(path)
     try:
         with ThreadPoolExecutor(max_workers=2) as background:
             try:
@@ -972,5 +1007,5 @@ def overlapped_copy(path: str | Path, *, workdir: str | Path | None = None,
         shutil.rmtree(tmp, ignore_errors=True)
         if work is not None:
             # a write after the closing hash read the file changes its size or time: hash it again
-            after = closing.result() if _stamps(path) == stamps else None
+            after = closing.result() if stamps(path) == stamped else None
             verify_unchanged(work.fingerprint, after)
