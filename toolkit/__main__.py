@@ -1,5 +1,8 @@
+import gc
 import sys
 
-from .cli import main
+gc.disable()  # until the command line is read (`cli._loading`): loading code leaves nothing to collect
+
+from .cli import main  # noqa: E402
 
 sys.exit(main())

@@ -230,6 +230,8 @@ class _Run:
         before_layout = pages.read_layout(self.copy_path, roots)
         # what the copy (the original's bytes) holds where the edit may write: the original must still hold it
         kept = pages.keep(self.copy_path, before_layout.may_change) if context.work.main_hash_deferred else None
+        # the copy's pages to the disk from now (the edit's few more go with --out's rename)
+        flushed = background.submit(fsync_file, self.copy_path)
         for pragma in ("synchronous = OFF", "secure_delete = OFF"):
             conn.execute(f"PRAGMA {pragma}").fetchall()
         inject_disk_limit(conn)
@@ -245,7 +247,6 @@ class _Run:
         # beside the page comparison (the input's own check would read every page once more)
         integrity = background.submit(integrity_messages, self.copy_path, self.full_check)
         parent_indexes.start()
-        flushed = background.submit(fsync_file, self.copy_path)
         after_layout = pages.read_layout(self.copy_path, roots)
         rewritable = before_layout.rewritable | after_layout.rewritable
         allowed_fields = frozenset(pages.SCHEMA_EDIT_FIELDS
