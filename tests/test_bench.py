@@ -22,7 +22,7 @@ def test_small_bench_writes_the_tables_and_the_verdict(tmp_path):
                    "sqlite-utils transform", "## Targets", "## Batch triage", "## Verdict",
                    "Time per row, 1,500 → 3,000 rows",
                    "what `fix` adds to the baseline", "python start-up and the fix's imports",
-                   "python alone (no imports)",
+                   "python alone (no imports)", "python start-up and the standard library fix loads",
                    "## A failing statement replayed", f"| 3,000 | {REPLAY} |", f"| 3,000 | {REPLAY_BASELINE} |"):
         assert needle in text, needle
     assert "| 3,000 | fix |" in text and "peak RSS" in text
@@ -69,3 +69,31 @@ def test_the_baseline_checks_the_whole_file_after_the_failed_insert_and_leaves_t
     assert small_app.read_bytes() == before and copy.exists()
     with sqlite3.connect(copy) as check:  # rolled back: the copy holds no new upscale
         assert check.execute(f"SELECT count(*) FROM {app.UPSCALES} WHERE status = 'pending'").fetchone() == (0,)
+
+
+def _figures(rows, **seconds):
+    from toolkit import bench
+
+    labels = {"fix": "fix", "shell": bench.SHELL_FAST, "rebuild": bench.SHELL_REBUILD, "cp": bench.CP,
+              "wal": bench.FIX_WAL, "shell_wal": bench.SHELL_WAL, "su": "sqlite-utils transform (copy + transform)",
+              "startup": bench.STARTUP, "stdlib": bench.STDLIB, "bare": bench.BARE}
+    return [bench.Measurement(labels[k], rows, (v,), 30 * 1024) for k, v in seconds.items()]
+
+
+@pytest.mark.parametrize("fix_100k, fix_10k, met_100k, met_10k", [(0.40, 0.25, True, True),
+                                                                    (0.45, 0.30, False, False)])
+def test_the_repair_targets_are_judged_on_the_figures(fix_100k, fix_10k, met_100k, met_10k):
+    from toolkit.bench import repair_targets
+
+    common = {"shell": 0.5, "cp": 0.04, "wal": 0.7, "shell_wal": 0.45, "su": 2.0, "bare": 0.02}
+    sizes = {10_000: (_figures(10_000, fix=fix_10k, rebuild=0.15, startup=0.17, stdlib=0.06, **common), 0.0),
+             100_000: (_figures(100_000, fix=fix_100k, rebuild=1.2, startup=0.18, stdlib=0.06, **common), 0.0)}
+    text = "\n".join(repair_targets(sizes))
+    verdict = "met" if met_100k else "NOT met"
+    assert f"- 100,000 rows: fix within 0.35× of the 12-step by hand: **{verdict}** ({fix_100k / 1.2:.2f})." in text
+    assert "- 100,000 rows: fix within 1.0× of the shell by hand: **met**" in text
+    small = next(line for line in text.splitlines() if line.startswith("- 10,000 rows"))
+    assert small.startswith(f"- 10,000 rows: fix within 0.1 s of Python's start-up with the code it runs: "
+                            f"**{'met' if met_10k else 'NOT met'}** ({fix_10k - 0.17:.2f} s).")
+    assert f"Above bare python: {fix_10k - 0.02:.2f} s, of which 0.04 s is loading the standard library" in small
+    assert "12-step by hand" not in small  # ratios are not judged below 100,000 rows

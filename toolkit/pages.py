@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -346,10 +348,9 @@ def compare_with_original(original: str | Path, edited: str | Path, allowed_page
     changed are also checked against it, so that the original is known to hold, byte for byte,
     what the copy held before the edit, its length and header included: no hash of it need be
     taken when it is copied."""
-    digest = hashlib.sha256()
     changed: list[int] = []
     original_changed: list[int] = []
-    with open(original, "rb") as fa, open(edited, "rb") as fb:
+    with open(original, "rb") as fa, open(edited, "rb") as fb, _HashBeside() as digest:
         head_a, head_b = fa.read(HEADER_BYTES), fb.read(HEADER_BYTES)
         digest.update(head_a)
         try:
@@ -382,8 +383,35 @@ def compare_with_original(original: str | Path, edited: str | Path, allowed_page
     # original held there before is not known
     unexpected = [n for n in changed if n not in allowed_pages
                   or (kept is not None and n not in kept.digests and n * size_a <= original_size)]
-    return Comparison(problems or _problems(head_a, head_b, unexpected, allowed_fields), digest.hexdigest(), pages,
+    return Comparison(problems or _problems(head_a, head_b, unexpected, allowed_fields), digest.hexdigest, pages,
                       tuple(original_changed))
+
+
+class _HashBeside:
+    """SHA-256 of the blocks given to it, in their order, taken on a thread of its own while the
+    caller reads and compares the next ones (hashlib lets go of the GIL): at most `ahead` blocks
+    wait to be hashed."""
+
+    def __init__(self, ahead: int = 8):
+        self._digest = hashlib.sha256()
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._waiting: deque[Future[None]] = deque()
+        self._ahead = ahead
+        self.hexdigest = ""
+
+    def update(self, data: bytes) -> None:
+        self._waiting.append(self._pool.submit(self._digest.update, data))
+        if len(self._waiting) > self._ahead:
+            self._waiting.popleft().result()
+
+    def __enter__(self) -> _HashBeside:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True)
+        for job in self._waiting:
+            job.result()
+        self.hexdigest = self._digest.hexdigest()
 
 
 def _no_longer_kept(block: bytes, at: int, page_size: int, numbers: list[int], kept: Kept) -> list[int]:
