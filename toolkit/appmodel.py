@@ -175,6 +175,8 @@ def _m030(conn: sqlite3.Connection) -> None:
 
 @dataclass(frozen=True)
 class Migration:
+    """One of the video app's migrations (001-030): its version, its name and what it runs."""
+
     version: int
     name: str
     apply: Callable[[sqlite3.Connection], None]

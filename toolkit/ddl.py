@@ -32,6 +32,8 @@ _TOKEN = re.compile(
 
 @dataclass(frozen=True)
 class Token:
+    """One token of a CREATE statement: its kind, its text and where it stands in the SQL."""
+
     kind: str
     text: str
     start: int
@@ -97,6 +99,8 @@ def _split_top_level(toks: list[Token]) -> list[list[Token]]:
 
 @dataclass(frozen=True)
 class CreateTable:
+    """A CREATE TABLE statement cut into its column and table-constraint definitions."""
+
     sql: str
     body_start: int  # offset just after the opening parenthesis
     body_end: int  # offset of the closing parenthesis
@@ -131,6 +135,8 @@ def _conflict_clause(toks: list[Token], j: int) -> int:
 
 @dataclass(frozen=True)
 class Segment:
+    """One constraint of a column definition (NOT NULL, REFERENCES ...), as a run of its tokens."""
+
     kind: str  # 'NOT NULL', 'REFERENCES', 'DEFAULT', ...
     first: int  # index of its first token (CONSTRAINT name included)
     last: int  # index just past its last token

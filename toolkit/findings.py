@@ -52,6 +52,8 @@ class FindingCode(StrEnum):
 
 @dataclass(frozen=True)
 class Finding:
+    """One thing found in a file: what (code), how bad, a sentence that says it, and where."""
+
     code: FindingCode
     severity: Severity
     message: str

@@ -76,6 +76,8 @@ class Plan:
 
 @dataclass(frozen=True)
 class Proof:
+    """What a repair's proof checked on the copy, each check's verdict, and what failed."""
+
     rows_before: int
     rows_after: int
     data_identical: bool
@@ -134,6 +136,8 @@ class Proof:
 
 @dataclass(frozen=True)
 class MigrationResult:
+    """What `fix` (migration 030 on a copy) did, proved and wrote."""
+
     source: str
     output: str | None
     skipped: bool

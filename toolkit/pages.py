@@ -58,6 +58,8 @@ class PageType(IntEnum):
 
 @dataclass(frozen=True)
 class Geometry:
+    """A database file's page size, usable bytes per page, page count and auto-vacuum mode."""
+
     page_size: int
     #: bytes of each page b-trees use (the page size less the reserved bytes at its end)
     usable: int
@@ -260,6 +262,8 @@ def read_layout(path: str | Path, roots: Iterable[int] = ()) -> Layout:
 # --------------------------------------------------------------------------- digests
 @dataclass(frozen=True)
 class PageDigests:
+    """A digest of every page of a file, with its header: one read, compared later."""
+
     page_size: int
     #: the 100-byte header, kept whole: its fields are compared one by one
     header: bytes

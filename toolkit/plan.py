@@ -50,6 +50,8 @@ class TouchedRow:
 
 @dataclass(frozen=True)
 class RepairPlan:
+    """A repair as data: which plan, on which table, by which procedure, and its statements."""
+
     kind: PlanKind
     #: the table the plan changes (its declaration or its rows)
     table: str

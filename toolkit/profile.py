@@ -54,6 +54,8 @@ class VersionClaim:
 
 @dataclass(frozen=True)
 class Profile:
+    """An application's knowledge as data: its table, its references, its fix and its insert."""
+
     name: str
     #: How sentences name the app ("the video app").
     app: str
@@ -94,6 +96,8 @@ class Profile:
 
 @dataclass(frozen=True)
 class ReferenceCheck:
+    """One reference of the app's insert, checked: the value, its parent, and why it fails."""
+
     column: str
     parent_table: str
     parent_column: str
@@ -118,6 +122,8 @@ class ReferenceCheck:
 
 @dataclass(frozen=True)
 class InsertSimulation:
+    """The app's insert tried on a copy and rolled back: SQLite's verdict and each reference's."""
+
     attempted: bool
     ok: bool
     error: str | None

@@ -21,6 +21,8 @@ from .scripts import check_statement, render
 
 @dataclass(frozen=True)
 class RelaxRequest:
+    """What `repair relax` is asked to do: which table and columns, and how."""
+
     table: str
     columns: tuple[str, ...]
     #: also drop the columns' NOT NULL constraints
@@ -33,6 +35,8 @@ class RelaxRequest:
 
 @dataclass(frozen=True)
 class RelaxPlan:
+    """The relax plan for one file: the new declaration, the procedure, the rebuild if needed."""
+
     plan: RepairPlan
     #: the table's declaration as the file stores it now
     old_declaration: str

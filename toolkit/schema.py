@@ -32,6 +32,8 @@ class VersionSource(StrEnum):
 
 @dataclass(frozen=True)
 class ColumnInfo:
+    """One column as `PRAGMA table_xinfo` gives it."""
+
     name: str
     type: str
     notnull: bool
@@ -62,6 +64,9 @@ class ColumnInfo:
 
 @dataclass(frozen=True)
 class ForeignKeyInfo:
+    """One foreign key as `PRAGMA foreign_key_list` gives it, whether its parent holds a unique key, and
+    what only its declaration says (deferral)."""
+
     id: int
     columns: list[str]
     parent_table: str
@@ -83,6 +88,8 @@ class ForeignKeyInfo:
 
 @dataclass(frozen=True)
 class IndexInfo:
+    """One index of a table: its columns, whether unique or partial, and where it came from."""
+
     name: str
     columns: list[str]
     unique: bool
@@ -93,6 +100,8 @@ class IndexInfo:
 
 @dataclass(frozen=True)
 class TableInfo:
+    """One table: its columns, foreign keys, indexes and declaration (rows, when counted)."""
+
     name: str
     row_count: int | None
     columns: list[ColumnInfo]
@@ -117,6 +126,8 @@ class TableInfo:
 
 @dataclass(frozen=True)
 class TriggerInfo:
+    """One trigger: its table and its declaration."""
+
     name: str
     table: str
     sql: str | None
@@ -124,12 +135,16 @@ class TriggerInfo:
 
 @dataclass(frozen=True)
 class ViewInfo:
+    """One view: its declaration."""
+
     name: str
     sql: str | None
 
 
 @dataclass(frozen=True)
 class DatabaseInfo:
+    """A whole file's schema as read from its copy: tables, views, triggers and versions."""
+
     database: str
     sqlite_version: str
     journal_mode: str

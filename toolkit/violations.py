@@ -21,6 +21,8 @@ EXAMPLES = 5
 
 @dataclass(frozen=True)
 class Violation:
+    """The rows of one table that break one foreign key: how many, and the first few."""
+
     table: str
     fk: ForeignKeyInfo
     count: int = 0
