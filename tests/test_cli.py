@@ -351,3 +351,21 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(sample):
     proc.stderr.close()
     assert proc.wait(timeout=60) == errors.EXIT_BROKEN_PIPE == 141
     assert stderr == ""
+
+
+def test_a_ctrl_c_while_python_loaded_the_command_line_is_said_once_loaded(tmp_path, capsys):
+    """`python -m toolkit` holds a Ctrl-C that comes while it loads and hands it to main: one
+    sentence, exit 130, and the command never runs."""
+    import signal
+
+    from toolkit.cli import main
+
+    out = tmp_path / "fixed.db"
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        code = main(["fix", str(tmp_path / "any.db"), "--out", str(out)], interrupted=True)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    err = capsys.readouterr().err
+    assert code == 130 and err.startswith("error: interrupted (Ctrl-C)") and len(err.strip().splitlines()) == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == []

@@ -269,6 +269,33 @@ def test_a_sigkill_at_any_moment_leaves_out_absent_or_complete(tmp_path, rebuild
     assert outcomes  # and, on this machine, the kills fell on both sides of the move (not asserted: timing)
 
 
+def test_ctrl_c_at_any_moment_of_fix_exits_130_and_leaves_nothing_behind(tmp_path):
+    """Ctrl-C while Python loads, while the copy started beside --out runs, while the proof reads:
+    one sentence, exit 130, no --out, no work folder, the original as it was."""
+    from toolkit.largefile import large_database
+
+    src = large_database(tmp_path / "big.db", 60_000)
+    before = fingerprint(src)
+    codes = set()
+    for delay in (0.1, 0.2, 0.35, 0.5, 0.8):
+        out = tmp_path / f"out-{delay}.db"
+        proc = subprocess.Popen([sys.executable, "-m", "toolkit", "fix", str(src), "--out", str(out)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        codes.add(proc.returncode)
+        if proc.returncode == 0:  # finished before the signal
+            assert _rows(out, app.UPSCALES) == _rows(src, app.UPSCALES)
+            continue
+        assert proc.returncode == 130, (delay, err)
+        assert len(err.strip().splitlines()) == 1 and "Ctrl-C" in err and "Traceback" not in err
+        assert not out.exists(), delay
+    assert 130 in codes
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".fk-toolkit")] == []
+    assert fingerprint(src) == before
+
+
 @pytest.mark.parametrize("auto_vacuum", [0, 1, 2], ids=["none", "full", "incremental"])
 @pytest.mark.parametrize("page_size", [512, 65536])
 def test_the_page_proof_holds_for_any_page_size_and_auto_vacuum(tmp_path, auto_vacuum, page_size):

@@ -9,19 +9,22 @@ Names are imported on first use, so the command line starts without loading what
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
-from .errors import ToolkitError
+TYPE_CHECKING = False  # typing's own flag, without loading typing
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
+# nothing loaded here: `python -m toolkit` reaches its Ctrl-C handling (`__main__`) at once
 _PUBLIC = {
+    "ToolkitError": "errors",
     "Comparison": "comparison", "compare": "comparison",
     "DatabaseInfo": "schema", "inspect": "schema",
     "Diagnosis": "diagnosis", "diagnose": "diagnosis",
     "MigrationResult": "migration", "apply_030": "migration",
     "reference_diagram": "diagram", "before_after": "diagram",
 }
-__all__ = ["ToolkitError", *_PUBLIC]
+__all__ = [*_PUBLIC]
 
 
 def __getattr__(name: str) -> Any:

@@ -783,10 +783,11 @@ _COMMANDS: dict[str, Callable[[Any, argparse.ArgumentParser], None]] = {
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
     # Python code sees KeyboardInterrupt; SQLite, mid-statement, sees its progress handler stop
-    # (an exception inside the handler would only be swallowed there).
-    from . import guards
-
-    guards.request_interrupt()
+    # (an exception inside the handler would only be swallowed there).  Not loaded yet (or half
+    # loaded: the signal can come while Python imports it), guards has no connection to stop.
+    request = getattr(sys.modules.get(f"{__package__}.guards"), "request_interrupt", None)
+    if request is not None:
+        request()
     raise KeyboardInterrupt
 
 
@@ -807,8 +808,8 @@ def _start_budget(args: argparse.Namespace) -> None:
 def _loading() -> Iterator[None]:
     """Python's cyclic garbage collector paused while code loads (it allocates much and frees
     nothing, so a collection would only walk what was just made), then what was loaded moved out of
-    its sight (`gc.freeze`): later collections, and the one at exit, do not walk it again.  About
-    15 ms of `fix`'s start-up here."""
+    its sight (`gc.freeze`): later collections, and the one at exit, do not walk it again (about
+    15 ms of `fix`'s start-up here)."""
     gc.disable()
     try:
         yield
@@ -817,7 +818,7 @@ def _loading() -> Iterator[None]:
         gc.enable()
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     arguments = sys.argv[1:] if argv is None else argv
     with _loading():
         parser = build_parser(arguments[0] if arguments else None)
@@ -826,9 +827,17 @@ def main(argv: list[str] | None = None) -> int:
         if not args.time_limit > 0:
             parser.error("--time-limit must be a positive number of seconds")
         os.environ["TOOLKIT_TIME_LIMIT"] = str(args.time_limit)  # triage's workers inherit it
+    return args
+
+
+def main(argv: list[str] | None = None, *, interrupted: bool = False) -> int:
+    """The command line (`interrupted`: a Ctrl-C came while `python -m toolkit` loaded it)."""
     signal.signal(signal.SIGINT, _on_sigint)
-    _start_budget(args)
     try:
+        if interrupted:
+            raise KeyboardInterrupt
+        args = _parse(argv)
+        _start_budget(args)
         code: int = args.func(args)
         return code
     except errors.ToolkitError as exc:
@@ -840,9 +849,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return errors.EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
-        print("error: interrupted (Ctrl-C); nothing was written to the original file and the work folder "
-              "was removed.", file=sys.stderr)
-        return errors.EXIT_INTERRUPTED
+        return _interrupted()
     except OSError as exc:  # a disk or folder of the machine failing mid-command: full, read-only, I/O error
         failure = errors.from_os_error(exc)
         if failure is None:
@@ -851,6 +858,16 @@ def main(argv: list[str] | None = None) -> int:
         return failure.exit_code
     except Exception as exc:
         return _internal_error(exc)
+
+
+def _interrupted() -> int:
+    print("error: interrupted (Ctrl-C); nothing was written to the original file and the work folder "
+          "was removed.", file=sys.stderr)
+    # Python 3.11 remembers a KeyboardInterrupt that went through an exec() of source text (as
+    # dataclasses' do while a module loads) and ends the process by SIGINT at exit, however it was
+    # handled; the next exec() of text that completes forgets it (CPython's run_eval_code_obj).
+    exec("pass")  # noqa: S102 - a constant: no input reaches it
+    return errors.EXIT_INTERRUPTED
 
 
 def _internal_error(exc: Exception) -> int:
