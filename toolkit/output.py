@@ -79,7 +79,6 @@ def move_into_place(proven: Path, dest: Path) -> None:
     os.replace(proven, dest)
 
 
-
 @dataclass(frozen=True)
 class Started:
     """A repair's work folder beside --out, and its copy of the customer's file under way there."""
