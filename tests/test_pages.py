@@ -165,24 +165,34 @@ def test_the_free_lists_leaves_are_pages_an_edit_may_take(tmp_path):
     assert layout.may_change == layout.rewritable | layout.free_pages
 
 
+def _copy_kept(original, folder):
+    """A copy of `original`, its layout, and what it keeps where an edit may write (`pages.keep`)."""
+    from toolkit.pages import keep
+
+    copy = folder / "b.db"
+    copy.write_bytes(original.read_bytes())
+    layout = read_layout(copy)
+    return copy, layout, keep(copy, layout.may_change)
+
+
+def _pages_written(before, after):
+    a, b = page_digests(before), page_digests(after)
+    return {n for n in range(1, max(a.count, b.count) + 1) if a.page(n) != b.page(n)}
+
+
 def test_an_edit_taking_free_pages_leaves_the_original_proven_as_copied(tmp_path):
-    from toolkit.pages import compare_with_original, keep
+    from toolkit.pages import compare_with_original
     from toolkit.safe_access import sha256_file
 
     original = _with_free_pages(tmp_path / "a.db")
-    copy = tmp_path / "b.db"
-    copy.write_bytes(original.read_bytes())
-    before = read_layout(copy)
-    kept = keep(copy, before.may_change)
+    copy, before, kept = _copy_kept(original, tmp_path)
     conn = sqlite3.connect(copy, isolation_level=None)
     conn.execute("PRAGMA secure_delete = OFF")
     conn.execute("CREATE TABLE new_one (x)")  # the schema grows into pages the free list held
     conn.execute("CREATE INDEX new_index ON t (v)")
     conn.close()
     after = read_layout(copy)
-    written = {n for n in range(1, after.geometry.page_count + 1)
-               if page_digests(original).page(n) != page_digests(copy).page(n)}
-    assert written & before.free_pages  # the new table's and index's pages came off the free list
+    assert _pages_written(original, copy) & before.free_pages  # the new b-trees took pages off the free list
     allowed = before.may_change | after.rewritable
     compared = compare_with_original(original, copy, allowed, kept=kept)
     assert compared.original_changed == () and compared.original_sha256 == sha256_file(original)
@@ -194,16 +204,12 @@ def test_the_original_no_longer_holding_what_the_copy_kept_is_said(tmp_path, whe
     from toolkit.pages import compare_with_original, keep
 
     original = _file(tmp_path / "a.db", long_schema=True)
-    copy = tmp_path / "b.db"
-    copy.write_bytes(original.read_bytes())
-    layout = read_layout(copy)
-    kept = keep(copy, layout.may_change)
+    copy, layout, kept = _copy_kept(original, tmp_path)
     conn = sqlite3.connect(copy, isolation_level=None)
     conn.execute("PRAGMA writable_schema = ON")
     conn.execute("UPDATE sqlite_schema SET sql = replace(sql, 'DEFAULT', 'default') WHERE name = 't'")
     conn.close()
-    written = sorted(n for n in layout.schema_pages
-                     if page_digests(original).page(n) != page_digests(copy).page(n))
+    written = sorted(_pages_written(original, copy) & layout.schema_pages)
     data = bytearray(original.read_bytes())
     size = layout.geometry.page_size
     if where == "the header":
