@@ -387,7 +387,7 @@ def compare_with_original(original: str | Path, edited: str | Path, allowed_page
     # original held there before is not known
     unexpected = [n for n in changed if n not in allowed_pages
                   or (kept is not None and n not in kept.digests and n * size_a <= original_size)]
-    return Comparison(problems or _problems(head_a, head_b, unexpected, allowed_fields), digest.hexdigest, pages,
+    return Comparison(problems or _problems(head_a, head_b, unexpected, allowed_fields), digest.hexdigest(), pages,
                       tuple(original_changed))
 
 
@@ -401,21 +401,22 @@ class _HashBeside:
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._waiting: deque[Future[None]] = deque()
         self._ahead = ahead
-        self.hexdigest = ""
 
     def update(self, data: bytes) -> None:
         self._waiting.append(self._pool.submit(self._digest.update, data))
         if len(self._waiting) > self._ahead:
             self._waiting.popleft().result()
 
+    def hexdigest(self) -> str:
+        while self._waiting:
+            self._waiting.popleft().result()
+        return self._digest.hexdigest()
+
     def __enter__(self) -> _HashBeside:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._pool.shutdown(wait=True)
-        for job in self._waiting:
-            job.result()
-        self.hexdigest = self._digest.hexdigest()
 
 
 def _no_longer_kept(block: bytes, at: int, page_size: int, numbers: list[int], kept: Kept) -> list[int]:

@@ -985,7 +985,6 @@ def overlapped_copy(path: str | Path, *, workdir: str | Path | None = None,
     file's size, times or inode differ at the end from before the copy, it is hashed again then."""
     tmp = work_folder("copy", workdir)
     work: WorkCopy | None = None
-    stamped = stamps(path)
     try:
         with ThreadPoolExecutor(max_workers=2) as background:
             try:
@@ -1007,5 +1006,5 @@ def overlapped_copy(path: str | Path, *, workdir: str | Path | None = None,
         shutil.rmtree(tmp, ignore_errors=True)
         if work is not None:
             # a write after the closing hash read the file changes its size or time: hash it again
-            after = closing.result() if stamps(path) == stamped else None
+            after = closing.result() if stamps(path) == work.stamps else None
             verify_unchanged(work.fingerprint, after)
