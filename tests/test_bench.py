@@ -97,3 +97,28 @@ def test_the_repair_targets_are_judged_on_the_figures(fix_100k, fix_10k, met_100
                             f"**{'met' if met_10k else 'NOT met'}** ({fix_10k - 0.17:.2f} s).")
     assert f"Above bare python: {fix_10k - 0.02:.2f} s, of which 0.04 s is loading the standard library" in small
     assert "12-step by hand" not in small  # ratios are not judged below 100,000 rows
+
+
+def test_commands_measured_side_by_side_run_in_turn(tmp_path):
+    from toolkit.bench import measure_rounds
+
+    order = tmp_path / "order"
+    entries = [(name, ["sh", "-c", f"echo {name} >> {order}"], None) for name in ("a", "b", "c")]
+    measured = measure_rounds(entries, 10, repeat=3, rounds=7)
+    assert order.read_text().split() == ["a", "b", "c"] * 3
+    assert [m.label for m in measured] == ["a", "b", "c"]
+    assert all(len(m.seconds) == 3 and m.returncodes == (0, 0, 0) and m.rounds == 7 for m in measured)
+
+
+def test_a_ratio_side_by_side_is_taken_round_by_round():
+    from toolkit.bench import Measurement, _above, _met, _ratio, _spread
+
+    fix, rebuild = Measurement("fix", 1, (0.5, 0.6, 0.4), rounds=1), Measurement("12", 1, (1.0, 2.0, 1.5), rounds=1)
+    # the rounds' ratios are 0.50, 0.30 and 0.27: their median, not the medians' 0.5 / 1.5
+    assert _ratio(fix, rebuild) == pytest.approx(0.3)
+    assert _above(rebuild, fix) == pytest.approx(1.1)
+    assert _met("fix within 0.35×", _ratio(fix, rebuild), 0.35, spread=_spread(fix, rebuild)) == \
+        "- fix within 0.35×: **met** (0.30; 3 rounds, 0.27 to 0.50)."
+    alone = Measurement("12", 1, (1.0, 2.0, 1.5))  # measured on its own: the ratio of the medians
+    assert _ratio(fix, alone) == pytest.approx(0.5 / 1.5)
+    assert _spread(fix, alone) == "" and _above(alone, fix) == pytest.approx(1.0)
